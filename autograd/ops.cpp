@@ -1,0 +1,230 @@
+// ops.cpp: forward and backward of each differentiable op, side by side. A backward closure captures the tensors
+// it needs (which keeps them alive until the tape is cleared) and adds into the inputs' gradients.
+#include "autograd/ops.h"
+
+#include "kernels/dispatch.h"
+
+namespace ag {
+
+namespace {
+Tensor like(const Tensor& x, const Shape& s) { return Tensor::empty(s, x.dtype(), x.device()); }
+Tensor scalar_like(const Tensor& x, double v) { return Tensor::full(Shape{}, v, x.dtype(), x.device()); }
+void check_nchw(const char* op, const Tensor& x) {
+  CHECK_OR_FAIL(x.dim() == 4, std::string(op) + ": expected an NCHW tensor, got shape " + x.shape().str());
+}
+}  // namespace
+
+// ---- conv2d -------------------------------------------------------------------------------------
+// y = w * x + b. Backward: dx += conv^T(dy, w); dw += dy (x) windows of x; db += sum dy over n, p, q.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  check_nchw("conv2d", x);
+  CHECK_OR_FAIL(w.dim() == 4 && w.size(1) == x.size(1),
+                "conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
+  ConvGeom g = ConvGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad);
+  CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "conv2d: input " + x.shape().str() + " is smaller than the kernel");
+  Tensor y = like(x, {g.N, g.K, g.P, g.Q});
+  kern::conv2d_forward(g, x, w, b.defined() ? &b : nullptr, y);
+  if (any_requires_grad({&x, &w, &b})) {
+    y.set_requires_grad(true);
+    record([g, x, w, b, y] {
+      Tensor dy = y.grad();
+      if (!dy.defined()) return;
+      if (x.requires_grad()) { Tensor dx = x.grad_or_zeros(); kern::conv2d_backward_input(g, dy, w, dx); }
+      if (w.requires_grad() || (b.defined() && b.requires_grad())) {
+        Tensor dw = w.requires_grad() ? w.grad_or_zeros() : Tensor::zeros(w.shape(), w.dtype(), w.device());
+        Tensor db;
+        if (b.defined() && b.requires_grad()) db = b.grad_or_zeros();
+        kern::conv2d_backward_weight(g, x, dy, dw, db.defined() ? &db : nullptr);
+      }
+    });
+  }
+  return y;
+}
+
+// ---- batchnorm2d --------------------------------------------------------------------------------
+// Train: y = (x - mean_B) / sqrt(var_B + eps) * gamma + beta; backward in ref::batchnorm_backward.
+// Eval:  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, an affine map per channel, so dx gets
+//        only the direct term dy*gamma*invstd (the statistics do not depend on x).
+Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                   Tensor& running_var, bool training, double momentum, double eps) {
+  CHECK_OR_FAIL(x.dim() >= 2 && x.size(1) == gamma.numel(),
+                "batchnorm2d: " + std::to_string(gamma.numel()) + " channels, input " + x.shape().str());
+  Tensor y = like(x, x.shape());
+  const Shape c = {x.size(1)};
+  if (training) {
+    Tensor save_mean = like(x, c), save_invstd = like(x, c);
+    kern::batchnorm_forward_train(x, gamma, beta, eps, momentum, running_mean.defined() ? &running_mean : nullptr,
+                                  running_var.defined() ? &running_var : nullptr, y, save_mean, save_invstd);
+    if (any_requires_grad({&x, &gamma, &beta})) {
+      y.set_requires_grad(true);
+      record([x, gamma, beta, y, save_mean, save_invstd] {
+        Tensor dy = y.grad();
+        if (!dy.defined()) return;
+        // the kernel writes all three; gradients not wanted go to scratch
+        Tensor dx = x.requires_grad() ? x.grad_or_zeros() : Tensor::zeros(x.shape(), x.dtype(), x.device());
+        Tensor dg = gamma.requires_grad() ? gamma.grad_or_zeros() : Tensor::zeros(gamma.shape(), x.dtype(), x.device());
+        Tensor db = beta.requires_grad() ? beta.grad_or_zeros() : Tensor::zeros(beta.shape(), x.dtype(), x.device());
+        kern::batchnorm_backward(x, dy, gamma, save_mean, save_invstd, dx, dg, db);
+      });
+    }
+    return y;
+  }
+  kern::batchnorm_forward_eval(x, gamma, beta, eps, running_mean, running_var, y);
+  if (any_requires_grad({&x, &gamma, &beta})) {
+    y.set_requires_grad(true);
+    Tensor rm = running_mean.clone(), rv = running_var.clone();  // the statistics this forward used
+    record([x, gamma, beta, y, rm, rv, eps] {
+      Tensor dy = y.grad();
+      if (!dy.defined()) return;
+      Tensor dx = x.requires_grad() ? x.grad_or_zeros() : Tensor::zeros(x.shape(), x.dtype(), x.device());
+      Tensor dg = gamma.requires_grad() ? gamma.grad_or_zeros() : Tensor::zeros(gamma.shape(), x.dtype(), x.device());
+      Tensor db = beta.requires_grad() ? beta.grad_or_zeros() : Tensor::zeros(beta.shape(), x.dtype(), x.device());
+      kern::batchnorm_backward_eval(x, dy, gamma, rm, rv, eps, dx, dg, db);
+    });
+  }
+  return y;
+}
+
+// ---- relu ---------------------------------------------------------------------------------------
+// y = max(x, 0); dx += dy where y > 0.
+Tensor relu(const Tensor& x) {
+  Tensor y = like(x, x.shape());
+  kern::relu_forward(x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::relu_backward(y, y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// ---- add ----------------------------------------------------------------------------------------
+// y = a + b; da += dy, db += dy.
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = like(a, a.shape());
+  kern::add(a, b, y);
+  if (any_requires_grad({&a, &b})) {
+    y.set_requires_grad(true);
+    record([a, b, y] {
+      if (!y.grad().defined()) return;
+      if (a.requires_grad()) { Tensor da = a.grad_or_zeros(); kern::accumulate(y.grad(), da); }
+      if (b.requires_grad()) { Tensor db = b.grad_or_zeros(); kern::accumulate(y.grad(), db); }
+    });
+  }
+  return y;
+}
+
+// ---- pools --------------------------------------------------------------------------------------
+// Max pool: dx[argmax of each window] += dy.
+Tensor maxpool2d(const Tensor& x, int k, int stride, int pad) {
+  check_nchw("maxpool2d", x);
+  PoolGeom g = PoolGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), k, stride, pad);
+  Tensor y = like(x, {g.N, g.C, g.P, g.Q});
+  kern::maxpool_forward(g, x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([g, x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::maxpool_backward(g, x, y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// Global average pool: y[n,c] = mean over H*W; dx += dy / (H*W).
+Tensor global_avgpool(const Tensor& x) {
+  check_nchw("global_avgpool", x);
+  Tensor y = like(x, {x.size(0), x.size(1)});
+  kern::avgpool_forward(x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::avgpool_backward(y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// ---- reshape, weighted sum ----------------------------------------------------------------------
+// A view; the gradient flows back unchanged (same elements, same order).
+Tensor reshape(const Tensor& x, const Shape& s) {
+  Tensor y = x.reshape(s);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::accumulate(y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// y = sum w_i x_i; dx_i += w_i dy.
+Tensor weighted_sum(const std::vector<Tensor>& xs, const std::vector<double>& ws) {
+  CHECK_OR_FAIL(!xs.empty() && xs.size() == ws.size(), "weighted_sum: one weight per tensor");
+  Tensor y = Tensor::zeros(xs[0].shape(), xs[0].dtype(), xs[0].device());
+  bool need = false;
+  for (size_t i = 0; i < xs.size(); i++) {
+    CHECK_OR_FAIL(xs[i].shape() == y.shape(), "weighted_sum: shapes differ");
+    kern::axpy(ws[i], xs[i], y);
+    need = need || any_requires_grad({&xs[i]});
+  }
+  if (need) {
+    y.set_requires_grad(true);
+    record([xs, ws, y] {
+      if (!y.grad().defined()) return;
+      for (size_t i = 0; i < xs.size(); i++)
+        if (xs[i].requires_grad()) { Tensor dx = xs[i].grad_or_zeros(); kern::axpy(ws[i], y.grad(), dx); }
+    });
+  }
+  return y;
+}
+
+// ---- losses -------------------------------------------------------------------------------------
+// MSE = mean (p - t)^2: dp += dL * 2 (p - t) / n.   L1 = mean |p - t|: dp += dL * sign(p - t) / n.
+// Both are symmetric in (p, t), so a target that requires grad gets the same backward with the roles swapped.
+template <double (*Fwd)(const Tensor&, const Tensor&), void (*Bwd)(const Tensor&, const Tensor&, double, Tensor&)>
+static Tensor loss_op(const Tensor& pred, const Tensor& target) {
+  Tensor y = scalar_like(pred, Fwd(pred, target));
+  if (any_requires_grad({&pred, &target})) {
+    y.set_requires_grad(true);
+    record([pred, target, y] {
+      if (!y.grad().defined()) return;
+      const double dl = y.grad().item();
+      if (pred.requires_grad()) { Tensor dp = pred.grad_or_zeros(); Bwd(pred, target, dl, dp); }
+      if (target.requires_grad()) { Tensor dt = target.grad_or_zeros(); Bwd(target, pred, dl, dt); }
+    });
+  }
+  return y;
+}
+Tensor mse_loss(const Tensor& p, const Tensor& t) { return loss_op<kern::mse_loss, kern::mse_loss_backward>(p, t); }
+Tensor l1_loss(const Tensor& p, const Tensor& t) { return loss_op<kern::l1_loss, kern::l1_loss_backward>(p, t); }
+
+// ---- gather_cells -------------------------------------------------------------------------------
+// y[b,c] = x[b, c, cell[b, c/rep]]; dx[b, c, cell] += dy[b,c].
+Tensor gather_cells(const Tensor& x, const Tensor& cell, int rep) {
+  check_nchw("gather_cells", x);
+  CHECK_OR_FAIL(cell.dtype() == DType::I32 && cell.dim() == 2 && cell.size(0) == x.size(0) &&
+                    cell.size(1) * rep == x.size(1),
+                "gather_cells: cell index " + cell.shape().str() + " does not fit " + x.shape().str());
+  Tensor y = like(x, {x.size(0), x.size(1)});
+  kern::gather_cells(x, cell, rep, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, cell, rep, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::gather_cells_backward(y.grad(), cell, rep, dx);
+    });
+  }
+  return y;
+}
+
+}  // namespace ag

@@ -1,0 +1,30 @@
+// ops.h: the differentiable operations. Each returns a new tensor and, under grad mode, records its backward.
+// Shapes: NCHW (legend in tensor/tensor.h). Backward formulas are written beside each forward in ops.cpp.
+#pragma once
+#include <vector>
+
+#include "autograd/tape.h"
+#include "kernels/geom.h"
+
+namespace ag {
+
+// x [N, C, H, W], w [K, C, R, S], b [K] or undefined -> [N, K, P, Q]
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Training mode normalises with batch statistics and updates the running ones (if defined) in place;
+// eval mode uses the running statistics.
+Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                   Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor relu(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor maxpool2d(const Tensor& x, int k, int stride, int pad);
+Tensor global_avgpool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+Tensor reshape(const Tensor& x, const Shape& s);
+// y = sum_i w_i * x_i, all x_i of one shape (a weighted sum of loss terms, for instance).
+Tensor weighted_sum(const std::vector<Tensor>& xs, const std::vector<double>& ws);
+// Mean-reduced losses; return a 0-d tensor. Gradients reach the target too when it requires them.
+Tensor mse_loss(const Tensor& pred, const Tensor& target);
+Tensor l1_loss(const Tensor& pred, const Tensor& target);
+// x [B, C, H, W], cell [B, C/rep] (i32, h*W + w) -> [B, C]: y[b,c] = x[b, c, cell[b, c/rep]]
+Tensor gather_cells(const Tensor& x, const Tensor& cell, int rep);
+
+}  // namespace ag

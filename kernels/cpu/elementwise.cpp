@@ -1,0 +1,127 @@
+// elementwise.cpp: the memory-bound CPU kernels (ReLU, add, pools, losses, Adam), OpenMP-parallel.
+// Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/cpu.h"
+
+namespace cpu {
+
+static constexpr int64_t kParallelMin = 1 << 15;  // below this many elements a fork costs more than it saves
+
+void relu_forward(int64_t n, const float* x, float* y) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void add(int64_t n, const float* a, const float* b, float* y) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+void accumulate(int64_t n, const float* x, float* y) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+void axpy(int64_t n, double a, const float* x, float* y) {
+  const float af = (float)a;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
+}
+
+void maxpool_forward(const PoolGeom& g, const float* x, float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
+    const float* xp = x + nc * g.H * g.W;
+    float* yp = y + nc * g.P * g.Q;
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int r = 0; r < g.k; r++) {
+          const int h = p * g.stride - g.pad + r;
+          if (h < 0 || h >= g.H) continue;
+          for (int s = 0; s < g.k; s++) {
+            const int w = q * g.stride - g.pad + s;
+            if (w >= 0 && w < g.W && xp[h * g.W + w] > best) best = xp[h * g.W + w];
+          }
+        }
+        yp[p * g.Q + q] = best;
+      }
+  }
+}
+
+void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) {
+  // Parallel over (n, c) planes: windows overlap inside a plane, never across planes.
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
+    const float* xp = x + nc * g.H * g.W;
+    float* dxp = dx + nc * g.H * g.W;
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++) {
+        int at = -1;
+        for (int r = 0; r < g.k; r++) {
+          const int h = p * g.stride - g.pad + r;
+          if (h < 0 || h >= g.H) continue;
+          for (int s = 0; s < g.k; s++) {
+            const int w = q * g.stride - g.pad + s;
+            if (w >= 0 && w < g.W && (at < 0 || xp[h * g.W + w] > xp[at])) at = h * g.W + w;
+          }
+        }
+        if (at >= 0) dxp[at] += dy[nc * g.P * g.Q + p * g.Q + q];
+      }
+  }
+}
+
+void avgpool_forward(int64_t NC, int HW, const float* x, float* y) {
+#pragma omp parallel for schedule(static) if (NC * HW > kParallelMin)
+  for (int64_t i = 0; i < NC; i++) {
+    double s = 0;
+    for (int j = 0; j < HW; j++) s += x[i * HW + j];
+    y[i] = (float)(s / HW);
+  }
+}
+void avgpool_backward(int64_t NC, int HW, const float* dy, float* dx) {
+#pragma omp parallel for schedule(static) if (NC * HW > kParallelMin)
+  for (int64_t i = 0; i < NC; i++)
+    for (int j = 0; j < HW; j++) dx[i * HW + j] += dy[i] / (float)HW;
+}
+
+double mse_loss(int64_t n, const float* p, const float* t) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) { double d = (double)p[i] - t[i]; s += d * d; }
+  return s / n;
+}
+void mse_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
+  const float k = (float)(2.0 * dloss / n);
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dp[i] += k * (p[i] - t[i]);
+}
+double l1_loss(int64_t n, const float* p, const float* t) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) s += std::fabs((double)p[i] - t[i]);
+  return s / n;
+}
+void l1_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
+  const float k = (float)(dloss / n);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) { float d = p[i] - t[i]; dp[i] += k * (float)((d > 0) - (d < 0)); }
+}
+
+void adam_step(int64_t n, float* p, const float* g, float* m, float* v, const AdamParams& a) {
+  const double bc1 = 1 - std::pow(a.beta1, (double)a.t), bc2s = std::sqrt(1 - std::pow(a.beta2, (double)a.t));
+  const float step = (float)(a.lr / bc1), b1 = (float)a.beta1, b2 = (float)a.beta2, wd = (float)a.weight_decay;
+  const float ib2s = (float)bc2s, eps = (float)a.eps;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i] + wd * p[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] -= step * m[i] / (std::sqrt(v[i]) / ib2s + eps);
+  }
+}
+
+}  // namespace cpu

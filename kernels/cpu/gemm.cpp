@@ -1,0 +1,185 @@
+// gemm.cpp: the BLIS-style driver around the micro-kernels of gemm.h.
+//
+// Loop nest (C [M,N] row-major):
+//   for jc in N by NC:                  B panel  [KC x NC]  -> packed once, shared by all threads (L3)
+//     for pc in K by KC:
+//       pack B[pc:pc+KC, jc:jc+NC] into NR-wide micro-panels (zero-padded past N)
+//       parallel over tasks (ic block of MC rows) x (slice of the NR panels):
+//         pack A[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (zero-padded past M)   (L2)
+//         for each NR panel in the slice, for each MR panel: micro-kernel on one MR x NR tile of C (L1)
+// The first K block applies the caller's beta; later ones accumulate (beta = 1). Tiles that stick out past M or N
+// are computed into a local MR x NR buffer and only the valid part is written back.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cpu/gemm.h"
+#include "tensor/allocator.h"
+
+namespace cpu {
+
+void tile_generic_4x8(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx2_6x16(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_12x32(int, const float*, const float*, float*, int64_t, float, float);
+
+static bool always() { return true; }
+
+// All block sizes, in one table. MC*KC floats of A fit in L2 (~150-190 KB), KC*NR of B in L1.
+static const GemmKernel kKernels[] = {
+    {"generic", 4, 8, 128, 256, 4096, tile_generic_4x8, always},
+    {"avx2", 6, 16, 144, 256, 4080, tile_avx2_6x16, cpu_has_avx2_fma},
+    {"avx512", 12, 32, 144, 256, 4096, tile_avx512_12x32, cpu_has_avx512f},
+};
+static constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
+
+int gemm_kernel_count() { return kNumKernels; }
+const GemmKernel& gemm_kernel(int i) { return kKernels[i]; }
+
+static const GemmKernel* best_supported() {
+  for (int i = kNumKernels - 1; i >= 0; i--)
+    if (kKernels[i].supported()) return &kKernels[i];
+  return &kKernels[0];
+}
+
+static const GemmKernel* g_active = nullptr;
+
+bool gemm_force(const char* name) {
+  if (!name || !std::strcmp(name, "auto")) { g_active = best_supported(); return true; }
+  for (const GemmKernel& k : kKernels)
+    if (!std::strcmp(k.name, name) && k.supported()) { g_active = &k; return true; }
+  return false;
+}
+
+const GemmKernel& gemm_active() {
+  if (!g_active) {
+    const char* env = std::getenv("PIPNET_GEMM");
+    if (!env || !gemm_force(env)) g_active = best_supported();
+  }
+  return *g_active;
+}
+
+// ---- packing ---------------------------------------------------------------------------------------
+// A block [mc x kc] -> ceil(mc/MR) micro-panels, each [kc][MR]; rows past mc are zero.
+static void pack_A(int mc, int kc, const float* A, int64_t rs, int64_t cs, int MR, float* Ap) {
+  for (int i0 = 0; i0 < mc; i0 += MR, Ap += (int64_t)MR * kc) {
+    int mr = std::min(MR, mc - i0);
+    if (cs == 1) {  // rows contiguous: walk each row once
+      for (int i = 0; i < mr; i++) {
+        const float* a = A + (int64_t)(i0 + i) * rs;
+        for (int k = 0; k < kc; k++) Ap[k * MR + i] = a[k];
+      }
+    } else {
+      for (int k = 0; k < kc; k++) {
+        const float* a = A + (int64_t)k * cs + (int64_t)i0 * rs;
+        for (int i = 0; i < mr; i++) Ap[k * MR + i] = a[i * rs];
+      }
+    }
+    if (mr < MR)
+      for (int k = 0; k < kc; k++)
+        for (int i = mr; i < MR; i++) Ap[k * MR + i] = 0.0f;
+  }
+}
+
+// One NR-wide micro-panel of B [kc x nr] -> [kc][NR]; columns past nr are zero.
+static void pack_B_panel(int kc, int nr, const float* B, int64_t rs, int64_t cs, int NR, float* Bp) {
+  if (cs == 1 && nr == NR) {
+    for (int k = 0; k < kc; k++) std::memcpy(Bp + k * NR, B + k * rs, NR * sizeof(float));
+    return;
+  }
+  if (cs == 1) {
+    for (int k = 0; k < kc; k++) {
+      for (int j = 0; j < nr; j++) Bp[k * NR + j] = B[k * rs + j];
+      for (int j = nr; j < NR; j++) Bp[k * NR + j] = 0.0f;
+    }
+    return;
+  }
+  for (int j = 0; j < nr; j++) {  // columns contiguous (a transposed B): walk each column once
+    const float* b = B + j * cs;
+    for (int k = 0; k < kc; k++) Bp[k * NR + j] = b[k * rs];
+  }
+  for (int k = 0; k < kc; k++)
+    for (int j = nr; j < NR; j++) Bp[k * NR + j] = 0.0f;
+}
+
+// Per-thread buffer for packed A blocks; each OpenMP thread owns one, grown on demand and kept.
+static float* thread_buffer(size_t floats) {
+  thread_local float* buf = nullptr;
+  thread_local size_t cap = 0;
+  if (cap < floats) {
+    std::free(buf);
+    buf = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    cap = floats;
+  }
+  return buf;
+}
+
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const float* B, int64_t rsB,
+           int64_t csB, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {  // C = beta * C
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    return;
+  }
+  const GemmKernel& uk = gemm_active();
+  const int MR = uk.MR, NR = uk.NR, MC = uk.MC, KC = uk.KC, NC = uk.NC;
+  const int nc_max = std::min(NC, (N + NR - 1) / NR * NR), kc_max = std::min(KC, K);
+  const size_t bp_bytes = (size_t)kc_max * nc_max * sizeof(float);
+  float* Bp = static_cast<float*>(device_alloc(Device::CPU, bp_bytes));
+
+  // Threads only when there is enough work to pay for the fork (about 2 MFLOP).
+  const int nthreads = (2.0 * M * N * K > 2e6) ? omp_get_max_threads() : 1;
+
+#pragma omp parallel num_threads(nthreads)
+  {
+    float* Ap = thread_buffer((size_t)MC * kc_max + 64);
+    alignas(64) float edge[32 * 32];  // one partial tile (MR x NR <= 32 x 32)
+    for (int jc = 0; jc < N; jc += NC) {
+      const int nc = std::min(NC, N - jc), panels = (nc + NR - 1) / NR;
+      for (int pc = 0; pc < K; pc += KC) {
+        const int kc = std::min(KC, K - pc);
+        const float beta_k = pc == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+        for (int jp = 0; jp < panels; jp++)
+          pack_B_panel(kc, std::min(NR, nc - jp * NR), B + (int64_t)pc * rsB + (int64_t)(jc + jp * NR) * csB, rsB,
+                       csB, NR, Bp + (int64_t)jp * NR * kc);
+        // (implicit barrier: B is packed)
+
+        // Tasks: each MC block of rows, times enough slices of the panels to give every thread work.
+        const int iblocks = (M + MC - 1) / MC;
+        const int slices = std::max(1, std::min(panels, (omp_get_num_threads() + iblocks - 1) / iblocks));
+#pragma omp for schedule(static) collapse(2)
+        for (int ib = 0; ib < iblocks; ib++)
+          for (int sl = 0; sl < slices; sl++) {
+            const int ic = ib * MC, mc = std::min(MC, M - ic);
+            const int jp0 = (int)((int64_t)panels * sl / slices), jp1 = (int)((int64_t)panels * (sl + 1) / slices);
+            if (jp0 == jp1) continue;
+            pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, MR, Ap);
+            for (int jp = jp0; jp < jp1; jp++) {
+              const int j = jc + jp * NR, nr = std::min(NR, N - j);
+              for (int ir = 0; ir < mc; ir += MR) {
+                const int mr = std::min(MR, mc - ir);
+                float* c = C + (int64_t)(ic + ir) * ldc + j;
+                const float* ap = Ap + (int64_t)ir * kc;
+                const float* bp = Bp + (int64_t)jp * NR * kc;
+                if (mr == MR && nr == NR) {
+                  uk.tile(kc, ap, bp, c, ldc, alpha, beta_k);
+                } else {  // masked write-back of a partial tile
+                  uk.tile(kc, ap, bp, edge, NR, 1.0f, 0.0f);
+                  for (int i = 0; i < mr; i++)
+                    for (int jj = 0; jj < nr; jj++)
+                      c[i * ldc + jj] = alpha * edge[i * NR + jj] + (beta_k == 0.0f ? 0.0f : beta_k * c[i * ldc + jj]);
+                }
+              }
+            }
+          }
+        // (implicit barrier before B is repacked)
+      }
+    }
+  }
+  device_free(Device::CPU, Bp, bp_bytes);
+}
+
+}  // namespace cpu

@@ -1,0 +1,50 @@
+// gemm.h: single-precision matrix multiply on the CPU, BLIS style.
+//
+//   C[M,N] = alpha * A[M,K] * B[K,N] + beta * C        (row-major C with row stride ldc)
+//
+// A and B are given by a pointer and two strides (row stride rs, column stride cs), so a transposed operand is
+// just swapped strides: packing reads either layout, and the micro-kernel never sees the difference.
+//
+// Kernel versions (numbered by technique, each one idea more than the last; all stay compiled and tested):
+//   v0  ref::gemm                     triple loop (kernels/ref/ref.h), the definition
+//   v1  "generic"  4x8   micro-kernel  packed panels, cache blocking, plain C++ the compiler vectorises
+//   v2  "avx2"     6x16  micro-kernel  AVX2 + FMA intrinsics, 12 ymm accumulators
+//   v3  "avx512"   12x32 micro-kernel  AVX-512F intrinsics, 24 zmm accumulators
+// The fastest one the CPU supports (CPUID) is chosen at run time; gemm_force() pins one for tests and benchmarks.
+#pragma once
+#include <cstdint>
+
+namespace cpu {
+
+// One micro-kernel and its block sizes (the only place block sizes live). It computes a full MR x NR tile:
+//   C[0:MR, 0:NR] = alpha * sum_k Ap[k*MR + i] * Bp[k*NR + j] + beta * C     (C is not read when beta == 0)
+// from packed panels Ap [kc][MR] and Bp [kc][NR]. Ragged edges never reach it: the driver pads the panels with
+// zeros and writes partial tiles back through a small buffer.
+struct GemmKernel {
+  const char* name;
+  int MR, NR;       // register tile
+  int MC, KC, NC;   // cache blocks: A block MC x KC (L2), B panel KC x NC (L3), micro-panels in L1
+  void (*tile)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta);
+  bool (*supported)();
+};
+
+int gemm_kernel_count();
+const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3
+const GemmKernel& gemm_active();             // what sgemm uses now
+// Pin a kernel by name ("generic", "avx2", "avx512"); nullptr or "auto" goes back to the CPUID choice. Returns
+// false if that kernel is not compiled in or the CPU lacks it. The environment variable PIPNET_GEMM does the same.
+bool gemm_force(const char* name);
+
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const float* B, int64_t rsB,
+           int64_t csB, float beta, float* C, int64_t ldc);
+
+// The BLAS-like form: op(A) is A [M,K] (lda = its row stride) or, if ta, the transpose of A stored as [K,M].
+inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm(M, N, K, alpha, A, ta ? 1 : lda, ta ? lda : 1, B, tb ? 1 : ldb, tb ? ldb : 1, beta, C, ldc);
+}
+
+bool cpu_has_avx2_fma();
+bool cpu_has_avx512f();
+
+}  // namespace cpu

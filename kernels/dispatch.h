@@ -1,0 +1,58 @@
+// dispatch.h: the one place that chooses a kernel. Every op below looks at its first tensor's device and dtype and
+// calls that backend's implementation from the op's table (dispatch.cpp):
+//   cpu/f32  -> kernels/cpu    (fast: AVX2/AVX-512 GEMM, OpenMP)
+//   cpu/f64  -> kernels/ref    (plain loops in double: what gradient checks run)
+//   cuda/f32 -> kernels/cuda
+// A missing entry is a loud error naming the op and the backend, never a silent fallback.
+// All tensors are contiguous; shapes follow the kernels' geometry records (kernels/geom.h).
+#pragma once
+#include <string>
+
+#include "kernels/geom.h"
+#include "tensor/tensor.h"
+
+namespace kern {
+
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
+void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx);              // +=
+void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);  // +=
+
+// x [N, C, H, W] (any H*W). save_mean / save_invstd [C] are written for the backward.
+void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, double momentum,
+                             Tensor* running_mean, Tensor* running_var, Tensor& y, Tensor& save_mean,
+                             Tensor& save_invstd);
+void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps,
+                            const Tensor& running_mean, const Tensor& running_var, Tensor& y);
+void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma, const Tensor& save_mean,
+                        const Tensor& save_invstd, Tensor& dx, Tensor& dgamma, Tensor& dbeta);  // +=
+void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& gamma, const Tensor& running_mean,
+                             const Tensor& running_var, double eps, Tensor& dx, Tensor& dgamma, Tensor& dbeta);  // +=
+
+void relu_forward(const Tensor& x, Tensor& y);
+void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // +=
+void add(const Tensor& a, const Tensor& b, Tensor& y);
+void accumulate(const Tensor& x, Tensor& y);  // y += x
+void axpy(double a, const Tensor& x, Tensor& y);  // y += a*x
+void maxpool_forward(const PoolGeom& g, const Tensor& x, Tensor& y);
+void maxpool_backward(const PoolGeom& g, const Tensor& x, const Tensor& dy, Tensor& dx);  // +=
+void avgpool_forward(const Tensor& x, Tensor& y);    // x [N, C, H, W] -> y [N, C]
+void avgpool_backward(const Tensor& dy, Tensor& dx);  // +=
+
+// Mean-reduced losses; the value comes back to the host as a double.
+double mse_loss(const Tensor& pred, const Tensor& target);
+void mse_loss_backward(const Tensor& pred, const Tensor& target, double dloss, Tensor& dpred);  // +=
+double l1_loss(const Tensor& pred, const Tensor& target);
+void l1_loss_backward(const Tensor& pred, const Tensor& target, double dloss, Tensor& dpred);  // +=
+// x [B, C, H, W], cell [B, C/rep] (i32, flat index h*W+w) -> y [B, C]
+void gather_cells(const Tensor& x, const Tensor& cell, int rep, Tensor& y);
+void gather_cells_backward(const Tensor& dy, const Tensor& cell, int rep, Tensor& dx);  // +=
+
+void adam_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamParams& a);
+void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double wd, bool first);
+
+// "cpu/f32: im2col + sgemm[avx2]" etc.: which implementation `op` runs for tensors like t.
+std::string impl_name(const std::string& op, const Tensor& t);
+// Every op and its implementation per backend, as a table (for `pipnet bench` and test logs).
+std::string dispatch_table();
+
+}  // namespace kern

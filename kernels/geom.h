@@ -1,0 +1,34 @@
+// geom.h: the shape records that kernels take. Every kernel in ref/, cpu/ and cuda/ reads its sizes from these.
+#pragma once
+#include <cstdint>
+
+// 2-D convolution (and, with the roles of x and y swapped, transposed convolution).
+//   x [N, C, H, W]  ->  y [N, K, P, Q]     weight w [K, C, R, S]
+//   P = (H + 2*pad - R) / stride + 1,  Q = (W + 2*pad - S) / stride + 1
+struct ConvGeom {
+  int N, C, H, W;   // input
+  int K, R, S;      // output channels, kernel height, kernel width
+  int stride, pad;
+  int P, Q;         // output height, width
+  static ConvGeom make(int N, int C, int H, int W, int K, int R, int S, int stride, int pad) {
+    return {N, C, H, W, K, R, S, stride, pad, (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1};
+  }
+  int64_t flops() const { return 2LL * N * K * P * Q * C * R * S; }  // multiply-adds x 2, forward
+  bool is_pointwise() const { return R == 1 && S == 1 && stride == 1 && pad == 0; }
+};
+
+// Pooling window (max pooling), same output-size rule as convolution, no ceil mode.
+struct PoolGeom {
+  int N, C, H, W;
+  int k, stride, pad;
+  int P, Q;
+  static PoolGeom make(int N, int C, int H, int W, int k, int stride, int pad) {
+    return {N, C, H, W, k, stride, pad, (H + 2 * pad - k) / stride + 1, (W + 2 * pad - k) / stride + 1};
+  }
+};
+
+// Adam hyper-parameters for one step (t counts from 1), exactly torch.optim.Adam's.
+struct AdamParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t t;
+};

@@ -1,0 +1,300 @@
+// ref.h: the reference kernels. Plain loops, no tricks, templated on the scalar type so that tests can run them in
+// double. They define what every fast kernel in cpu/ and cuda/ must compute; tests and benchmarks call them.
+//
+// Conventions: row-major; "+=" in a name's comment means the kernel accumulates into its output (backward passes
+// accumulate into gradients, as autograd requires).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/geom.h"
+
+namespace ref {
+
+// C[M,N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T. A is [M,K] (or [K,M] if ta), lda its row stride.
+template <class T>
+void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+          int ldc) {
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      T acc = 0;
+      for (int k = 0; k < K; k++) acc += (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+      C[i * ldc + j] = alpha * acc + (beta == T(0) ? T(0) : beta * C[i * ldc + j]);
+    }
+}
+
+// im2col for one image: x [C, H, W] -> col [C*R*S, P*Q]; row (c*R + r)*S + s, column p*Q + q holds
+// x[c, p*stride - pad + r, q*stride - pad + s], or 0 outside the image.
+template <class T> void im2col(const ConvGeom& g, const T* x, T* col) {
+  for (int c = 0; c < g.C; c++)
+    for (int r = 0; r < g.R; r++)
+      for (int s = 0; s < g.S; s++) {
+        T* row = col + ((int64_t)(c * g.R + r) * g.S + s) * g.P * g.Q;
+        for (int p = 0; p < g.P; p++)
+          for (int q = 0; q < g.Q; q++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+            row[p * g.Q + q] = (h >= 0 && h < g.H && w >= 0 && w < g.W) ? x[((int64_t)c * g.H + h) * g.W + w] : T(0);
+          }
+      }
+}
+// col2im: the adjoint of im2col, x += scatter(col).
+template <class T> void col2im(const ConvGeom& g, const T* col, T* x) {
+  for (int c = 0; c < g.C; c++)
+    for (int r = 0; r < g.R; r++)
+      for (int s = 0; s < g.S; s++) {
+        const T* row = col + ((int64_t)(c * g.R + r) * g.S + s) * g.P * g.Q;
+        for (int p = 0; p < g.P; p++)
+          for (int q = 0; q < g.Q; q++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) x[((int64_t)c * g.H + h) * g.W + w] += row[p * g.Q + q];
+          }
+      }
+}
+
+// Direct convolution: y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, p*stride-pad+r, q*stride-pad+s].
+template <class T> void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  for (int n = 0; n < g.N; n++)
+    for (int k = 0; k < g.K; k++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T acc = b ? b[k] : T(0);
+          for (int c = 0; c < g.C; c++)
+            for (int r = 0; r < g.R; r++)
+              for (int s = 0; s < g.S; s++) {
+                int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                acc += w[((int64_t)(k * g.C + c) * g.R + r) * g.S + s] * x[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww];
+              }
+          y[(((int64_t)n * g.K + k) * g.P + p) * g.Q + q] = acc;
+        }
+}
+// dx += conv^T(dy, w): every output gradient flows back to the inputs its window read.
+template <class T> void conv2d_backward_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
+  for (int n = 0; n < g.N; n++)
+    for (int k = 0; k < g.K; k++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T d = dy[(((int64_t)n * g.K + k) * g.P + p) * g.Q + q];
+          for (int c = 0; c < g.C; c++)
+            for (int r = 0; r < g.R; r++)
+              for (int s = 0; s < g.S; s++) {
+                int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                dx[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww] += d * w[((int64_t)(k * g.C + c) * g.R + r) * g.S + s];
+              }
+        }
+}
+// dw += sum_{n,p,q} dy[n,k,p,q] * x[window];  db += sum_{n,p,q} dy[n,k,p,q] (db may be null).
+template <class T> void conv2d_backward_weight(const ConvGeom& g, const T* x, const T* dy, T* dw, T* db) {
+  for (int n = 0; n < g.N; n++)
+    for (int k = 0; k < g.K; k++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T d = dy[(((int64_t)n * g.K + k) * g.P + p) * g.Q + q];
+          if (db) db[k] += d;
+          for (int c = 0; c < g.C; c++)
+            for (int r = 0; r < g.R; r++)
+              for (int s = 0; s < g.S; s++) {
+                int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                dw[((int64_t)(k * g.C + c) * g.R + r) * g.S + s] += d * x[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww];
+              }
+        }
+}
+
+// BatchNorm2d, training mode. x [N, C, HW]. Per channel: mean, biased variance var; y = (x-mean)/sqrt(var+eps)*gamma
+// + beta. Saves mean and invstd = 1/sqrt(var+eps) for the backward. Running stats (if given) move by momentum with
+// the *unbiased* variance, as PyTorch does: running = (1-m)*running + m*batch_stat.
+template <class T>
+void batchnorm_forward_train(int N, int C, int HW, const T* x, const T* gamma, const T* beta, double eps,
+                             double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd) {
+  for (int c = 0; c < C; c++) {
+    double sum = 0, sq = 0;
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) sum += x[((int64_t)n * C + c) * HW + i];
+    int64_t cnt = (int64_t)N * HW;
+    double mean = sum / cnt;
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) { double d = x[((int64_t)n * C + c) * HW + i] - mean; sq += d * d; }
+    double var = sq / cnt, invstd = 1.0 / std::sqrt(var + eps);
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) {
+        int64_t o = ((int64_t)n * C + c) * HW + i;
+        y[o] = T((x[o] - mean) * invstd * gamma[c] + beta[c]);
+      }
+    save_mean[c] = T(mean);
+    save_invstd[c] = T(invstd);
+    if (running_mean) {
+      running_mean[c] = T((1 - momentum) * running_mean[c] + momentum * mean);
+      running_var[c] = T((1 - momentum) * running_var[c] + momentum * (cnt > 1 ? sq / (cnt - 1) : var));
+    }
+  }
+}
+// Eval mode: the running statistics stand in for the batch's.
+template <class T>
+void batchnorm_forward_eval(int N, int C, int HW, const T* x, const T* gamma, const T* beta, double eps,
+                            const T* running_mean, const T* running_var, T* y) {
+  for (int c = 0; c < C; c++) {
+    double invstd = 1.0 / std::sqrt((double)running_var[c] + eps);
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) {
+        int64_t o = ((int64_t)n * C + c) * HW + i;
+        y[o] = T((x[o] - running_mean[c]) * invstd * gamma[c] + beta[c]);
+      }
+  }
+}
+// Backward of training-mode BN. With xhat = (x-mean)*invstd, m = N*HW:
+//   dbeta = sum dy,  dgamma = sum dy*xhat,
+//   dx = gamma*invstd/m * (m*dy - dbeta - xhat*dgamma)      (mean and var depend on x: the last two terms)
+// dx, dgamma, dbeta accumulate (+=).
+template <class T>
+void batchnorm_backward(int N, int C, int HW, const T* x, const T* dy, const T* gamma, const T* save_mean,
+                        const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
+  for (int c = 0; c < C; c++) {
+    double mean = save_mean[c], invstd = save_invstd[c], sdy = 0, sdyx = 0;
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) {
+        int64_t o = ((int64_t)n * C + c) * HW + i;
+        sdy += dy[o];
+        sdyx += dy[o] * (x[o] - mean) * invstd;
+      }
+    double m = (double)N * HW, k = gamma[c] * invstd / m;
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) {
+        int64_t o = ((int64_t)n * C + c) * HW + i;
+        double xhat = (x[o] - mean) * invstd;
+        dx[o] += T(k * (m * dy[o] - sdy - xhat * sdyx));
+      }
+    dgamma[c] += T(sdyx);
+    dbeta[c] += T(sdy);
+  }
+}
+// Backward of eval-mode BN (an affine map): dx += dy*gamma*invstd, dgamma += sum dy*xhat, dbeta += sum dy.
+template <class T>
+void batchnorm_backward_eval(int N, int C, int HW, const T* x, const T* dy, const T* gamma, const T* running_mean,
+                             const T* running_var, double eps, T* dx, T* dgamma, T* dbeta) {
+  for (int c = 0; c < C; c++) {
+    double invstd = 1.0 / std::sqrt((double)running_var[c] + eps), sdy = 0, sdyx = 0;
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < HW; i++) {
+        int64_t o = ((int64_t)n * C + c) * HW + i;
+        sdy += dy[o];
+        sdyx += dy[o] * (x[o] - running_mean[c]) * invstd;
+        dx[o] += T(dy[o] * gamma[c] * invstd);
+      }
+    dgamma[c] += T(sdyx);
+    dbeta[c] += T(sdy);
+  }
+}
+
+// ReLU: y = max(x, 0). Backward: dx += dy where y > 0 (the gradient at exactly 0 is 0, as in PyTorch).
+template <class T> void relu_forward(int64_t n, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(0); }
+template <class T> void relu_backward(int64_t n, const T* y, const T* dy, T* dx) { for (int64_t i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i]; }
+
+// y = a + b; backward is the identity into both (the autograd op adds dy to each).
+template <class T> void add(int64_t n, const T* a, const T* b, T* y) { for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; }
+// y += a * x
+template <class T> void axpy(int64_t n, double a, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] += T(a) * x[i]; }
+// y += x (used for accumulating gradients).
+template <class T> void accumulate(int64_t n, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] += x[i]; }
+
+// Max pooling with implicit -inf padding. The backward recomputes each window's argmax (first maximum in
+// row-major window order, as PyTorch's CPU kernel) instead of storing indices: dx[argmax] += dy.
+template <class T> void maxpool_forward(const PoolGeom& g, const T* x, T* y) {
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++) {
+        T best = -std::numeric_limits<T>::infinity();
+        for (int r = 0; r < g.k; r++)
+          for (int s = 0; s < g.k; s++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) best = std::max(best, x[(nc * g.H + h) * g.W + w]);
+          }
+        y[(nc * g.P + p) * g.Q + q] = best;
+      }
+}
+template <class T> void maxpool_backward(const PoolGeom& g, const T* x, const T* dy, T* dx) {
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++) {
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t at = -1;
+        for (int r = 0; r < g.k; r++)
+          for (int s = 0; s < g.k; s++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W && (at < 0 || x[(nc * g.H + h) * g.W + w] > best)) {
+              at = (nc * g.H + h) * g.W + w;
+              best = x[at];
+            }
+          }
+        if (at >= 0) dx[at] += dy[(nc * g.P + p) * g.Q + q];
+      }
+}
+
+// Global average pool: x [NC, HW] -> y [NC]; backward dx += dy / HW.
+template <class T> void avgpool_forward(int64_t NC, int HW, const T* x, T* y) {
+  for (int64_t i = 0; i < NC; i++) { T s = 0; for (int j = 0; j < HW; j++) s += x[i * HW + j]; y[i] = s / T(HW); }
+}
+template <class T> void avgpool_backward(int64_t NC, int HW, const T* dy, T* dx) {
+  for (int64_t i = 0; i < NC; i++) for (int j = 0; j < HW; j++) dx[i * HW + j] += dy[i] / T(HW);
+}
+
+// Losses over n elements, mean reduction (PyTorch's default). Forward returns the loss; backward adds
+// dloss * d(loss)/d(pred) into dpred. MSE: mean (p-t)^2, grad 2(p-t)/n. L1: mean |p-t|, grad sign(p-t)/n, 0 at 0.
+template <class T> double mse_loss(int64_t n, const T* p, const T* t) {
+  double s = 0; for (int64_t i = 0; i < n; i++) { double d = (double)p[i] - t[i]; s += d * d; } return s / n;
+}
+template <class T> void mse_loss_backward(int64_t n, const T* p, const T* t, double dloss, T* dp) {
+  for (int64_t i = 0; i < n; i++) dp[i] += T(dloss * 2.0 * ((double)p[i] - t[i]) / n);
+}
+template <class T> double l1_loss(int64_t n, const T* p, const T* t) {
+  double s = 0; for (int64_t i = 0; i < n; i++) s += std::fabs((double)p[i] - t[i]); return s / n;
+}
+template <class T> void l1_loss_backward(int64_t n, const T* p, const T* t, double dloss, T* dp) {
+  for (int64_t i = 0; i < n; i++) { double d = (double)p[i] - t[i]; dp[i] += T(dloss * ((d > 0) - (d < 0)) / n); }
+}
+
+// Gather one cell per (sample, channel): x [B, C, HW], cell [B, C/rep] -> y [B, C] with
+// y[b,c] = x[b, c, cell[b, c/rep]]. PIP reads its offset maps at the ground-truth cell of each landmark; the
+// neighbour maps have rep = nb channels per landmark. Backward scatters: dx[b,c,cell] += dy[b,c].
+template <class T> void gather_cells(int B, int C, int HW, int rep, const T* x, const int32_t* cell, T* y) {
+  for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) y[b * C + c] = x[((int64_t)b * C + c) * HW + cell[b * (C / rep) + c / rep]];
+}
+template <class T> void gather_cells_backward(int B, int C, int HW, int rep, const T* dy, const int32_t* cell, T* dx) {
+  for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) dx[((int64_t)b * C + c) * HW + cell[b * (C / rep) + c / rep]] += dy[b * C + c];
+}
+
+// Bias over channels: y[n,c,i] += b[c]; backward db[c] += sum_{n,i} dy[n,c,i].
+template <class T> void bias_add(int N, int C, int HW, const T* b, T* y) {
+  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) y[((int64_t)n * C + c) * HW + i] += b[c];
+}
+template <class T> void bias_backward(int N, int C, int HW, const T* dy, T* db) {
+  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) db[c] += dy[((int64_t)n * C + c) * HW + i];
+}
+
+// torch.optim.Adam, one step, for one parameter tensor (PyTorch 1.13 _single_tensor_adam):
+//   g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
+//   p -= (lr / (1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+template <class T> void adam_step(int64_t n, T* p, const T* g, T* m, T* v, const AdamParams& a) {
+  double bc1 = 1 - std::pow(a.beta1, (double)a.t), bc2s = std::sqrt(1 - std::pow(a.beta2, (double)a.t));
+  double step = a.lr / bc1;
+  for (int64_t i = 0; i < n; i++) {
+    T gi = g[i] + T(a.weight_decay) * p[i];
+    m[i] = T(a.beta1) * m[i] + T(1 - a.beta1) * gi;
+    v[i] = T(a.beta2) * v[i] + T(1 - a.beta2) * gi * gi;
+    T denom = std::sqrt(v[i]) / T(bc2s) + T(a.eps);
+    p[i] -= T(step) * m[i] / denom;
+  }
+}
+// torch.optim.SGD with momentum (dampening 0, no Nesterov): buf = mu*buf + (g + wd*p) (buf = g on step 1); p -= lr*buf.
+template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr, double momentum, double wd, bool first) {
+  for (int64_t i = 0; i < n; i++) {
+    T d = g[i] + T(wd) * p[i];
+    buf[i] = first ? d : T(momentum) * buf[i] + d;
+    p[i] -= T(lr) * (momentum != 0 ? buf[i] : d);
+  }
+}
+
+}  // namespace ref

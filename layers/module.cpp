@@ -1,0 +1,146 @@
+#include "layers/module.h"
+
+#include <cmath>
+
+// ---- Module -------------------------------------------------------------------------------------
+void Module::register_parameter(const std::string& name, Tensor* t) {
+  t->set_requires_grad(true);
+  params_.push_back({name, t});
+}
+void Module::register_buffer(const std::string& name, Tensor* t) { buffers_.push_back({name, t}); }
+void Module::register_module(const std::string& name, Module* m) { children_.push_back({name, m}); }
+
+void Module::collect(const std::string& prefix, bool params, bool buffers, NamedTensors& out) const {
+  if (params)
+    for (auto& [n, t] : params_) out.push_back({prefix + n, *t});
+  if (buffers)
+    for (auto& [n, t] : buffers_) out.push_back({prefix + n, *t});
+  for (auto& [n, m] : children_) m->collect(prefix + n + ".", params, buffers, out);
+}
+
+NamedTensors Module::named_parameters() const { NamedTensors v; collect("", true, false, v); return v; }
+NamedTensors Module::named_buffers() const { NamedTensors v; collect("", false, true, v); return v; }
+NamedTensors Module::state_dict() const { NamedTensors v; collect("", true, true, v); return v; }
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> v;
+  for (auto& [n, t] : named_parameters()) v.push_back(t);
+  return v;
+}
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (auto& t : parameters()) n += t.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, m] : children_) m->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& t : parameters()) t.zero_grad();
+}
+
+template <class F> void Module::for_each_slot(F f) {
+  for (auto& [n, t] : params_) f(*t);
+  for (auto& [n, t] : buffers_) f(*t);
+  for (auto& [n, m] : children_) m->for_each_slot(f);
+}
+
+void Module::to(Device d) {
+  for_each_slot([d](Tensor& t) { bool r = t.requires_grad(); t = t.to(d); t.set_requires_grad(r); });
+}
+void Module::to(DType dt) {
+  for_each_slot([dt](Tensor& t) { bool r = t.requires_grad(); t = t.to(dt).clone(); t.set_requires_grad(r); });
+}
+
+Shape Module::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  (void)in; (void)rows;
+  fail(__FILE__, __LINE__, "describe() is not implemented for module " + name);
+}
+
+std::string summary(const Module& m, const Shape& input) {
+  std::vector<LayerInfo> rows;
+  Shape out = m.describe(input, "", rows);
+  std::string s = strf("%-34s %-12s %-20s %12s %10s\n", "layer", "kind", "output", "params", "MFLOPs");
+  int64_t params = 0, flops = 0;
+  for (auto& r : rows) {
+    s += strf("%-34s %-12s %-20s %12lld %10.1f\n", r.name.c_str(), r.kind.c_str(), r.out.str().c_str(),
+              (long long)r.params, r.flops / 1e6);
+    params += r.params;
+    flops += r.flops;
+  }
+  return s + strf("total: input %s -> output %s, %lld parameters, %.3f GFLOPs forward\n", input.str().c_str(),
+                  out.str().c_str(), (long long)params, flops / 1e9);
+}
+
+// ---- Conv2d -------------------------------------------------------------------------------------
+Conv2d::Conv2d(int in, int out, int k, int stride_, int pad_, bool has_bias, Rng& rng) : stride(stride_), pad(pad_) {
+  weight = Tensor::empty({out, in, k, k});
+  init_default_conv(weight, rng);
+  register_parameter("weight", &weight);
+  if (has_bias) {
+    bias = Tensor::empty({out});
+    double bound = 1.0 / std::sqrt((double)in * k * k);
+    init_uniform(bias, rng, -bound, bound);
+    register_parameter("bias", &bias);
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return ag::conv2d(x, weight, bias, stride, pad); }
+
+Shape Conv2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  ConvGeom g = ConvGeom::make(in[0], in[1], in[2], in[3], weight.size(0), weight.size(2), weight.size(3), stride, pad);
+  Shape out = {g.N, g.K, g.P, g.Q};
+  rows.push_back({name, strf("conv%lldx%lld/%d", (long long)weight.size(2), (long long)weight.size(3), stride), out,
+                  weight.numel() + (bias.defined() ? bias.numel() : 0), g.flops()});
+  return out;
+}
+
+// ---- BatchNorm2d --------------------------------------------------------------------------------
+BatchNorm2d::BatchNorm2d(int c, double eps_, double momentum_) : eps(eps_), momentum(momentum_) {
+  weight = Tensor::full({c}, 1.0);
+  bias = Tensor::zeros({c});
+  running_mean = Tensor::zeros({c});
+  running_var = Tensor::full({c}, 1.0);
+  register_parameter("weight", &weight);
+  register_parameter("bias", &bias);
+  register_buffer("running_mean", &running_mean);
+  register_buffer("running_var", &running_var);
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  return ag::batchnorm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+Shape BatchNorm2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  rows.push_back({name, "batchnorm", in, weight.numel() * 2, 0});
+  return in;
+}
+
+Shape MaxPool2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  PoolGeom g = PoolGeom::make(in[0], in[1], in[2], in[3], k, stride, pad);
+  Shape out = {g.N, g.C, g.P, g.Q};
+  rows.push_back({name, strf("maxpool%d/%d", k, stride), out, 0, 0});
+  return out;
+}
+
+// ---- Sequential ---------------------------------------------------------------------------------
+Module* Sequential::add(std::unique_ptr<Module> m) {
+  register_module(std::to_string(mods_.size()), m.get());
+  mods_.push_back(std::move(m));
+  return mods_.back().get();
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (auto& m : mods_) h = m->forward(h);
+  return h;
+}
+
+Shape Sequential::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  Shape s = in;
+  for (size_t i = 0; i < mods_.size(); i++) s = mods_[i]->describe(s, name + (name.empty() ? "" : ".") + std::to_string(i), rows);
+  return s;
+}

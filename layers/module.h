@@ -1,0 +1,115 @@
+// module.h: the building blocks of networks, in the shape of torch.nn.
+//
+// A Module owns its parameters and buffers as Tensor members and registers them by name; children register
+// themselves too. Dotted names follow PyTorch's state_dict exactly ("layer1.0.conv2.weight",
+// "layer2.0.downsample.1.running_var"), so weights move between the two unchanged. The order is PyTorch's as
+// well: a module's own parameters, then its own buffers, then each child in registration order.
+// (PyTorch's BatchNorm also keeps `num_batches_tracked`, an int64 counter that nothing here reads; weight files
+// may carry it and readers skip it.)
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "tensor/rng.h"
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// One row of a network's self-description.
+struct LayerInfo {
+  std::string name, kind;
+  Shape out;
+  int64_t params = 0;
+  int64_t flops = 0;  // forward multiply-adds x 2, batch included
+};
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Output shape for an input shape, appending a row per leaf layer (conv, bn, pool) to `rows`.
+  virtual Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const;
+
+  NamedTensors named_parameters() const;
+  NamedTensors named_buffers() const;
+  NamedTensors state_dict() const;  // parameters and buffers, PyTorch's order
+  std::vector<Tensor> parameters() const;
+  int64_t num_parameters() const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+  // Move or convert every parameter and buffer in place (for instance to F64 for a gradient check).
+  void to(Device d);
+  void to(DType t);
+
+ protected:
+  void register_parameter(const std::string& name, Tensor* t);
+  void register_buffer(const std::string& name, Tensor* t);
+  void register_module(const std::string& name, Module* m);
+
+ private:
+  void collect(const std::string& prefix, bool params, bool buffers, NamedTensors& out) const;
+  template <class F> void for_each_slot(F f);
+  std::vector<std::pair<std::string, Tensor*>> params_, buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
+  bool training_ = true;
+};
+
+// A table of the network: per leaf layer its output shape, parameters and FLOPs, then totals.
+std::string summary(const Module& m, const Shape& input);
+
+class Conv2d : public Module {
+ public:
+  // Weight [out, in, k, k] with PyTorch's default init (uniform +-1/sqrt(fan_in)); bias likewise if `bias`.
+  Conv2d(int in, int out, int k, int stride, int pad, bool bias, Rng& rng);
+  Tensor forward(const Tensor& x) override;
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Tensor weight, bias;
+  int stride, pad;
+};
+
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int channels, double eps = 1e-5, double momentum = 0.1);
+  Tensor forward(const Tensor& x) override;
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Tensor weight, bias, running_mean, running_var;  // gamma = 1, beta = 0, mean 0, var 1
+  double eps, momentum;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ag::relu(x); }
+  Shape describe(const Shape& in, const std::string&, std::vector<LayerInfo>&) const override { return in; }
+};
+
+class MaxPool2d : public Module {
+ public:
+  MaxPool2d(int k, int stride, int pad) : k(k), stride(stride), pad(pad) {}
+  Tensor forward(const Tensor& x) override { return ag::maxpool2d(x, k, stride, pad); }
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  int k, stride, pad;
+};
+
+// Children named "0", "1", ... as torch.nn.Sequential.
+class Sequential : public Module {
+ public:
+  Module* add(std::unique_ptr<Module> m);
+  Tensor forward(const Tensor& x) override;
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  size_t size() const { return mods_.size(); }
+  Module& operator[](size_t i) { return *mods_[i]; }
+
+ private:
+  std::vector<std::unique_ptr<Module>> mods_;
+};

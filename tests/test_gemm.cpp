@@ -1,0 +1,77 @@
+// SGEMM: every micro-kernel, forced in turn, against ref::gemm in double on odd shapes, all four transpose
+// combinations, alpha/beta cases, and guard bands around C to catch writes outside the matrix.
+#include "kernels/cpu/gemm.h"
+#include "kernels/ref/ref.h"
+#include "test_util.h"
+
+namespace {
+
+struct KernelPin {  // pins a micro-kernel for one test, restores the automatic choice after
+  explicit KernelPin(const char* name) { ok = cpu::gemm_force(name); }
+  ~KernelPin() { cpu::gemm_force("auto"); }
+  bool ok;
+};
+
+// One case: C [M,N] with row stride ldc = N + 3; A, B stored transposed or not with padded leading dimensions.
+void check_gemm(int M, int N, int K, bool ta, bool tb, float alpha, float beta, uint64_t seed) {
+  const int lda = (ta ? M : K) + 2, ldb = (tb ? K : N) + 1, ldc = N + 3, guard = 16;
+  std::vector<float> A = random_vec((size_t)(ta ? K : M) * lda, seed);
+  std::vector<float> B = random_vec((size_t)(tb ? N : K) * ldb, seed + 1);
+  std::vector<float> Cbuf = random_vec((size_t)M * ldc + 2 * guard, seed + 2);
+  std::vector<double> Ad(A.begin(), A.end()), Bd(B.begin(), B.end());
+  std::vector<double> Cd(Cbuf.begin() + guard, Cbuf.end() - guard);
+  const std::vector<float> before = Cbuf;
+  cpu::sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, Cbuf.data() + guard, ldc);
+  ref::gemm<double>(ta, tb, M, N, K, alpha, Ad.data(), lda, Bd.data(), ldb, beta, Cd.data(), ldc);
+  INFO("kernel " << cpu::gemm_active().name << " M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb
+                 << " alpha=" << alpha << " beta=" << beta << " seed=" << seed);
+  // Float accumulation over K terms of size <= 1: error grows like sqrt(K) * 6e-8; 1e-5 * sqrt(K) is ample.
+  const double atol = 1e-5 * std::sqrt((double)K + 1);
+  std::vector<float> got, gaps;
+  std::vector<double> want;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < ldc; j++) {
+      float g = Cbuf[guard + (size_t)i * ldc + j];
+      if (j < N) { got.push_back(g); want.push_back(Cd[(size_t)i * ldc + j]); }
+      else REQUIRE(g == before[guard + (size_t)i * ldc + j]);  // padding between rows untouched
+    }
+  for (int i = 0; i < guard; i++) {
+    REQUIRE(Cbuf[i] == before[i]);
+    REQUIRE(Cbuf[Cbuf.size() - 1 - i] == before[before.size() - 1 - i]);
+  }
+  check_close("C", got.data(), want.data(), got.size(), atol, 1e-5);
+}
+
+void sweep(const char* kernel) {
+  KernelPin pin(kernel);
+  if (!pin.ok) SKIP_TEST(std::string("this CPU lacks the ") + kernel + " micro-kernel's instructions");
+  uint64_t seed = 100;
+  for (int M : {1, 7, 65, 150})
+    for (int N : {1, 7, 63, 129})
+      for (int K : {1, 7, 257})
+        for (int t = 0; t < 4; t++) check_gemm(M, N, K, t & 1, t & 2, 1.0f, 0.0f, seed++);
+  // alpha/beta, blocks larger than MC/KC/NC, the conv shapes' extremes
+  check_gemm(63, 65, 129, false, false, 0.5f, 1.0f, 1);
+  check_gemm(129, 63, 65, true, false, -2.0f, 0.25f, 2);
+  check_gemm(300, 33, 520, false, true, 1.0f, 1.0f, 3);
+  check_gemm(6, 4100, 9, false, false, 1.0f, 0.0f, 4);
+  check_gemm(64, 64, 1152, false, false, 1.0f, 0.0f, 5);
+}
+
+}  // namespace
+
+TEST_CASE("sgemm v1 generic 4x8 matches the reference", "[gemm]") { sweep("generic"); }
+TEST_CASE("sgemm v2 avx2 6x16 matches the reference", "[gemm]") { sweep("avx2"); }
+TEST_CASE("sgemm v3 avx512 12x32 matches the reference", "[gemm]") { sweep("avx512"); }
+
+TEST_CASE("sgemm: K = 0 and alpha = 0 scale C by beta without reading A or B", "[gemm]") {
+  std::vector<float> C = {1, 2, 3, 4};
+  cpu::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.5f, C.data(), 2);
+  CHECK(C == std::vector<float>{0.5f, 1, 1.5f, 2});
+}
+
+TEST_CASE("sgemm: the automatic choice is the widest supported kernel", "[gemm]") {
+  std::string want = cpu::cpu_has_avx512f() ? "avx512" : cpu::cpu_has_avx2_fma() ? "avx2" : "generic";
+  if (std::getenv("PIPNET_GEMM")) SKIP_TEST("PIPNET_GEMM pins a kernel");
+  CHECK(std::string(cpu::gemm_active().name) == want);
+}

@@ -1,0 +1,130 @@
+// Finite-difference gradient checks in double for every differentiable op and for a small ResNet end to end.
+// The graph is built with F64 tensors, so dispatch runs the reference kernels in double; the fast float kernels are
+// held to the reference in test_kernels.cpp. Central differences with h = 1e-6; the error is relative, floored at
+// 1 (as Caffe's GradientChecker): |analytic - numeric| / max(1, |analytic|, |numeric|) < 1e-6. Inputs stay clear of
+// kinks (ReLU at 0, |x| at 0, max-pool ties) by construction.
+#include <functional>
+
+#include "autograd/ops.h"
+#include "layers/resnet.h"
+#include "test_util.h"
+
+namespace {
+
+Tensor f64(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
+  Tensor t = random_tensor(s, seed, DType::F64, lo, hi);
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Values in +-[0.2, 1]: far from the kinks of ReLU and L1 at 0.
+Tensor away_from_zero(const Shape& s, uint64_t seed) {
+  Tensor t = f64(s, seed);
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); i++) p[i] = (p[i] < 0 ? -0.2 : 0.2) + 0.8 * p[i];
+  return t;
+}
+
+void gradcheck(const std::string& name, std::vector<Tensor> inputs, const std::function<Tensor()>& f,
+               int max_per_tensor = 40) {
+  for (auto& t : inputs) t.zero_grad();
+  Tensor loss = f();
+  ag::backward(loss);
+  Rng pick(99);
+  const double h = 1e-6;
+  double worst = 0;
+  for (size_t k = 0; k < inputs.size(); k++) {
+    Tensor& t = inputs[k];
+    REQUIRE(t.grad().defined());
+    std::vector<float> dummy;
+    const double* analytic = t.grad().data<double>();
+    double* v = t.data<double>();
+    const int64_t n = t.numel();
+    for (int c = 0; c < std::min<int64_t>(n, max_per_tensor); c++) {
+      const int64_t i = n <= max_per_tensor ? c : pick.randint(n);
+      const double keep = v[i];
+      double fp, fm;
+      {
+        ag::NoGradGuard ng;
+        v[i] = keep + h; fp = f().item();
+        v[i] = keep - h; fm = f().item();
+        v[i] = keep;
+      }
+      const double numeric = (fp - fm) / (2 * h);
+      const double err = std::fabs(analytic[i] - numeric) / std::max({1.0, std::fabs(analytic[i]), std::fabs(numeric)});
+      INFO(name << ": input " << k << " element " << i << " analytic " << analytic[i] << " numeric " << numeric);
+      REQUIRE(err < 1e-6);
+      worst = std::max(worst, err);
+    }
+  }
+  INFO(name << ": worst relative error " << worst);
+  SUCCEED();
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck: conv2d (3x3 stride 2 pad 1 with bias / 1x1 / 7x7 stride 2)", "[gradcheck]") {
+  Tensor x = f64({2, 3, 7, 6}, 1), w = f64({4, 3, 3, 3}, 2), b = f64({4}, 3), r = random_tensor({2, 4, 4, 3}, 4, DType::F64);
+  gradcheck("conv3x3/2", {x, w, b}, [&] { return ag::mse_loss(ag::conv2d(x, w, b, 2, 1), r); });
+  Tensor w1 = f64({5, 3, 1, 1}, 5), r1 = random_tensor({2, 5, 7, 6}, 6, DType::F64);
+  gradcheck("conv1x1", {x, w1}, [&] { return ag::mse_loss(ag::conv2d(x, w1, Tensor(), 1, 0), r1); });
+  Tensor x7 = f64({1, 2, 9, 9}, 7), w7 = f64({3, 2, 7, 7}, 8), r7 = random_tensor({1, 3, 5, 5}, 9, DType::F64);
+  gradcheck("conv7x7/2", {x7, w7}, [&] { return ag::mse_loss(ag::conv2d(x7, w7, Tensor(), 2, 3), r7); });
+}
+
+TEST_CASE("gradcheck: batchnorm2d in training and in eval mode", "[gradcheck]") {
+  Tensor x = f64({3, 4, 5, 5}, 11, -2, 3), g = f64({4}, 12, 0.5, 1.5), b = f64({4}, 13);
+  Tensor rm = random_tensor({4}, 14, DType::F64), rv = random_tensor({4}, 15, DType::F64, 0.5, 2);
+  Tensor r = random_tensor({3, 4, 5, 5}, 16, DType::F64);
+  gradcheck("bn train", {x, g, b}, [&] { return ag::mse_loss(ag::batchnorm2d(x, g, b, rm, rv, true), r); });
+  gradcheck("bn eval", {x, g, b}, [&] { return ag::mse_loss(ag::batchnorm2d(x, g, b, rm, rv, false), r); });
+}
+
+TEST_CASE("gradcheck: relu / add (one input used twice) / pools / reshape / weighted sum", "[gradcheck]") {
+  Tensor a = away_from_zero({2, 3, 5, 7}, 21), b = f64({2, 3, 5, 7}, 22), r = random_tensor({2, 3, 5, 7}, 23, DType::F64);
+  gradcheck("relu", {a}, [&] { return ag::mse_loss(ag::relu(a), r); });
+  gradcheck("add(a, a) + b", {a, b}, [&] { return ag::mse_loss(ag::add(ag::add(a, a), b), r); });
+  Tensor rp = random_tensor({2, 3, 3, 4}, 24, DType::F64);
+  gradcheck("maxpool3/2", {b}, [&] { return ag::mse_loss(ag::maxpool2d(b, 3, 2, 1), rp); });
+  Tensor rg = random_tensor({2, 3}, 25, DType::F64);
+  gradcheck("global avgpool", {b}, [&] { return ag::mse_loss(ag::global_avgpool(b), rg); });
+  Tensor rr = random_tensor({6, 35}, 26, DType::F64);
+  gradcheck("reshape", {b}, [&] { return ag::mse_loss(ag::reshape(b, {6, 35}), rr); });
+  gradcheck("weighted sum", {a, b}, [&] {
+    return ag::weighted_sum({ag::mse_loss(a, r), ag::l1_loss(b, r), ag::mse_loss(b, a)}, {10.0, 1.0, 0.5});
+  });
+}
+
+TEST_CASE("gradcheck: mse and l1 losses / the cell gather", "[gradcheck]") {
+  Tensor t = random_tensor({3, 4}, 31, DType::F64);
+  Tensor p = f64({3, 4}, 32);
+  { double* pp = p.data<double>(); const double* tt = t.data<double>(); for (int i = 0; i < 12; i++) pp[i] = tt[i] + (i % 2 ? 0.3 : -0.4); }
+  gradcheck("mse", {p}, [&] { return ag::mse_loss(p, t); });
+  gradcheck("l1", {p}, [&] { return ag::l1_loss(p, t); });
+  Tensor x = f64({2, 6, 3, 3}, 33), cell = Tensor::empty({2, 3}, DType::I32);
+  for (int i = 0; i < 6; i++) cell.data<int32_t>()[i] = (i * 4) % 9;
+  Tensor r = random_tensor({2, 6}, 34, DType::F64);
+  gradcheck("gather rep 2 + l1", {x}, [&] { return ag::weighted_sum({ag::mse_loss(ag::gather_cells(x, cell, 2), r)}, {1.0}); });
+}
+
+TEST_CASE("gradcheck: a two-stage ResNet (BasicBlocks / a downsample) end to end", "[gradcheck]") {
+  Rng rng(5);
+  ResNet net(ResNetConfig{{1, 1}, false, 4}, rng);
+  net.to(DType::F64);
+  Tensor x = f64({2, 3, 20, 20}, 41);
+  Tensor r = random_tensor({2, 8, 3, 3}, 42, DType::F64);
+  std::vector<Tensor> inputs = net.parameters();
+  inputs.push_back(x);
+  gradcheck("resnet basic", inputs, [&] { return ag::mse_loss(net(x), r); }, 6);
+}
+
+TEST_CASE("gradcheck: a Bottleneck ResNet stage end to end", "[gradcheck]") {
+  Rng rng(6);
+  ResNet net(ResNetConfig{{1}, true, 2}, rng);
+  net.to(DType::F64);
+  Tensor x = f64({2, 3, 12, 12}, 43);
+  Tensor r = random_tensor({2, 8, 3, 3}, 44, DType::F64);
+  std::vector<Tensor> inputs = net.parameters();
+  inputs.push_back(x);
+  gradcheck("resnet bottleneck", inputs, [&] { return ag::mse_loss(net(x), r); }, 6);
+}

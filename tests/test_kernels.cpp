@@ -1,0 +1,202 @@
+// The fast CPU kernels (cpu/f32, through the dispatch table) against the reference kernels (cpu/f64) on odd shapes:
+// convolution (forward, both backwards; every GEMM micro-kernel forced in turn), im2col, BatchNorm, ReLU, pools,
+// losses, the cell gather, Adam.
+#include "autograd/ops.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/dispatch.h"
+#include "kernels/ref/ref.h"
+#include "test_util.h"
+
+namespace {
+
+struct ConvCase { int N, C, H, W, K, R, S, stride, pad; };
+const ConvCase kConvCases[] = {
+    {1, 3, 7, 7, 5, 7, 7, 2, 3},      // the stem's 7x7/2 pad 3
+    {3, 5, 9, 11, 7, 3, 3, 1, 1},     // 3x3 pad 1, batch 3, odd H != W
+    {3, 5, 9, 11, 7, 3, 3, 2, 1},     // 3x3 stride 2
+    {1, 7, 13, 13, 65, 1, 1, 1, 0},   // pointwise: skips im2col
+    {2, 65, 7, 7, 63, 1, 1, 2, 0},    // the downsample's 1x1/2
+    {1, 63, 15, 15, 129, 3, 3, 2, 1}, // wide
+    {2, 1, 1, 1, 1, 1, 1, 1, 0},      // everything 1
+    {1, 3, 5, 6, 2, 3, 3, 1, 0},      // unpadded
+    {1, 129, 4, 4, 7, 3, 3, 1, 1},    // deep reduction
+};
+
+void conv_sweep(const char* kernel) {
+  if (!cpu::gemm_force(kernel)) SKIP_TEST(std::string("this CPU lacks the ") + kernel + " micro-kernel");
+  uint64_t seed = 1;
+  for (const ConvCase& c : kConvCases) {
+    ConvGeom g = ConvGeom::make(c.N, c.C, c.H, c.W, c.K, c.R, c.S, c.stride, c.pad);
+    INFO("kernel " << kernel << " conv N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " K=" << c.K
+                   << " R=" << c.R << " S=" << c.S << " stride=" << c.stride << " pad=" << c.pad);
+    Tensor x = random_tensor({g.N, g.C, g.H, g.W}, seed++), w = random_tensor({g.K, g.C, g.R, g.S}, seed++);
+    Tensor b = random_tensor({g.K}, seed++), dy = random_tensor({g.N, g.K, g.P, g.Q}, seed++);
+    Tensor xd = x.to(DType::F64), wd = w.to(DType::F64), bd = b.to(DType::F64), dyd = dy.to(DType::F64);
+    const double atol = 2e-5 * std::sqrt((double)g.C * g.R * g.S), rtol = 1e-5;
+
+    Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q}), yd = Tensor::empty(y.shape(), DType::F64);
+    kern::conv2d_forward(g, x, w, &b, y);
+    kern::conv2d_forward(g, xd, wd, &bd, yd);
+    check_close("conv forward", y, yd, atol, rtol);
+
+    // Backwards accumulate: start both from the same non-zero gradient.
+    Tensor dx0 = random_tensor(x.shape(), seed++), dw0 = random_tensor(w.shape(), seed++), db0 = random_tensor({g.K}, seed++);
+    Tensor dx = dx0.clone(), dxd = dx0.to(DType::F64), dw = dw0.clone(), dwd = dw0.to(DType::F64);
+    Tensor db = db0.clone(), dbd = db0.to(DType::F64);
+    kern::conv2d_backward_input(g, dy, w, dx);
+    kern::conv2d_backward_input(g, dyd, wd, dxd);
+    check_close("conv backward input", dx, dxd, 2e-5 * std::sqrt((double)g.K * g.R * g.S), rtol);
+    kern::conv2d_backward_weight(g, x, dy, dw, &db);
+    kern::conv2d_backward_weight(g, xd, dyd, dwd, &dbd);
+    check_close("conv backward weight", dw, dwd, 2e-5 * std::sqrt((double)g.N * g.P * g.Q), rtol);
+    check_close("conv backward bias", db, dbd, 2e-5 * std::sqrt((double)g.N * g.P * g.Q), rtol);
+  }
+  cpu::gemm_force("auto");
+}
+
+}  // namespace
+
+TEST_CASE("conv2d with sgemm v1 generic matches direct convolution", "[kernels]") { conv_sweep("generic"); }
+TEST_CASE("conv2d with sgemm v2 avx2 matches direct convolution", "[kernels]") { conv_sweep("avx2"); }
+TEST_CASE("conv2d with sgemm v3 avx512 matches direct convolution", "[kernels]") { conv_sweep("avx512"); }
+
+TEST_CASE("im2col and col2im match the reference / and col2im is im2col's adjoint", "[kernels]") {
+  for (const ConvCase& c : kConvCases) {
+    ConvGeom g = ConvGeom::make(1, c.C, c.H, c.W, c.K, c.R, c.S, c.stride, c.pad);
+    const int64_t rows = (int64_t)g.C * g.R * g.S, cols = (int64_t)g.P * g.Q;
+    std::vector<float> x = random_vec((size_t)g.C * g.H * g.W, 5), col(rows * cols), colr(rows * cols);
+    cpu::im2col(g, x.data(), col.data());
+    ref::im2col<float>(g, x.data(), colr.data());
+    REQUIRE(col == colr);  // a pure copy: bit-exact
+    std::vector<float> dcol = random_vec(rows * cols, 6), dx(x.size(), 0.0f), dxr(x.size(), 0.0f);
+    cpu::col2im(g, dcol.data(), dx.data());
+    ref::col2im<float>(g, dcol.data(), dxr.data());
+    check_close("col2im", dx.data(), dxr.data(), dx.size(), 1e-6, 1e-6);
+    // <im2col(x), dcol> == <x, col2im(dcol)>
+    double lhs = 0, rhs = 0;
+    for (int64_t i = 0; i < rows * cols; i++) lhs += (double)col[i] * dcol[i];
+    for (size_t i = 0; i < x.size(); i++) rhs += (double)x[i] * dx[i];
+    CHECK(lhs == Approx(rhs).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("batchnorm train/eval forward and backward match the reference", "[kernels]") {
+  const int shapes[][3] = {{1, 1, 1}, {3, 7, 63}, {2, 65, 1}, {16, 3, 129}, {1, 5, 1024}};
+  uint64_t seed = 10;
+  for (auto& s : shapes) {
+    const int N = s[0], C = s[1], HW = s[2];
+    INFO("batchnorm N=" << N << " C=" << C << " HW=" << HW);
+    Tensor x = random_tensor({N, C, HW, 1}, seed++, DType::F32, -2, 3), dy = random_tensor(x.shape(), seed++);
+    Tensor g = random_tensor({C}, seed++, DType::F32, 0.5, 1.5), b = random_tensor({C}, seed++);
+    Tensor rm = random_tensor({C}, seed++), rv = random_tensor({C}, seed++, DType::F32, 0.5, 2);
+    Tensor xd = x.to(DType::F64), dyd = dy.to(DType::F64), gd = g.to(DType::F64), bd = b.to(DType::F64);
+    Tensor rmd = rm.to(DType::F64), rvd = rv.to(DType::F64);
+    Tensor y = Tensor::empty(x.shape()), yd = Tensor::empty(x.shape(), DType::F64);
+    Tensor sm = Tensor::empty({C}), si = Tensor::empty({C}), smd = Tensor::empty({C}, DType::F64), sid = Tensor::empty({C}, DType::F64);
+    kern::batchnorm_forward_train(x, g, b, 1e-5, 0.1, &rm, &rv, y, sm, si);
+    kern::batchnorm_forward_train(xd, gd, bd, 1e-5, 0.1, &rmd, &rvd, yd, smd, sid);
+    // N*HW == 1 gives var 0 and invstd = 1/sqrt(eps) = 316: outputs are then large, so rtol carries it.
+    check_close("bn train y", y, yd, 1e-5, 1e-4);
+    check_close("bn running_mean", rm, rmd, 1e-6, 1e-5);
+    check_close("bn running_var", rv, rvd, 1e-6, 1e-5);
+    Tensor dx = Tensor::zeros(x.shape()), dxd = Tensor::zeros(x.shape(), DType::F64);
+    Tensor dg = Tensor::zeros({C}), dgd = Tensor::zeros({C}, DType::F64), db = Tensor::zeros({C}), dbd = Tensor::zeros({C}, DType::F64);
+    kern::batchnorm_backward(x, dy, g, sm, si, dx, dg, db);
+    kern::batchnorm_backward(xd, dyd, gd, smd, sid, dxd, dgd, dbd);
+    check_close("bn dx", dx, dxd, 1e-4, 1e-4);
+    check_close("bn dgamma", dg, dgd, 1e-4, 1e-4);
+    check_close("bn dbeta", db, dbd, 1e-5, 1e-5);
+    kern::batchnorm_forward_eval(x, g, b, 1e-5, rm, rv, y);
+    kern::batchnorm_forward_eval(xd, gd, bd, 1e-5, rmd, rvd, yd);
+    check_close("bn eval y", y, yd, 1e-5, 1e-5);
+    dx.fill_(0); dxd.fill_(0); dg.fill_(0); dgd.fill_(0); db.fill_(0); dbd.fill_(0);
+    kern::batchnorm_backward_eval(x, dy, g, rm, rv, 1e-5, dx, dg, db);
+    kern::batchnorm_backward_eval(xd, dyd, gd, rmd, rvd, 1e-5, dxd, dgd, dbd);
+    check_close("bn eval dx", dx, dxd, 1e-5, 1e-5);
+    check_close("bn eval dgamma", dg, dgd, 1e-4, 1e-4);
+  }
+}
+
+TEST_CASE("relu / add / pools / losses and the cell gather match the reference", "[kernels]") {
+  uint64_t seed = 40;
+  for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 7, 9, 11}, Shape{2, 65, 15, 15}, Shape{1, 3, 129, 63}}) {
+    INFO("shape " << s.str());
+    Tensor x = random_tensor(s, seed++), t = random_tensor(s, seed++), dy = random_tensor(s, seed++);
+    Tensor xd = x.to(DType::F64), td = t.to(DType::F64), dyd = dy.to(DType::F64);
+    Tensor y = Tensor::empty(s), yd = Tensor::empty(s, DType::F64);
+    kern::relu_forward(x, y); kern::relu_forward(xd, yd);
+    check_close("relu", y, yd, 0, 0);
+    Tensor dx = Tensor::zeros(s), dxd = Tensor::zeros(s, DType::F64);
+    kern::relu_backward(y, dy, dx); kern::relu_backward(yd, dyd, dxd);
+    check_close("relu backward", dx, dxd, 0, 0);
+    kern::add(x, t, y); kern::add(xd, td, yd);
+    check_close("add", y, yd, 1e-7, 1e-7);
+    CHECK(kern::mse_loss(x, t) == Approx(kern::mse_loss(xd, td)).epsilon(1e-6));
+    CHECK(kern::l1_loss(x, t) == Approx(kern::l1_loss(xd, td)).epsilon(1e-6));
+    dx.fill_(0); dxd.fill_(0);
+    kern::mse_loss_backward(x, t, 0.7, dx); kern::mse_loss_backward(xd, td, 0.7, dxd);
+    check_close("mse backward", dx, dxd, 1e-9, 1e-6);
+    dx.fill_(0); dxd.fill_(0);
+    kern::l1_loss_backward(x, t, 0.7, dx); kern::l1_loss_backward(xd, td, 0.7, dxd);
+    check_close("l1 backward", dx, dxd, 1e-9, 1e-6);
+
+    for (int k : {3, 2}) {  // the stem's 3x3/2 pad 1, and GSSL's 2x2/2
+      PoolGeom g = PoolGeom::make(s[0], s[1], s[2], s[3], k, 2, k == 3 ? 1 : 0);
+      if (g.P <= 0 || g.Q <= 0) continue;
+      Tensor p = Tensor::empty({g.N, g.C, g.P, g.Q}), pd = Tensor::empty(p.shape(), DType::F64);
+      kern::maxpool_forward(g, x, p); kern::maxpool_forward(g, xd, pd);
+      check_close("maxpool", p, pd, 0, 0);
+      Tensor dp = random_tensor(p.shape(), seed++), dpd = dp.to(DType::F64);
+      dx.fill_(0); dxd.fill_(0);
+      kern::maxpool_backward(g, x, dp, dx); kern::maxpool_backward(g, xd, dpd, dxd);
+      check_close("maxpool backward", dx, dxd, 1e-7, 1e-7);
+    }
+    Tensor a = Tensor::empty({s[0], s[1]}), ad = Tensor::empty({s[0], s[1]}, DType::F64);
+    kern::avgpool_forward(x, a); kern::avgpool_forward(xd, ad);
+    check_close("avgpool", a, ad, 1e-6, 1e-6);
+    dx.fill_(0); dxd.fill_(0);
+    kern::avgpool_backward(a, dx); kern::avgpool_backward(ad, dxd);
+    check_close("avgpool backward", dx, dxd, 1e-7, 1e-6);
+  }
+  // gather: 2 samples, 3 landmarks x rep 2 channels, 4x4 cells
+  Tensor x = random_tensor({2, 6, 4, 4}, 77);
+  Tensor cell = Tensor::empty({2, 3}, DType::I32);
+  int32_t cells[6] = {0, 5, 15, 3, 3, 12};
+  for (int i = 0; i < 6; i++) cell.data<int32_t>()[i] = cells[i];
+  Tensor y = Tensor::empty({2, 6});
+  kern::gather_cells(x, cell, 2, y);
+  for (int b = 0; b < 2; b++)
+    for (int c = 0; c < 6; c++) CHECK(y.data<float>()[b * 6 + c] == x.data<float>()[(b * 6 + c) * 16 + cells[b * 3 + c / 2]]);
+}
+
+TEST_CASE("adam: one step equals the reference and hand-computed values", "[kernels]") {
+  // p = 2, g = 0.1, lr 0.1, wd 0.5, betas (0.9, 0.999), eps 1e-8.
+  // Step 1: g' = 0.1 + 0.5*2 = 1.1, m = 0.11, v = 0.00121, m^ = 1.1, v^ = 1.21 -> p = 2 - 0.1*1.1/1.1 = 1.9.
+  // Step 2, g = -0.3: g' = -0.3 + 0.95 = 0.65, m = 0.099 + 0.065 = 0.164, v = 0.00120879 + 0.0004225 = 0.00163129,
+  //   m^ = 0.164/0.19 = 0.8631579, v^ = 0.00163129/0.001999 = 0.8160530, sqrt 0.9033565
+  //   -> p = 1.9 - 0.1 * 0.8631579/0.9033565 = 1.8044500.
+  Tensor p = Tensor::full({1}, 2.0), g = Tensor::full({1}, 0.1), m = Tensor::zeros({1}), v = Tensor::zeros({1});
+  kern::adam_step(p, g, m, v, {0.1, 0.9, 0.999, 1e-8, 0.5, 1});
+  CHECK(p.item() == Approx(1.9).epsilon(1e-6));
+  g.fill_(-0.3);
+  kern::adam_step(p, g, m, v, {0.1, 0.9, 0.999, 1e-8, 0.5, 2});
+  CHECK(p.item() == Approx(1.8044500).epsilon(1e-6));
+  // and on a larger tensor the fast kernel equals the reference
+  Tensor P = random_tensor({1000}, 1), G = random_tensor({1000}, 2), M = random_tensor({1000}, 3);
+  Tensor V = random_tensor({1000}, 4, DType::F32, 0, 1);
+  Tensor Pd = P.to(DType::F64), Gd = G.to(DType::F64), Md = M.to(DType::F64), Vd = V.to(DType::F64);
+  for (int64_t t = 1; t <= 3; t++) {
+    kern::adam_step(P, G, M, V, {1e-3, 0.9, 0.999, 1e-8, 5e-4, t});
+    kern::adam_step(Pd, Gd, Md, Vd, {1e-3, 0.9, 0.999, 1e-8, 5e-4, t});
+  }
+  check_close("adam p", P, Pd, 1e-6, 1e-6);
+}
+
+TEST_CASE("dispatch: names each implementation and refuses a missing one loudly", "[kernels]") {
+  Tensor f = Tensor::zeros({1}), d = Tensor::zeros({1}, DType::F64);
+  CHECK(kern::impl_name("conv2d_forward", f).find("cpu/f32: im2col + sgemm") == 0);
+  CHECK(kern::impl_name("conv2d_forward", d) == "cpu/f64: ref direct loops");
+  CHECK(kern::dispatch_table().find("batchnorm_backward") != std::string::npos);
+  Tensor i = Tensor::zeros({1}, DType::I32);  // no op takes i32 data: the F32 entry would misread it
+  CHECK_THROWS_AS(kern::relu_forward(i, i), Error);
+}
