@@ -9,8 +9,10 @@
 //   v0  ref::gemm                     triple loop (kernels/ref/ref.h), the definition
 //   v1  "generic"  4x8   micro-kernel  packed panels, cache blocking, plain C++ the compiler vectorises
 //   v2  "avx2"     6x16  micro-kernel  AVX2 + FMA intrinsics, 12 ymm accumulators
-//   v3  "avx512"   12x32 micro-kernel  AVX-512F intrinsics, 24 zmm accumulators
-// The fastest one the CPU supports (CPUID) is chosen at run time; gemm_force() pins one for tests and benchmarks.
+//   v3  "avx2_4x24" 4x24 micro-kernel  same registers, one broadcast per 3 FMAs (AMD Zen), M multiple of 4
+//   v4  "avx512"   12x32 micro-kernel  AVX-512F intrinsics, 24 zmm accumulators
+// At run time the widest the CPU supports (CPUID) is chosen (avx512, else avx2 6x16, else generic);
+// gemm_force() pins one for tests and benchmarks.
 #pragma once
 #include <cstdint>
 
@@ -26,12 +28,15 @@ struct GemmKernel {
   int MC, KC, NC;   // cache blocks: A block MC x KC (L2), B panel KC x NC (L3), micro-panels in L1
   void (*tile)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta);
   bool (*supported)();
+  // Packing for this tile shape: A block [mc x kc] into MR-tall micro-panels; B panels jp0..jp1-1 of [kc x nc].
+  void (*pack_A)(int mc, int kc, const float* A, int64_t rs, int64_t cs, float* Ap);
+  void (*pack_B)(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs, int64_t cs, float* Bp);
 };
 
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3
 const GemmKernel& gemm_active();             // what sgemm uses now
-// Pin a kernel by name ("generic", "avx2", "avx512"); nullptr or "auto" goes back to the CPUID choice. Returns
+// Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512"); nullptr or "auto" goes back to the CPUID choice. Returns
 // false if that kernel is not compiled in or the CPU lacks it. The environment variable PIPNET_GEMM does the same.
 bool gemm_force(const char* name);
 
