@@ -7,6 +7,9 @@
 #include <functional>
 #include <string>
 
+// Debian's python3-torch lives under the system interpreter, which a pyenv or venv on PATH may hide.
+#define PYTHON_FOR_TORCH "/usr/bin/python3"
+
 namespace bench {
 
 // Median seconds of `reps` timed calls after `warmup` untimed ones.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs, only those missing. Works as root or through sudo.
+#   tools/install_deps.sh            build and test dependencies
+#   tools/install_deps.sh --ref      also python3-torch / python3-numpy / libopenblas-dev (reference scripts, benches)
+set -euo pipefail
+need=(g++ cmake make catch2 libstb-dev)
+if [[ "${1:-}" == "--ref" ]]; then need+=(python3-torch python3-numpy libopenblas-dev); fi
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# OpenMP comes with g++ (libgomp); nvcc is used when /usr/local/cuda exists, never installed here.
+if ((${#missing[@]} == 0)); then exit 0; fi
+echo "installing: ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
