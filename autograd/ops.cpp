@@ -41,6 +41,39 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   return y;
 }
 
+// ---- conv_transpose2d ---------------------------------------------------------------------------
+// The adjoint of a convolution: take the convolution g that maps the *output* y [N, Cout, Ho, Wo] back to x's
+// shape [N, Cin, H, W] with weight w read as [K = Cin, C = Cout, R, S]. Then
+//   y  = g^T x          = conv2d_backward_input(g, x, w)
+//   dx = g dy           = conv2d_forward(g, dy, w)
+//   dw += d<dy, g^T x>/dw = conv2d_backward_weight(g, input = dy, output-grad = x)
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad) {
+  check_nchw("conv_transpose2d", x);
+  CHECK_OR_FAIL(w.dim() == 4 && w.size(0) == x.size(1),
+                "conv_transpose2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
+  const int Ho = (int)(x.size(2) - 1) * stride - 2 * pad + (int)w.size(2);
+  const int Wo = (int)(x.size(3) - 1) * stride - 2 * pad + (int)w.size(3);
+  ConvGeom g = ConvGeom::make(x.size(0), w.size(1), Ho, Wo, w.size(0), w.size(2), w.size(3), stride, pad);
+  CHECK_OR_FAIL(g.P == x.size(2) && g.Q == x.size(3), "conv_transpose2d: inconsistent geometry");
+  Tensor y = Tensor::zeros({g.N, g.C, g.H, g.W}, x.dtype(), x.device());
+  kern::conv2d_backward_input(g, x, w, y);
+  if (any_requires_grad({&x, &w})) {
+    y.set_requires_grad(true);
+    record([g, x, w, y] {
+      Tensor dy = y.grad();
+      if (!dy.defined()) return;
+      if (x.requires_grad()) {
+        Tensor t = like(x, x.shape());
+        kern::conv2d_forward(g, dy, w, nullptr, t);
+        Tensor dx = x.grad_or_zeros();
+        kern::accumulate(t, dx);
+      }
+      if (w.requires_grad()) { Tensor dw = w.grad_or_zeros(); kern::conv2d_backward_weight(g, dy, x, dw, nullptr); }
+    });
+  }
+  return y;
+}
+
 // ---- batchnorm2d --------------------------------------------------------------------------------
 // Train: y = (x - mean_B) / sqrt(var_B + eps) * gamma + beta; backward in ref::batchnorm_backward.
 // Eval:  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, an affine map per channel, so dx gets

@@ -10,6 +10,9 @@ namespace ag {
 
 // x [N, C, H, W], w [K, C, R, S], b [K] or undefined -> [N, K, P, Q]
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Transposed convolution (torch.nn.ConvTranspose2d, no bias): x [N, Cin, H, W], w [Cin, Cout, R, S]
+//   -> [N, Cout, (H-1)*stride - 2*pad + R, (W-1)*stride - 2*pad + S]
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad);
 // Training mode normalises with batch statistics and updates the running ones (if defined) in place;
 // eval mode uses the running statistics.
 Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,

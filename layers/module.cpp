@@ -1,6 +1,9 @@
 #include "layers/module.h"
 
 #include <cmath>
+#include <map>
+
+#include "tensor/safetensors.h"
 
 // ---- Module -------------------------------------------------------------------------------------
 void Module::register_parameter(const std::string& name, Tensor* t) {
@@ -143,4 +146,39 @@ Shape Sequential::describe(const Shape& in, const std::string& name, std::vector
   Shape s = in;
   for (size_t i = 0; i < mods_.size(); i++) s = mods_[i]->describe(s, name + (name.empty() ? "" : ".") + std::to_string(i), rows);
   return s;
+}
+
+// ---- weights ------------------------------------------------------------------------------------
+void load_state_dict(Module& m, const NamedTensors& src, const std::string& source) {
+  std::map<std::string, Tensor> given;
+  for (auto& [n, t] : src) given[n] = t;
+  std::string missing, shapes, extra;
+  NamedTensors mine = m.state_dict();
+  std::map<std::string, bool> known;
+  for (auto& [n, t] : mine) {
+    known[n] = true;
+    auto it = given.find(n);
+    if (it == given.end()) { missing += " " + n; continue; }
+    if (it->second.shape() != t.shape())
+      shapes += " " + n + " (file " + it->second.shape().str() + ", model " + t.shape().str() + ")";
+  }
+  for (auto& [n, t] : src) {
+    const bool counter = n.size() >= 19 && n.compare(n.size() - 19, 19, "num_batches_tracked") == 0;
+    if (!known.count(n) && !counter) extra += " " + n;
+  }
+  if (!missing.empty() || !shapes.empty() || !extra.empty())
+    throw Error(source + ": weights do not match the model:" + (missing.empty() ? "" : "\n  missing:" + missing) +
+                (shapes.empty() ? "" : "\n  wrong shape:" + shapes) + (extra.empty() ? "" : "\n  unexpected:" + extra));
+  for (auto& [n, t] : mine) {
+    const Tensor& g = given[n];
+    Tensor dst = t;
+    dst.copy_(g.dtype() == dst.dtype() ? g : g.to(dst.dtype()));
+  }
+}
+
+void save_weights(const Module& m, const std::string& path) { write_safetensors(path, m.state_dict(), {{"format", "pt"}}); }
+
+void load_weights(Module& m, const std::string& path) {
+  TensorFile f = read_safetensors(path);
+  load_state_dict(m, f.tensors, path);
 }

@@ -65,6 +65,14 @@ class Module {
   bool training_ = true;
 };
 
+// Copy named tensors into the module's parameters and buffers. Every tensor of the module must be present with
+// its exact shape, and nothing else may be (PyTorch's BatchNorm counters `num_batches_tracked` are skipped);
+// otherwise an Error lists what is missing, extra or mis-shaped, naming `source` (usually the file).
+void load_state_dict(Module& m, const NamedTensors& src, const std::string& source);
+// Weights as safetensors with PyTorch's names.
+void save_weights(const Module& m, const std::string& path);
+void load_weights(Module& m, const std::string& path);
+
 // A table of the network: per leaf layer its output shape, parameters and FLOPs, then totals.
 std::string summary(const Module& m, const Shape& input);
 

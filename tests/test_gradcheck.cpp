@@ -72,6 +72,11 @@ TEST_CASE("gradcheck: conv2d (3x3 stride 2 pad 1 with bias / 1x1 / 7x7 stride 2)
   gradcheck("conv7x7/2", {x7, w7}, [&] { return ag::mse_loss(ag::conv2d(x7, w7, Tensor(), 2, 3), r7); });
 }
 
+TEST_CASE("gradcheck: conv_transpose2d (4x4 stride 2 pad 1 as PIP's stride-16 deconv)", "[gradcheck]") {
+  Tensor x = f64({2, 3, 4, 5}, 51), w = f64({3, 2, 4, 4}, 52), r = random_tensor({2, 2, 8, 10}, 53, DType::F64);
+  gradcheck("deconv4x4/2", {x, w}, [&] { return ag::mse_loss(ag::conv_transpose2d(x, w, 2, 1), r); });
+}
+
 TEST_CASE("gradcheck: batchnorm2d in training and in eval mode", "[gradcheck]") {
   Tensor x = f64({3, 4, 5, 5}, 11, -2, 3), g = f64({4}, 12, 0.5, 1.5), b = f64({4}, 13);
   Tensor rm = random_tensor({4}, 14, DType::F64), rv = random_tensor({4}, 15, DType::F64, 0.5, 2);

@@ -1,0 +1,89 @@
+#include "pipnet/pipnet.h"
+
+ConvTranspose2d::ConvTranspose2d(int in, int out, int k, int stride_, int pad_) : stride(stride_), pad(pad_) {
+  weight = Tensor::zeros({in, out, k, k});
+  register_parameter("weight", &weight);
+}
+
+Shape ConvTranspose2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  const int64_t K = weight.size(2);
+  Shape out = {in[0], weight.size(1), (in[2] - 1) * stride - 2 * pad + K, (in[3] - 1) * stride - 2 * pad + K};
+  rows.push_back({name, strf("deconv%lldx%lld/%d", (long long)K, (long long)K, stride), out, weight.numel(),
+                  2 * in[0] * in[1] * in[2] * in[3] * weight.size(1) * K * K});
+  return out;
+}
+
+static std::unique_ptr<Conv2d> head(int in, int out, Rng& rng) {
+  auto c = std::make_unique<Conv2d>(in, out, 1, 1, 0, true, rng);
+  init_normal(c->weight, rng, 0.0, 0.001);  // official: nn.init.normal_(std=0.001), bias 0
+  c->bias.fill_(0.0);
+  return c;
+}
+
+PIPNet::PIPNet(const PipConfig& c, Rng& rng) : ResNet(ResNetConfig::named(c.backbone, c.width), rng), cfg(c) {
+  CHECK_OR_FAIL(c.net_stride == 16 || c.net_stride == 32 || c.net_stride == 64 || c.net_stride == 128,
+                strf("net_stride %d: expected 16, 32, 64 or 128", c.net_stride));
+  CHECK_OR_FAIL(c.net_stride != 16 || c.backbone == "resnet18", "net_stride 16 exists for resnet18 only (spec §1.2)");
+  CHECK_OR_FAIL(c.input_size % c.net_stride == 0, strf("input_size %d is not a multiple of net_stride %d", c.input_size, c.net_stride));
+  int C = out_channels();
+  const int wide = 8 * c.width;  // 512 at full width
+  if (c.net_stride >= 64) {
+    layer5 = std::make_unique<Conv2d>(C, wide, 3, 2, 1, true, rng);
+    init_normal(layer5->weight, rng, 0.0, 0.001);
+    layer5->bias.fill_(0.0);
+    bn5 = std::make_unique<BatchNorm2d>(wide);
+    register_module("layer5", layer5.get());
+    register_module("bn5", bn5.get());
+    C = wide;
+  }
+  if (c.net_stride == 128) {
+    layer6 = std::make_unique<Conv2d>(wide, wide, 3, 2, 1, true, rng);
+    init_normal(layer6->weight, rng, 0.0, 0.001);
+    layer6->bias.fill_(0.0);
+    bn6 = std::make_unique<BatchNorm2d>(wide);
+    register_module("layer6", layer6.get());
+    register_module("bn6", bn6.get());
+  }
+  if (c.net_stride == 16) {
+    deconv1 = std::make_unique<ConvTranspose2d>(C, wide, 4, 2, 1);
+    init_normal(deconv1->weight, rng, 0.0, 0.001);
+    bn_deconv1 = std::make_unique<BatchNorm2d>(wide);
+    register_module("deconv1", deconv1.get());
+    register_module("bn_deconv1", bn_deconv1.get());
+    C = wide;
+  }
+  const int N = c.num_lms, nb = c.num_nb;
+  cls_layer = head(C, N, rng);
+  x_layer = head(C, N, rng);
+  y_layer = head(C, N, rng);
+  nb_x_layer = head(C, N * nb, rng);
+  nb_y_layer = head(C, N * nb, rng);
+  register_module("cls_layer", cls_layer.get());
+  register_module("x_layer", x_layer.get());
+  register_module("y_layer", y_layer.get());
+  register_module("nb_x_layer", nb_x_layer.get());
+  register_module("nb_y_layer", nb_y_layer.get());
+}
+
+PipOutput PIPNet::run(const Tensor& images) {
+  CHECK_OR_FAIL(images.dim() == 4 && images.size(1) == 3 && images.size(2) == cfg.input_size &&
+                    images.size(3) == cfg.input_size,
+                strf("PIPNet: input %s, expected [B, 3, %d, %d]", images.shape().str().c_str(), cfg.input_size, cfg.input_size));
+  Tensor f = ResNet::forward(images);  // layer4: [B, C, input/32, input/32]
+  if (layer5) f = ag::relu((*bn5)((*layer5)(f)));
+  if (layer6) f = ag::relu((*bn6)((*layer6)(f)));
+  if (deconv1) f = ag::relu((*bn_deconv1)((*deconv1)(f)));
+  return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), (*nb_x_layer)(f), (*nb_y_layer)(f)};
+}
+
+Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  Shape s = ResNet::describe(in, name, rows);
+  if (layer5) s = bn5->describe(layer5->describe(s, "layer5", rows), "bn5", rows);
+  if (layer6) s = bn6->describe(layer6->describe(s, "layer6", rows), "bn6", rows);
+  if (deconv1) s = bn_deconv1->describe(deconv1->describe(s, "deconv1", rows), "bn_deconv1", rows);
+  cls_layer->describe(s, "cls_layer", rows);
+  x_layer->describe(s, "x_layer", rows);
+  y_layer->describe(s, "y_layer", rows);
+  nb_x_layer->describe(s, "nb_x_layer", rows);
+  return nb_y_layer->describe(s, "nb_y_layer", rows);
+}

@@ -1,0 +1,50 @@
+// pipnet.h: the PIP network (spec §1): a ResNet trunk, optional layers that change the net stride, and five 1x1
+// heads on the same feature map F [B, C, G, G], G = input_size / net_stride:
+//   cls_layer   [B, N,    G, G]  score of each cell holding landmark i (raw: no sigmoid anywhere)
+//   x_layer     [B, N,    G, G]  x offset inside the cell, in cell units; y_layer likewise
+//   nb_x_layer  [B, N*nb, G, G]  x of neighbour j of landmark i (channel i*nb + j), relative to i's cell origin
+//   nb_y_layer  [B, N*nb, G, G]
+// Parameter names equal the official checkpoints' (conv1, bn1, layer1..4, [layer5, bn5, layer6, bn6 |
+// deconv1, bn_deconv1], cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer), so they load unchanged.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "layers/resnet.h"
+
+struct PipConfig {
+  std::string backbone = "resnet18";  // resnet18 | resnet50 | resnet101
+  int width = 64;                     // ResNet width (64 = torchvision); smaller for tests
+  int num_lms = 68;
+  int num_nb = 10;
+  int input_size = 256;
+  int net_stride = 32;                // 16 (resnet18 only), 32, 64, 128
+  int grid() const { return input_size / net_stride; }
+};
+
+struct PipOutput {
+  Tensor cls, x, y, nb_x, nb_y;
+};
+
+// torch.nn.ConvTranspose2d without bias; weight [in, out, k, k].
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int in, int out, int k, int stride, int pad);
+  Tensor forward(const Tensor& x) override { return ag::conv_transpose2d(x, weight, stride, pad); }
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Tensor weight;
+  int stride, pad;
+};
+
+class PIPNet : public ResNet {
+ public:
+  PIPNet(const PipConfig& cfg, Rng& rng);
+  PipOutput run(const Tensor& images);  // images [B, 3, input, input], ImageNet-normalised
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  const PipConfig cfg;
+  // stride variants (spec §1.2): S=64 adds layer5/bn5, S=128 also layer6/bn6, S=16 deconv1/bn_deconv1
+  std::unique_ptr<Conv2d> layer5, layer6;
+  std::unique_ptr<BatchNorm2d> bn5, bn6, bn_deconv1;
+  std::unique_ptr<ConvTranspose2d> deconv1;
+  std::unique_ptr<Conv2d> cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer;
+};

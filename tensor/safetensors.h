@@ -1,0 +1,26 @@
+// safetensors.h: read and write the safetensors format (huggingface.co/docs/safetensors):
+//   8 bytes   little-endian u64 N, the header's length
+//   N bytes   JSON: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+//                    "__metadata__": {"key": "value", ...}}   offsets relative to the data section
+//   the data  raw little-endian tensors
+// Read: F32, F64 (converted to F32 unless asked to keep), I32 and I64 (converted to I32). Write: F32, F64, I32.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+struct TensorFile {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // file order
+  std::map<std::string, std::string> metadata;
+  const Tensor* find(const std::string& name) const;
+  const Tensor& at(const std::string& name) const;     // error naming the file and the tensor if missing
+  std::string path;
+};
+
+// `skip_bytes` starts the safetensors payload at that offset (for files with their own magic in front).
+TensorFile read_safetensors(const std::string& path, size_t skip_bytes = 0);
+// Atomic: written to path + ".tmp", then renamed over `path`. `prefix` bytes are written in front.
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {}, const std::string& prefix = "");
