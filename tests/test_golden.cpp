@@ -19,7 +19,7 @@ static void check(const std::string& file) {
   CHECK(r.worst("loss.") < 1e-5);
   CHECK(r.worst("grad.") < 1e-4);
   CHECK(r.worst("after.") < 1e-5);
-  CHECK(r.decode_abs < 1e-5);
+  CHECK(r.decode_abs < 1e-4);  // random weights decode far outside the crop (x ~ 100): a few float ulps there
   CHECK(r.items.size() > 100);
 }
 
