@@ -64,6 +64,11 @@ GoldenReport run_golden(const std::string& path) {
                     meta(f, "batch").c_str(), training ? "train" : "eval", steps);
 
   rep.l1_margin = f.metadata.count("l1_margin") ? std::stod(f.metadata.at("l1_margin")) : 1.0;
+  if (f.metadata.count("reference")) rep.reference = f.metadata.at("reference");
+  for (const char* k : {"out.", "loss.", "grad.", "after."}) {
+    std::string key = std::string("torch32_") + std::string(k).substr(0, std::strlen(k) - 1);
+    if (f.metadata.count(key)) rep.torch32[k] = std::stod(f.metadata.at(key));
+  }
   Rng rng(0);
   PIPNet net(cfg, rng);
   NamedTensors params;

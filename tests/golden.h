@@ -1,6 +1,7 @@
 // golden.h: check the engine against a golden file written by tools/make_golden.py (PyTorch).
 // Used by the ctest fixture test and by the `golden_check` program for the full-size runs.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,9 @@ struct GoldenItem {
 
 struct GoldenReport {
   std::string config;
-  double l1_margin = 0;  // the file's smallest |prediction - target| of an L1 term (tools/make_golden.py)
+  double l1_margin = 0;
+  std::map<std::string, double> torch32;  // with a float64 reference: PyTorch-float32's own error per category
+  std::string reference = "float32";  // the file's smallest |prediction - target| of an L1 term (tools/make_golden.py)
   std::vector<GoldenItem> items;  // every compared tensor
   double worst(const std::string& prefix) const;  // largest error among items starting with prefix
   std::string worst_name(const std::string& prefix) const;

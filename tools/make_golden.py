@@ -250,6 +250,13 @@ def main():
     ap.add_argument("--wd", type=float, default=5e-4)
     ap.add_argument("--meanface", default="", help="official meanface file; random points if empty")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ref64", action="store_true",
+                    help="store PyTorch's float64 results as the reference, and PyTorch-float32's own error against "
+                         "them in the metadata (torch32_out, torch32_grad, ...)")
+    ap.add_argument("--init", choices=["spread", "official"], default="spread",
+                    help="spread: every parameter and buffer drawn wide, so each one matters (small fixtures); "
+                         "official: torchvision's kaiming fan_out convs, BN at identity, heads N(0, 0.001), as a "
+                         "from-scratch training run starts (full-size checks)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     rng = np.random.RandomState(a.seed)
@@ -263,8 +270,22 @@ def main():
     nb_idx, r1, r2, max_len = get_meanface(mf.flatten(), a.nb)
 
     net = PipNet(a.backbone, a.width, N, a.nb, a.stride)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if a.init != "official":
+                break
+            if p.dim() == 4 and ("_layer" in name or name.startswith(("layer5", "layer6", "deconv1"))):
+                p.normal_(0, 0.001)
+            elif p.dim() == 4:
+                nn.init.kaiming_normal_(p, mode="fan_out", nonlinearity="relu")
+            elif name.endswith("weight"):
+                p.fill_(1.0)
+            else:
+                p.zero_()
     with torch.no_grad():  # spread every parameter and buffer so that each one matters to the outputs
         for name, p in net.named_parameters():
+            if a.init == "official":
+                break
             if p.dim() == 4:
                 fan_in = p.shape[1] * p.shape[2] * p.shape[3]
                 p.normal_(0, (2.0 / fan_in) ** 0.5 * (0.5 if "_layer" in name else 1.0))
@@ -273,6 +294,8 @@ def main():
             else:
                 p.uniform_(-0.2, 0.2)
         for name, b in net.named_buffers():
+            if a.init == "official":
+                break
             if name.endswith("running_mean"):
                 b.uniform_(-0.1, 0.1)
             elif name.endswith("running_var"):
@@ -285,25 +308,59 @@ def main():
     maps = [gen_target_pip(lms[b], nb_idx, G) for b in range(a.batch)]
     labels = [torch.from_numpy(np.stack([m[k] for m in maps])) for k in range(5)]
 
-    opt = torch.optim.Adam(net.parameters(), lr=a.lr, weight_decay=a.wd)
-    out = net(x)
-    parts = compute_loss_pip(out, labels, a.nb)
-    loss = 10 * parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
-    opt.zero_grad()
-    loss.backward()
-    grads = [("grad." + k, p.grad.clone()) for k, p in net.named_parameters()]
-    merged, unmerged = forward_pip_decode(out, r1, r2, max_len, a.input, a.stride, a.nb)
-    margin = l1_margin(out, labels, a.nb)
-    opt.step()
-    for _ in range(a.steps - 1):
-        o = net(x)
-        margin = min(margin, l1_margin(o, labels, a.nb))
-        p = compute_loss_pip(o, labels, a.nb)
-        l = 10 * p[0] + p[1] + p[2] + p[3] + p[4]
+    def run(net, x, labels):
+        """forward, loss, backward, decode, then a.steps Adam steps; returns every checked tensor"""
+        opt = torch.optim.Adam(net.parameters(), lr=a.lr, weight_decay=a.wd)
+        out = net(x)
+        parts = compute_loss_pip(out, labels, a.nb)
+        loss = 10 * parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
         opt.zero_grad()
-        l.backward()
+        loss.backward()
+        grads = [("grad." + k, p.grad.clone()) for k, p in net.named_parameters()]
+        merged, unmerged = forward_pip_decode(out, r1, r2, max_len, a.input, a.stride, a.nb)
+        margin = l1_margin(out, labels, a.nb)
         opt.step()
-    after = [("after." + k, v) for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")]
+        for _ in range(a.steps - 1):
+            o = net(x)
+            margin = min(margin, l1_margin(o, labels, a.nb))
+            p = compute_loss_pip(o, labels, a.nb)
+            l = 10 * p[0] + p[1] + p[2] + p[3] + p[4]
+            opt.zero_grad()
+            l.backward()
+            opt.step()
+        after = [("after." + k, v) for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")]
+
+
+        res = dict(out=out, parts=parts, loss=loss, grads=grads, after=after, merged=merged, unmerged=unmerged,
+                   margin=margin)
+        return res
+
+    import copy
+    net64 = copy.deepcopy(net).double() if a.ref64 else None
+    res = run(net, x, labels)
+    margin = res["margin"]
+    meta_err = {}
+    if a.ref64:  # the same start in float64: the reference; PyTorch's own float32 error against it is recorded
+        r64 = run(net64, x.double(), [t.double() for t in labels])
+
+        def err(t32, t64):
+            d = (t32.detach().double() - t64.detach()).abs().max().item()
+            s_ = t64.detach().abs().max().item()
+            return d / s_ if s_ > 0 else d
+        meta_err["torch32_out"] = max(err(p, q) for p, q in zip(res["out"], r64["out"]))
+        meta_err["torch32_loss"] = max([err(res["loss"], r64["loss"])] + [err(p, q) for p, q in zip(res["parts"], r64["parts"])])
+        meta_err["torch32_grad"] = max(err(p, q) for (_, p), (_, q) in zip(res["grads"], r64["grads"]))
+        meta_err["torch32_after"] = max(err(p, q) for (_, p), (_, q) in zip(res["after"], r64["after"]))
+        res = r64
+    out, parts, loss, grads, after = res["out"], res["parts"], res["loss"], res["grads"], res["after"]
+    merged, unmerged = res["merged"], res["unmerged"]
+    f32 = lambda t: t.detach().float() if torch.is_tensor(t) else t
+    out = [f32(t) for t in out]
+    parts = [f32(t) for t in parts]
+    loss = f32(loss)
+    grads = [(k, f32(v)) for k, v in grads]
+    after = [(k, f32(v)) for k, v in after]
+    merged, unmerged = f32(merged), f32(unmerged)
 
     tensors = [("meanface", mf.astype(np.float32)), ("nb_idx", np.array(nb_idx, np.int32)), ("input", x),
                ("landmarks", lms.reshape(a.batch, -1).astype(np.float32))]
@@ -315,7 +372,8 @@ def main():
     tensors += grads + after + [("decoded.merged", merged), ("decoded.unmerged", unmerged)]
     meta = dict(backbone=a.backbone, width=a.width, num_lms=N, num_nb=a.nb, input_size=a.input, net_stride=a.stride,
                 batch=a.batch, mode=a.mode, steps=a.steps, lr=a.lr, weight_decay=a.wd, seed=a.seed,
-                torch=torch.__version__, l1_margin=margin)
+                torch=torch.__version__, l1_margin=margin, init=a.init,
+                reference="float64" if a.ref64 else "float32", **meta_err)
     write(a.out, tensors, meta)
     print("wrote %s: %s, %d tensors, loss %.6f" % (a.out, meta, len(tensors), loss.item()))
 

@@ -1,0 +1,248 @@
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+
+#include "tensor/tensor.h"
+
+static float parse_float(const std::string& tok, const std::string& where) {
+  try {
+    size_t used = 0;
+    float v = std::stof(tok, &used);
+    if (used == tok.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(where + ": '" + tok + "' is not a number");
+}
+
+std::vector<float> read_pts(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot open .pts file");
+  std::string line;
+  int lineno = 0, n = -1;
+  bool open = false, closed = false;
+  std::vector<float> pts;
+  while (std::getline(f, line)) {
+    lineno++;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream is(line);
+    std::string a, b, extra;
+    if (!(is >> a)) continue;
+    const std::string where = path + ":" + std::to_string(lineno);
+    if (a == "version:") continue;
+    if (a == "n_points:") {
+      if (!(is >> b)) throw Error(where + ": n_points has no value");
+      n = (int)parse_float(b, where);
+      if (n <= 0) throw Error(where + ": n_points must be positive");
+      continue;
+    }
+    if (a == "{") { open = true; continue; }
+    if (a == "}") { closed = true; break; }
+    if (!open) throw Error(where + ": expected the header (version, n_points, '{'), got '" + line + "'");
+    if (!(is >> b) || (is >> extra)) throw Error(where + ": expected two numbers 'x y', got '" + line + "'");
+    pts.push_back(parse_float(a, where));
+    pts.push_back(parse_float(b, where));
+  }
+  if (n < 0) throw Error(path + ": no 'n_points:' line");
+  if (!closed) throw Error(path + ": truncated: no closing '}' after " + std::to_string(pts.size() / 2) + " points");
+  if ((int)pts.size() != 2 * n)
+    throw Error(path + ": n_points says " + std::to_string(n) + " but " + std::to_string(pts.size() / 2) + " points follow");
+  return pts;
+}
+
+static std::vector<std::string> list_dir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) throw Error(dir + ": cannot open directory");
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) names.push_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+static bool is_image_name(const std::string& n) {
+  std::string ext = n.substr(n.find_last_of('.') + 1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return n.find('.') != std::string::npos && (ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp");
+}
+
+std::vector<FaceRecord> read_pts_folder(const std::string& dir) {
+  std::vector<FaceRecord> out;
+  for (const std::string& n : list_dir(dir)) {
+    if (!is_image_name(n)) continue;
+    FaceRecord r;
+    r.image = dir + "/" + n;
+    const std::string pts = dir + "/" + n.substr(0, n.find_last_of('.')) + ".pts";
+    r.pts = read_pts(pts);
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) throw Error(dir + ": no images with .pts files");
+  return out;
+}
+
+std::vector<FaceRecord> read_list(const std::string& list, const std::string& image_dir) {
+  std::ifstream f(list);
+  if (!f) throw Error(list + ": cannot open list file");
+  std::vector<FaceRecord> out;
+  std::string line;
+  int lineno = 0, npts = -1;
+  while (std::getline(f, line)) {
+    lineno++;
+    std::istringstream is(line);
+    std::string name, tok;
+    if (!(is >> name)) continue;
+    const std::string where = list + ":" + std::to_string(lineno);
+    FaceRecord r;
+    r.image = image_dir + "/" + name;
+    r.normalized = true;
+    while (is >> tok) r.pts.push_back(parse_float(tok, where));
+    if (r.pts.size() % 2) throw Error(where + ": odd number of coordinates (" + std::to_string(r.pts.size()) + ")");
+    if (!r.pts.empty()) {
+      if (npts < 0) npts = r.n_points();
+      if (r.n_points() != npts)
+        throw Error(where + ": " + std::to_string(r.n_points()) + " points, earlier lines have " + std::to_string(npts));
+    }
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) throw Error(list + ": no samples");
+  return out;
+}
+
+std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& image_dir) {
+  std::ifstream f(list);
+  if (!f) throw Error(list + ": cannot open WFLW list");
+  std::vector<FaceRecord> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(f, line)) {
+    lineno++;
+    std::istringstream is(line);
+    std::vector<std::string> tok;
+    std::string t;
+    while (is >> t) tok.push_back(t);
+    if (tok.empty()) continue;
+    const std::string where = list + ":" + std::to_string(lineno);
+    if (tok.size() != 196 + 4 + 6 + 1)
+      throw Error(where + ": " + std::to_string(tok.size()) + " fields, expected 207 (196 coordinates, 4 box, 6 attributes, path)");
+    FaceRecord r;
+    for (int i = 0; i < 196; i++) r.pts.push_back(parse_float(tok[i], where));
+    for (int i = 0; i < 4; i++) r.box[i] = parse_float(tok[196 + i], where);
+    for (int i = 0; i < 6; i++) r.attrs.push_back((int)parse_float(tok[200 + i], where));
+    r.image = image_dir + "/" + tok[206];
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size) {
+  Crop c;
+  if (rule == CropRule::None) {
+    c.image = (im.w == size && im.h == size) ? im : resize_bilinear(im, size, size);
+    c.lms = r.pts;
+    return c;
+  }
+  CHECK_OR_FAIL(!r.pts.empty(), r.image + ": a crop rule needs landmarks or a box");
+  const int W = im.w, H = im.h, N = r.n_points();
+  double x0, y0, w, h;  // crop origin and the width/height used to normalise
+  int cx0, cy0, cx1, cy1;  // pixel rectangle, end-exclusive
+  std::vector<double> p(r.pts.begin(), r.pts.end());
+  if (rule == CropRule::LandmarkBox) {  // 300W preprocess.py, with int-truncated points
+    for (double& v : p) v = std::trunc(v);
+    double xmin = p[0], xmax = p[0], ymin = p[1], ymax = p[1];
+    for (int i = 0; i < N; i++) {
+      xmin = std::min(xmin, p[2 * i]); xmax = std::max(xmax, p[2 * i]);
+      ymin = std::min(ymin, p[2 * i + 1]); ymax = std::max(ymax, p[2 * i + 1]);
+    }
+    const double w0 = xmax - xmin, h0 = ymax - ymin;
+    xmin -= std::trunc((scale - 1) / 2 * w0);
+    ymin -= std::trunc((scale - 1) / 2 * h0);
+    w = std::trunc(scale * w0);
+    h = std::trunc(scale * h0);
+    xmin = std::max(xmin, 0.0);
+    ymin = std::max(ymin, 0.0);
+    w = std::min(w, W - xmin - 1);
+    h = std::min(h, H - ymin - 1);
+    x0 = xmin; y0 = ymin;
+    cx0 = (int)xmin; cy0 = (int)ymin; cx1 = (int)(xmin + w); cy1 = (int)(ymin + h);
+  } else {
+    double xmin = r.box[0], ymin = r.box[1], xmax = r.box[2], ymax = r.box[3];
+    for (int i = 0; i < N; i++) {  // landmarks clipped into the image first (WFLW, AFLW)
+      p[2 * i] = std::clamp(p[2 * i], 0.0, (double)W);
+      p[2 * i + 1] = std::clamp(p[2 * i + 1], 0.0, (double)H);
+    }
+    if (rule == CropRule::WFLW) {
+      const double bw = xmax - xmin, bh = ymax - ymin;
+      xmin -= 0.1 * bw; xmax += 0.1 * bw; ymin -= 0.1 * bh; ymax += 0.1 * bh;
+    }
+    xmin = std::max(xmin, 0.0); ymin = std::max(ymin, 0.0);
+    xmax = std::min(xmax, (double)W - 1); ymax = std::min(ymax, (double)H - 1);
+    x0 = xmin; y0 = ymin; w = xmax - xmin; h = ymax - ymin;
+    cx0 = (int)xmin; cy0 = (int)ymin; cx1 = (int)xmax; cy1 = (int)ymax;
+  }
+  if (w <= 1 || h <= 1 || cx1 <= cx0 || cy1 <= cy0) throw Error(r.image + ": face box is empty after clipping");
+  c.image = resize_bilinear(crop(im, cx0, cy0, cx1, cy1), size, size);
+  for (int i = 0; i < N; i++) {
+    c.lms.push_back((float)((p[2 * i] - x0) / w));
+    c.lms.push_back((float)((p[2 * i + 1] - y0) / h));
+  }
+  return c;
+}
+
+// ---- flip tables --------------------------------------------------------------------------------
+static std::vector<int> from_pairs(int n, std::initializer_list<std::pair<int, int>> pairs) {
+  std::vector<int> t(n);
+  for (int i = 0; i < n; i++) t[i] = i;
+  for (auto [a, b] : pairs) { t[a] = b; t[b] = a; }
+  return t;
+}
+
+std::vector<int> flip_table(int n) {
+  if (n == 68)
+    return from_pairs(68, {{0, 16}, {1, 15}, {2, 14}, {3, 13}, {4, 12}, {5, 11}, {6, 10}, {7, 9}, {17, 26}, {18, 25},
+                           {19, 24}, {20, 23}, {21, 22}, {31, 35}, {32, 34}, {36, 45}, {37, 44}, {38, 43}, {39, 42},
+                           {40, 47}, {41, 46}, {48, 54}, {49, 53}, {50, 52}, {55, 59}, {56, 58}, {60, 64}, {61, 63},
+                           {65, 67}});
+  if (n == 98 || n == 106) {
+    std::vector<int> t(n);
+    for (int i = 0; i < n; i++) t[i] = i;
+    for (int i = 0; i <= 15; i++) { t[i] = 32 - i; t[32 - i] = i; }  // jaw 0-32 mirrored
+    auto sw = [&](int a, int b) { t[a] = b; t[b] = a; };
+    for (auto [a, b] : std::initializer_list<std::pair<int, int>>{{33, 46}, {34, 45}, {35, 44}, {36, 43}, {37, 42},
+                                                                  {38, 50}, {39, 49}, {40, 48}, {41, 47}})
+      sw(a, b);
+    if (n == 98) {
+      for (auto [a, b] : std::initializer_list<std::pair<int, int>>{
+               {55, 59}, {56, 58}, {60, 72}, {61, 71}, {62, 70}, {63, 69}, {64, 68}, {65, 75}, {66, 74}, {67, 73},
+               {76, 82}, {77, 81}, {78, 80}, {83, 87}, {84, 86}, {88, 92}, {89, 91}, {93, 95}, {96, 97}})
+        sw(a, b);
+    } else {
+      for (auto [a, b] : std::initializer_list<std::pair<int, int>>{
+               {55, 65}, {56, 64}, {57, 63}, {58, 62}, {59, 61}, {66, 79}, {67, 78}, {68, 77}, {69, 76}, {70, 75},
+               {71, 82}, {72, 81}, {73, 80}, {74, 83}, {84, 90}, {85, 89}, {86, 88}, {91, 95}, {92, 94}, {96, 100},
+               {97, 99}, {101, 103}, {104, 105}})
+        sw(a, b);
+    }
+    return t;
+  }
+  if (n == 29)
+    return from_pairs(29, {{0, 1}, {2, 3}, {4, 6}, {5, 7}, {8, 9}, {10, 11}, {12, 14}, {13, 15}, {16, 17}, {18, 19}, {22, 23}});
+  if (n == 19) return from_pairs(19, {{0, 5}, {1, 4}, {2, 3}, {6, 11}, {7, 10}, {8, 9}, {12, 14}, {15, 17}});
+  throw Error("no built-in flip table for " + std::to_string(n) +
+              " landmarks (built in: 68, 98, 29, 19, 106); give one with --flip-table FILE or turn flipping off");
+}
+
+std::vector<int> read_flip_table(const std::string& path, int n) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot open flip table");
+  std::vector<int> t;
+  std::string tok;
+  while (f >> tok) t.push_back((int)parse_float(tok, path));
+  if ((int)t.size() != n) throw Error(path + ": " + std::to_string(t.size()) + " entries, expected " + std::to_string(n));
+  for (int i = 0; i < n; i++)
+    if (t[i] < 0 || t[i] >= n || t[t[i]] != i)
+      throw Error(path + ": entry " + std::to_string(i) + " makes the table not an involution (flip twice must be identity)");
+  return t;
+}

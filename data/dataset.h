@@ -1,0 +1,43 @@
+// dataset.h: the dataset layouts (spec §2), each read into FaceRecords, and the per-dataset crop rules that turn a
+// record into a square model input with landmarks in normalised crop coordinates (u = x / crop_w).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/image.h"
+
+struct FaceRecord {
+  std::string image;        // path of the image file
+  std::vector<float> pts;   // [N*2]: pixels for raw layouts, normalised crop coordinates for the list format;
+                            // empty for an unlabelled image
+  bool normalized = false;  // the official preprocessed list format: the image already is the crop
+  float box[4] = {0, 0, 0, 0};  // xmin ymin xmax ymax in pixels (WFLW rectangles, COFW/AFLW boxes)
+  std::vector<int> attrs;   // WFLW: pose, expression, illumination, make-up, occlusion, blur flags
+  int n_points() const { return (int)pts.size() / 2; }
+};
+
+// 300W .pts: "version: 1", "n_points: N", "{", N lines "x y", "}". Any N is accepted; errors name file and line.
+std::vector<float> read_pts(const std::string& path);
+// A 300W-style folder: every image (jpg/jpeg/png/bmp) with a .pts of the same stem beside it, sorted by name.
+std::vector<FaceRecord> read_pts_folder(const std::string& dir);
+// The official preprocessed list (train.txt / test.txt): "name u0 v0 u1 v1 ..." per line, images in image_dir;
+// a line with only a name is an unlabelled image. All labelled lines must have the same point count.
+std::vector<FaceRecord> read_list(const std::string& list, const std::string& image_dir);
+// WFLW list_98pt_rect_attr_*.txt: 196 coordinates, xmin ymin xmax ymax, 6 attribute flags, the image path.
+std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& image_dir);
+
+enum class CropRule {
+  None,         // the image is already the crop (list format): only resized
+  LandmarkBox,  // 300W: the tight box of the int-truncated points, enlarged by `scale` (1.1 repo, 1.3 seed/GSSL)
+  WFLW,         // the given rectangle grown 10% per side (x1.2), float width
+  Box,          // COFW / AFLW: the given box as it is
+};
+struct Crop {
+  Image image;             // size x size
+  std::vector<float> lms;  // normalised to the crop, not clipped
+};
+Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size);
+
+// Horizontal-flip permutations (spec §2.3): flip[i] = the landmark that i becomes after mirroring.
+std::vector<int> flip_table(int n_points);              // 68, 98, 29, 19, 106; Error for other counts
+std::vector<int> read_flip_table(const std::string& path, int n_points);  // custom: N integers, an involution
