@@ -91,6 +91,29 @@ Conv2d::Conv2d(int in, int out, int k, int stride_, int pad_, bool has_bias, Rng
   }
 }
 
+void Conv2d::add_bias() {
+  if (bias.defined()) return;
+  bias = Tensor::zeros({weight.size(0)}, weight.dtype(), weight.device());
+  register_parameter("bias", &bias);
+}
+
+void fold_batchnorm(Conv2d& conv, BatchNorm2d& bn) {
+  CHECK_OR_FAIL(!bn.folded && !bn.is_training(), "fold_batchnorm: the BatchNorm must be in eval mode, unfolded");
+  conv.add_bias();
+  Tensor w = conv.weight.to(Device::CPU).to(DType::F64), b = conv.bias.to(Device::CPU).to(DType::F64);
+  std::vector<float> g = bn.weight.to_vector(), be = bn.bias.to_vector(), m = bn.running_mean.to_vector(),
+                     v = bn.running_var.to_vector();
+  const int64_t K = w.size(0), per = w.numel() / K;
+  for (int64_t k = 0; k < K; k++) {
+    const double s = g[k] / std::sqrt((double)v[k] + bn.eps);
+    for (int64_t i = 0; i < per; i++) w.data<double>()[k * per + i] *= s;
+    b.data<double>()[k] = (b.data<double>()[k] - m[k]) * s + be[k];
+  }
+  conv.weight.copy_(w.to(DType::F32).to(conv.weight.device()));
+  conv.bias.copy_(b.to(DType::F32).to(conv.bias.device()));
+  bn.folded = true;
+}
+
 Tensor Conv2d::forward(const Tensor& x) { return ag::conv2d(x, weight, bias, stride, pad); }
 
 Shape Conv2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
@@ -114,6 +137,7 @@ BatchNorm2d::BatchNorm2d(int c, double eps_, double momentum_) : eps(eps_), mome
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  if (folded) return x;
   return ag::batchnorm2d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 

@@ -80,6 +80,7 @@ class Conv2d : public Module {
  public:
   // Weight [out, in, k, k] with PyTorch's default init (uniform +-1/sqrt(fan_in)); bias likewise if `bias`.
   Conv2d(int in, int out, int k, int stride, int pad, bool bias, Rng& rng);
+  void add_bias();  // a zero bias (BatchNorm folding gives bias-free convolutions one)
   Tensor forward(const Tensor& x) override;
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   Tensor weight, bias;
@@ -93,7 +94,13 @@ class BatchNorm2d : public Module {
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   Tensor weight, bias, running_mean, running_var;  // gamma = 1, beta = 0, mean 0, var 1
   double eps, momentum;
+  bool folded = false;  // folded into the preceding convolution: forward is the identity
 };
+
+// Inference: fold an eval-mode BatchNorm into the convolution before it,
+//   w' = w * gamma / sqrt(var + eps),  b' = (b - mean) * gamma / sqrt(var + eps) + beta,
+// after which the BatchNorm passes its input through unchanged.
+void fold_batchnorm(Conv2d& conv, BatchNorm2d& bn);
 
 class ReLU : public Module {
  public:

@@ -117,3 +117,23 @@ Shape ResNet::describe(const Shape& in, const std::string& name, std::vector<Lay
   for (size_t i = 0; i < layers.size(); i++) s = layers[i]->describe(s, sub(name, ("layer" + std::to_string(i + 1)).c_str()), rows);
   return s;
 }
+
+void ResNet::fold_batchnorms() {
+  fold_batchnorm(conv1, bn1);
+  for (auto& layer : layers)
+    for (size_t i = 0; i < layer->size(); i++) {
+      Module& m = (*layer)[i];
+      Sequential* ds = nullptr;
+      if (auto* b = dynamic_cast<BasicBlock*>(&m)) {
+        fold_batchnorm(b->conv1, b->bn1);
+        fold_batchnorm(b->conv2, b->bn2);
+        ds = b->downsample.get();
+      } else if (auto* b = dynamic_cast<Bottleneck*>(&m)) {
+        fold_batchnorm(b->conv1, b->bn1);
+        fold_batchnorm(b->conv2, b->bn2);
+        fold_batchnorm(b->conv3, b->bn3);
+        ds = b->downsample.get();
+      }
+      if (ds) fold_batchnorm(dynamic_cast<Conv2d&>((*ds)[0]), dynamic_cast<BatchNorm2d&>((*ds)[1]));
+    }
+}

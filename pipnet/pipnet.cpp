@@ -87,3 +87,10 @@ Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<Lay
   nb_x_layer->describe(s, "nb_x_layer", rows);
   return nb_y_layer->describe(s, "nb_y_layer", rows);
 }
+
+void PIPNet::fold_batchnorms() {
+  ResNet::fold_batchnorms();
+  if (layer5) fold_batchnorm(*layer5, *bn5);
+  if (layer6) fold_batchnorm(*layer6, *bn6);
+  // deconv1 keeps its BatchNorm: a transposed convolution has no bias to fold into
+}

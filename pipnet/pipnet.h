@@ -40,6 +40,7 @@ class PIPNet : public ResNet {
  public:
   PIPNet(const PipConfig& cfg, Rng& rng);
   PipOutput run(const Tensor& images);  // images [B, 3, input, input], ImageNet-normalised
+  void fold_batchnorms();               // inference (eval mode): trunk and layer5/layer6 BNs into their convs
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   const PipConfig cfg;
   // stride variants (spec §1.2): S=64 adds layer5/bn5, S=128 also layer6/bn6, S=16 deconv1/bn_deconv1

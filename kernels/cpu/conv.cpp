@@ -14,7 +14,21 @@
 
 namespace cpu {
 
-int64_t conv2d_workspace(const ConvGeom& g) { return g.is_pointwise() ? 0 : (int64_t)g.C * g.R * g.S * g.P * g.Q; }
+// Two ways to spread a convolution over the cores:
+//   - batch >= threads (training): images are split across threads, each runs its own single-threaded GEMMs with
+//     its own im2col buffer; weight gradients go to per-thread partials that are summed in thread order (so the
+//     result does not depend on timing). One parallel region per convolution, no barriers inside.
+//   - otherwise (inference at batch 1): one image at a time, the GEMM itself is parallel.
+static int conv_threads(const ConvGeom& g) {
+  const int t = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return g.N >= t ? t : 1;
+}
+static int64_t col_floats(const ConvGeom& g) { return g.is_pointwise() ? 0 : (int64_t)g.C * g.R * g.S * g.P * g.Q; }
+
+int64_t conv2d_workspace(const ConvGeom& g) {
+  const int t = conv_threads(g);
+  return t * col_floats(g) + (t > 1 ? (int64_t)t * g.K * g.C * g.R * g.S : 0);  // columns, weight-gradient partials
+}
 
 void im2col(const ConvGeom& g, const float* x, float* col) {
   const int rows = g.C * g.R * g.S, PQ = g.P * g.Q;
@@ -62,12 +76,14 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
 }
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
   for (int n = 0; n < g.N; n++) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
+    float* mycol = col + (T > 1 ? omp_get_thread_num() : 0) * col_floats(g);
     const float* B = xn;
-    if (!g.is_pointwise()) { im2col(g, xn, col); B = col; }
+    if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
     sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f, yn, PQ);
     if (b)
       for (int k = 0; k < g.K; k++)
@@ -76,34 +92,52 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
 }
 
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
   for (int n = 0; n < g.N; n++) {
     const float* dyn = dy + (int64_t)n * g.K * PQ;
     float* dxn = dx + (int64_t)n * g.C * g.H * g.W;
     if (g.is_pointwise()) {
       sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 1.0f, dxn, PQ);  // dx += w^T dy
     } else {
-      sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 0.0f, col, PQ);
-      col2im(g, col, dxn);
+      float* mycol = col + (T > 1 ? omp_get_thread_num() : 0) * col_floats(g);
+      sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 0.0f, mycol, PQ);
+      col2im(g, mycol, dxn);
     }
   }
 }
 
 void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  for (int n = 0; n < g.N; n++) {
-    const float* xn = x + (int64_t)n * g.C * g.H * g.W;
-    const float* dyn = dy + (int64_t)n * g.K * PQ;
-    const float* B = xn;
-    if (!g.is_pointwise()) { im2col(g, xn, col); B = col; }
-    sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, B, PQ, 1.0f, dw, CRS);  // dw += dy col^T
-    if (db)
-      for (int k = 0; k < g.K; k++) {
-        double s = 0;
-        for (int i = 0; i < PQ; i++) s += dyn[(int64_t)k * PQ + i];
-        db[k] += (float)s;
-      }
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
+  float* partial = col + T * col_floats(g);  // [T][K * CRS] when T > 1
+  if (T > 1) std::memset(partial, 0, sizeof(float) * T * g.K * CRS);
+#pragma omp parallel num_threads(T) if (T > 1)
+  {
+    const int t = T > 1 ? omp_get_thread_num() : 0;
+    float* mycol = col + t * col_floats(g);
+    float* mydw = T > 1 ? partial + (int64_t)t * g.K * CRS : dw;
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.N; n++) {
+      const float* xn = x + (int64_t)n * g.C * g.H * g.W;
+      const float* dyn = dy + (int64_t)n * g.K * PQ;
+      const float* B = xn;
+      if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
+      sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, B, PQ, 1.0f, mydw, CRS);  // dw += dy col^T
+    }
   }
+  if (T > 1)  // partials summed in thread order: the same result every run
+    for (int t = 0; t < T; t++) {
+      const float* p = partial + (int64_t)t * g.K * CRS;
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < (int64_t)g.K * CRS; i++) dw[i] += p[i];
+    }
+  if (db)
+    for (int k = 0; k < g.K; k++) {
+      double s = 0;
+      for (int n = 0; n < g.N; n++)
+        for (int i = 0; i < PQ; i++) s += dy[((int64_t)n * g.K + k) * PQ + i];
+      db[k] += (float)s;
+    }
 }
 
 }  // namespace cpu

@@ -1,7 +1,9 @@
 // elementwise.cpp: the memory-bound CPU kernels (ReLU, add, pools, losses, Adam), OpenMP-parallel.
 // Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/cpu.h"
 
@@ -88,11 +90,25 @@ void avgpool_backward(int64_t NC, int HW, const float* dy, float* dx) {
     for (int j = 0; j < HW; j++) dx[i * HW + j] += dy[i] / (float)HW;
 }
 
-double mse_loss(int64_t n, const float* p, const float* t) {
+// Reductions in fixed chunks summed in order, so that a loss is bit-identical from run to run (OpenMP's
+// reduction clause may combine thread partials in any order): resumed training must equal uninterrupted training.
+template <class F> static double chunked_sum(int64_t n, F term) {
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(chunks);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t c = 0; c < chunks; c++) {
+    double s = 0;
+    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); i++) s += term(i);
+    part[c] = s;
+  }
   double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; i++) { double d = (double)p[i] - t[i]; s += d * d; }
-  return s / n;
+  for (double v : part) s += v;
+  return s;
+}
+
+double mse_loss(int64_t n, const float* p, const float* t) {
+  return chunked_sum(n, [&](int64_t i) { double d = (double)p[i] - t[i]; return d * d; }) / n;
 }
 void mse_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
   const float k = (float)(2.0 * dloss / n);
@@ -100,10 +116,7 @@ void mse_loss_backward(int64_t n, const float* p, const float* t, double dloss, 
   for (int64_t i = 0; i < n; i++) dp[i] += k * (p[i] - t[i]);
 }
 double l1_loss(int64_t n, const float* p, const float* t) {
-  double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; i++) s += std::fabs((double)p[i] - t[i]);
-  return s / n;
+  return chunked_sum(n, [&](int64_t i) { return std::fabs((double)p[i] - t[i]); }) / n;
 }
 void l1_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
   const float k = (float)(dloss / n);

@@ -137,7 +137,7 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   float* Bp = static_cast<float*>(device_alloc(Device::CPU, bp_bytes));
 
   // Threads only when there is enough work to pay for the fork (about 2 MFLOP).
-  const int nthreads = (2.0 * M * N * K > 2e6) ? omp_get_max_threads() : 1;
+  const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
 
 #pragma omp parallel num_threads(nthreads)
   {

@@ -1,0 +1,380 @@
+// pipnet: train, evaluate and run PIP Net (Jin, Liao & Shao, ECCV 2020) on this project's engine.
+//   pipnet demo | train | test | infer | bench   (pipnet COMMAND --help for each)
+#include <omp.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/synth.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/dispatch.h"
+#include "layers/optim.h"
+#include "pipnet/plot.h"
+#include "pipnet/train.h"
+
+namespace {
+
+struct Args {
+  std::string cmd;
+  std::vector<std::pair<std::string, std::string>> kv;  // --key value, in order
+  std::vector<std::string> flags;                        // --flag
+  bool has(const std::string& f) const { for (auto& x : flags) if (x == f) return true; return false; }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    for (auto& [a, b] : kv) if (a == k) return b;
+    return def;
+  }
+};
+
+const char* kUsage =
+    "usage: pipnet COMMAND [options]     (pipnet COMMAND --help)\n"
+    "  demo    train a small PIP Net on built-in synthetic faces for a few minutes, evaluate it, draw the results\n"
+    "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16)\n"
+    "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
+    "  infer   landmarks for images (a face box or whole-image crops): JSON and PNG\n"
+    "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n";
+
+const char* kTrainHelp =
+    "usage: pipnet train [--config FILE] [--preset pip_32_16_60_r18_l2_l1_10_1_nb10] [--resume] [--KEY VALUE ...]\n"
+    "  data:   --data synth[:N] | 300w:DIR | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR   (default synth:4000)\n"
+    "          --test-data SPEC (default synth-test:300; '' for none)  --meanface auto|FILE  --flip-table FILE\n"
+    "          --crop-scale 1.1  --augment on|off\n"
+    "  model:  --backbone resnet18|resnet50|resnet101  --width 64  --input 256  --stride 16|32|64|128  --nb 10\n"
+    "          --pretrained FILE.safetensors (torchvision ImageNet ResNet, see tools/pth_to_safetensors.py)\n"
+    "  recipe: --epochs 60 --batch 16 --lr 1e-4 --decay 30,50 --gamma 0.1 --wd auto(-1) --cls-weight 10\n"
+    "          --reg-weight 1 --reg-l2 on|off (seed paper's all-L2)  --cls-l1 on|off\n"
+    "  run:    --out DIR (default runs/pip) --seed 1 --workers 2 --threads N --eval-every 1 --max-batches N\n"
+    "          --time-limit-s S (stop after the epoch that passes S seconds)\n"
+    "  writes DIR/config.txt, meanface.txt, checkpoint.safetensors (every epoch, atomic), model.safetensors,\n"
+    "  log.csv, loss.png. --resume continues DIR exactly where its last checkpoint stopped.\n";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "pipnet: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+Args parse(int argc, char** argv, const std::vector<std::string>& flag_names) {
+  Args a;
+  a.cmd = argv[1];
+  for (int i = 2; i < argc; i++) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) != 0) usage_error("unexpected argument '" + s + "' (options are --key value)");
+    s = s.substr(2);
+    for (char& c : s) if (c == '-') c = '_';
+    bool is_flag = false;
+    for (auto& f : flag_names) if (f == s) is_flag = true;
+    if (is_flag) { a.flags.push_back(s); continue; }
+    if (i + 1 >= argc) usage_error("--" + s + " needs a value");
+    a.kv.push_back({s, argv[++i]});
+  }
+  return a;
+}
+
+void set_threads(const Args& a) {
+  const int t = std::atoi(a.get("threads", "0").c_str());
+  if (t > 0) omp_set_num_threads(t);
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void write_report_json(const std::string& path, const TestReport& r, const std::string& data) {
+  std::ofstream f(path);
+  if (!f) throw Error(path + ": cannot write");
+  auto block = [&](const EvalResult& e) {
+    return strf("{\"nme\": %.6f, \"fr_0.1\": %.6f, \"auc_0.1\": %.6f, \"images\": %zu, \"zero_norm_skipped\": %d}",
+                e.mean_nme, e.fr, e.auc, e.nme.size(), e.zero_norm);
+  };
+  f << "{\n  \"data\": \"" << data << "\",\n  \"normalisation\": \"" << r.norm.name << "\",\n  \"merged\": "
+    << block(r.merged) << ",\n  \"unmerged\": " << block(r.unmerged)
+    << strf(",\n  \"ms_per_image\": %.3f\n}\n", 1e3 * r.seconds_per_image);
+}
+
+void plot_ced(const std::string& path, const TestReport& r) {
+  Series m{"merged (NRM)", {}, {}, {200, 30, 30}}, u{"unmerged", {}, {}, {30, 100, 200}};
+  for (size_t k = 0; k < r.merged.ced.size(); k++) {
+    m.x.push_back(0.1 * k / 1000); m.y.push_back(r.merged.ced[k]);
+    u.x.push_back(0.1 * k / 1000); u.y.push_back(r.unmerged.ced[k]);
+  }
+  plot_png(path, strf("CED  NME %.2f%%  AUC %.3f", 100 * r.merged.mean_nme, r.merged.auc), "NME", "FRACTION", {m, u});
+}
+
+void print_report(const TestReport& r) {
+  std::printf("%-10s %8s %9s %9s   (%zu images, norm %s%s)\n", "decoding", "NME %", "FR@0.1 %", "AUC@0.1", r.merged.nme.size(),
+              r.norm.name.c_str(), r.merged.zero_norm ? strf(", %d skipped: zero normaliser", r.merged.zero_norm).c_str() : "");
+  std::printf("%-10s %8.3f %9.2f %9.4f\n", "merged", 100 * r.merged.mean_nme, 100 * r.merged.fr, r.merged.auc);
+  std::printf("%-10s %8.3f %9.2f %9.4f\n", "unmerged", 100 * r.unmerged.mean_nme, 100 * r.unmerged.fr, r.unmerged.auc);
+}
+
+// Landmarks drawn on faces: predictions green, ground truth (if any) red underneath.
+Image overlay(const Image& face, const std::vector<float>& pred, const std::vector<float>* gt, int scale = 2) {
+  Image im = resize_bilinear(face, face.w * scale, face.h * scale);
+  const uint8_t red[3] = {230, 40, 40}, green[3] = {40, 240, 60};
+  if (gt) for (size_t k = 0; k < gt->size(); k += 2) draw_disc(im, (*gt)[k] * im.w, (*gt)[k + 1] * im.h, 1.6f * scale, red);
+  for (size_t k = 0; k < pred.size(); k += 2) draw_disc(im, pred[k] * im.w, pred[k + 1] * im.h, 1.2f * scale, green);
+  return im;
+}
+
+// ---- commands ---------------------------------------------------------------------------------------
+int cmd_train(int argc, char** argv) {
+  Args a = parse(argc, argv, {"resume", "help"});
+  if (a.has("help")) { std::printf("%s", kTrainHelp); return 0; }
+  TrainConfig cfg;
+  if (a.get("preset").size()) cfg.apply_preset(a.get("preset"));
+  if (a.get("config").size()) cfg.load(a.get("config"));
+  for (auto& [k, v] : a.kv)
+    if (k != "config" && k != "preset") cfg.set(k, v);
+  if (a.has("resume") && a.get("config").empty() && a.kv.size() <= 1) {
+    // `pipnet train --resume --out DIR`: everything else comes from DIR/config.txt
+    const std::string out = cfg.out;
+    cfg.load(out + "/config.txt");
+    cfg.out = out;
+  }
+  if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
+  return train(cfg, a.has("resume"));
+}
+
+int cmd_test(int argc, char** argv) {
+  Args a = parse(argc, argv, {"help"});
+  if (a.has("help") || a.get("run").empty()) {
+    std::printf("usage: pipnet test --run DIR [--weights FILE] [--data SPEC (default: the run's test data)]\n"
+                "                   [--json FILE] [--ced FILE.png] [--threads N]\n");
+    return a.has("help") ? 0 : 2;
+  }
+  set_threads(a);
+  LoadedRun run = load_run(a.get("run"), a.get("weights"));
+  const std::string spec = a.get("data", run.cfg.test_data);
+  Dataset d = open_dataset(spec, run.cfg.input, run.cfg.crop_scale, run.cfg.seed);
+  if (d.n_points != run.meanface.N) throw Error(strf("%s has %d points, the model %d", spec.c_str(), d.n_points, run.meanface.N));
+  TestReport r = run_test(*run.net, run.nbr, d, run.cfg.batch);
+  print_report(r);
+  const std::string json = a.get("json", a.get("run") + "/test.json"), ced = a.get("ced", a.get("run") + "/ced.png");
+  write_report_json(json, r, spec);
+  plot_ced(ced, r);
+  std::printf("wrote %s, %s\n", json.c_str(), ced.c_str());
+  return 0;
+}
+
+int cmd_infer(int argc, char** argv) {
+  Args a = parse(argc, argv, {"help"});
+  if (a.has("help") || a.get("run").empty() || a.get("image").empty()) {
+    std::printf("usage: pipnet infer --run DIR --image FILE|DIR [--box XMIN,YMIN,XMAX,YMAX] [--out DIR] [--threads N]\n"
+                "  Without --box the whole image is the face crop. Points are printed as JSON (image pixels) and\n"
+                "  drawn into OUT/<name>.png (default OUT: the run's infer/ folder). A folder is done image by image.\n");
+    return a.has("help") ? 0 : 2;
+  }
+  set_threads(a);
+  LoadedRun run = load_run(a.get("run"));
+  run.net->fold_batchnorms();  // eval mode: BN folded into the convolutions
+  const std::string out = a.get("out", a.get("run") + "/infer");
+  mkdir(out.c_str(), 0755);
+  std::vector<std::string> images;
+  const std::string img = a.get("image");
+  if (is_dir(img)) {
+    DIR* d = opendir(img.c_str());
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      std::string ext = n.substr(n.find_last_of('.') + 1);
+      if (n.find('.') != std::string::npos && (ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp" || ext == "JPG"))
+        images.push_back(img + "/" + n);
+    }
+    closedir(d);
+    std::sort(images.begin(), images.end());
+  } else {
+    images.push_back(img);
+  }
+  ag::NoGradGuard ng;
+  const int S = run.cfg.input;
+  std::printf("[\n");
+  for (size_t i = 0; i < images.size(); i++) {
+    Image im = load_image(images[i]);
+    int x0 = 0, y0 = 0, x1 = im.w, y1 = im.h;
+    if (a.get("box").size() && std::sscanf(a.get("box").c_str(), "%d,%d,%d,%d", &x0, &y0, &x1, &y1) != 4)
+      usage_error("--box '" + a.get("box") + "': expected XMIN,YMIN,XMAX,YMAX");
+    x0 = std::max(x0, 0); y0 = std::max(y0, 0); x1 = std::min(x1, im.w); y1 = std::min(y1, im.h);
+    if (x1 <= x0 || y1 <= y0) throw Error(images[i] + ": the face box is empty inside the image");
+    Image face = resize_bilinear(crop(im, x0, y0, x1, y1), S, S);
+    Tensor x = Tensor::empty({1, 3, S, S});
+    normalize_imagenet(face, x.data<float>());
+    const auto t0 = std::chrono::steady_clock::now();
+    Landmarks L = decode(run.net->run(x), run.nbr, S, run.cfg.stride)[0];
+    const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string pts;
+    const uint8_t green[3] = {40, 240, 60};
+    for (size_t k = 0; k < L.merged.size(); k += 2) {
+      const float px = x0 + L.merged[k] * (x1 - x0), py = y0 + L.merged[k + 1] * (y1 - y0);
+      pts += strf("%s[%.2f, %.2f]", k ? ", " : "", px, py);
+      draw_disc(im, px, py, std::max(1.5f, im.w / 200.0f), green);
+    }
+    std::string name = images[i].substr(images[i].find_last_of('/') + 1);
+    name = name.substr(0, name.find_last_of('.'));
+    save_png(im, out + "/" + name + ".png");
+    std::printf("  {\"image\": \"%s\", \"box\": [%d, %d, %d, %d], \"ms\": %.2f, \"points\": [%s]}%s\n", images[i].c_str(),
+                x0, y0, x1, y1, ms, pts.c_str(), i + 1 < images.size() ? "," : "");
+  }
+  std::printf("]\n");
+  std::fprintf(stderr, "drawn into %s/\n", out.c_str());
+  return 0;
+}
+
+int cmd_demo(int argc, char** argv) {
+  Args a = parse(argc, argv, {"help"});
+  if (a.has("help")) {
+    std::printf("usage: pipnet demo [--out DIR (default demo_out)] [--minutes M (default 4)] [--threads N]\n"
+                "  Trains a small PIP Net (ResNet-18 at width 32, 128x128, stride 32) on synthetic faces on the CPU,\n"
+                "  evaluates it on held-out synthetic faces, and writes DIR/faces.png (landmarks: green predicted,\n"
+                "  red truth), DIR/scores.json, DIR/ced.png and DIR/run/loss.png.\n");
+    return 0;
+  }
+  set_threads(a);
+  const std::string out = a.get("out", "demo_out");
+  const double minutes = std::atof(a.get("minutes", "4").c_str());
+  mkdir(out.c_str(), 0755);
+  TrainConfig cfg;
+  cfg.width = 32;
+  cfg.input = 128;
+  cfg.stride = 32;
+  cfg.batch = 16;
+  cfg.lr = 1e-3;
+  cfg.epochs = 40;
+  cfg.decay = "30,36";
+  cfg.data = "synth:3200";
+  cfg.test_data = "synth-test:200";
+  cfg.eval_every = 5;
+  cfg.time_limit_s = minutes * 60;
+  cfg.out = out + "/run";
+  if (is_dir(cfg.out)) {
+    std::fprintf(stderr, "%s exists: remove it (or use --out) to train afresh\n", cfg.out.c_str());
+    return 2;
+  }
+  std::printf("pipnet demo: training for about %.1f minutes on synthetic faces (%s)\n", minutes, cfg.out.c_str());
+  train(cfg, false);
+  LoadedRun run = load_run(cfg.out);
+  Dataset test = open_dataset(cfg.test_data, cfg.input, cfg.crop_scale, cfg.seed);
+  TestReport r = run_test(*run.net, run.nbr, test, cfg.batch);
+  print_report(r);
+  write_report_json(out + "/scores.json", r, cfg.test_data);
+  plot_ced(out + "/ced.png", r);
+  std::vector<Image> tiles;
+  for (int i = 0; i < 16; i++) {
+    SynthFace f = synth_face(cfg.seed * 2 + 2, i, cfg.input);  // the held-out faces, as synth-test builds them
+    tiles.push_back(overlay(f.image, r.pred[i], &r.gt[i]));
+  }
+  Image sheet = contact_sheet(tiles, 4);
+  const uint8_t black[3] = {0, 0, 0};
+  Image framed(sheet.w, sheet.h + 30, 255);
+  for (int y = 0; y < sheet.h; y++) std::memcpy(framed.at(0, y + 30), sheet.at(0, y), (size_t)sheet.w * 3);
+  draw_text(framed, 8, 8, strf("HELD-OUT FACES  NME %.2f%%  GREEN PREDICTED  RED TRUTH", 100 * r.merged.mean_nme), black, 2);
+  save_png(framed, out + "/faces.png");
+  std::printf("wrote %s/faces.png, %s/scores.json, %s/ced.png, %s/loss.png\n", out.c_str(), out.c_str(), out.c_str(), cfg.out.c_str());
+  return 0;
+}
+
+int cmd_bench(int argc, char** argv);  // bench.cpp
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::printf("%s", kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "train") return cmd_train(argc, argv);
+    if (cmd == "test") return cmd_test(argc, argv);
+    if (cmd == "infer") return cmd_infer(argc, argv);
+    if (cmd == "demo") return cmd_demo(argc, argv);
+    if (cmd == "bench") return cmd_bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pipnet: error: %s\n", e.what());
+    return 2;
+  }
+  std::fprintf(stderr, "pipnet: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  return 2;
+}
+
+namespace {
+int cmd_bench(int argc, char** argv) {
+  Args a = parse(argc, argv, {"help", "no_torch"});
+  if (a.has("help")) {
+    std::printf("usage: pipnet bench [--backbones resnet18,resnet50] [--input 256] [--threads N] [--no-torch]\n"
+                "  Inference FPS at batch 1 and 16 (eval, BN folded, no grad, decoding included) and training images/s\n"
+                "  at batch 16, per backbone; beside PyTorch's (Debian python3-torch, same threads, same shapes).\n");
+    return 0;
+  }
+  set_threads(a);
+  const int S = std::atoi(a.get("input", "256").c_str()), threads = omp_get_max_threads();
+  std::vector<std::string> bbs;
+  std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
+  for (std::string t; std::getline(ss, t, ',');) bbs.push_back(t);
+  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %d threads, sgemm %s\n", S, S, threads,
+              cpu::gemm_active().name);
+  std::printf("%-10s %-8s %12s %12s %14s\n", "backbone", "engine", "FPS b=1", "img/s b=16", "train img/s b=16");
+  std::string json = "[";
+  for (const std::string& bb : bbs) {
+    Rng rng(0);
+    PIPNet net(PipConfig{bb, 64, 68, 10, S, 32}, rng);
+    MeanFace mf;
+    mf.N = 68;
+    mf.xy = synth_landmarks(1, 0, S);
+    Neighbors nbr = Neighbors::from_meanface(mf, 10);
+    // training images/s at batch 16
+    net.train();
+    Adam opt(net.parameters(), 1e-4);
+    Tensor x16 = Tensor::full({16, 3, S, S}, 0.1);
+    std::vector<std::vector<float>> lms(16, mf.xy);
+    PipTargets t = make_targets(lms, nbr, S / 32);
+    auto train_step = [&] {
+      opt.zero_grad();
+      PipLoss L = pip_loss(net.run(x16), t, PipLossConfig{});
+      ag::backward(L.total);
+      opt.step();
+    };
+    train_step();
+    auto t0 = std::chrono::steady_clock::now();
+    const int steps = 3;
+    for (int i = 0; i < steps; i++) train_step();
+    const double train_ips = steps * 16 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // inference
+    net.eval();
+    net.fold_batchnorms();
+    ag::NoGradGuard ng;
+    Tensor x1 = Tensor::full({1, 3, S, S}, 0.1);
+    auto infer = [&](const Tensor& x, int reps) {
+      decode(net.run(x), nbr, S, 32);
+      auto a0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; i++) decode(net.run(x), nbr, S, 32);
+      return reps * x.size(0) / std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
+    };
+    const double fps1 = infer(x1, 20), ips16 = infer(x16, 3);
+    std::printf("%-10s %-8s %12.1f %12.1f %14.1f\n", bb.c_str(), "pipnet", fps1, ips16, train_ips);
+    json += strf("%s{\"backbone\":\"%s\",\"engine\":\"pipnet\",\"fps_b1\":%.2f,\"ips_b16\":%.2f,\"train_ips_b16\":%.2f}",
+                 json.size() > 1 ? "," : "", bb.c_str(), fps1, ips16, train_ips);
+    if (!a.has("no_torch")) {
+      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d 2>/dev/null", PIPNET_SOURCE_DIR, bb.c_str(), S, threads);
+      if (FILE* p = popen(cmd.c_str(), "r")) {
+        double f1, i16, tr;
+        if (std::fscanf(p, "%lf %lf %lf", &f1, &i16, &tr) == 3) {
+          std::printf("%-10s %-8s %12.1f %12.1f %14.1f   (ours / torch: %.2fx %.2fx %.2fx)\n", bb.c_str(), "pytorch", f1, i16, tr,
+                      fps1 / f1, ips16 / i16, train_ips / tr);
+          json += strf(",{\"backbone\":\"%s\",\"engine\":\"pytorch\",\"fps_b1\":%.2f,\"ips_b16\":%.2f,\"train_ips_b16\":%.2f}", bb.c_str(), f1, i16, tr);
+        } else {
+          std::printf("%-10s %-8s (PyTorch unavailable: install python3-torch)\n", bb.c_str(), "pytorch");
+        }
+        pclose(p);
+      }
+    }
+  }
+  std::printf("RESULT %s]\n", json.c_str());
+  return 0;
+}
+}  // namespace

@@ -1,0 +1,57 @@
+#include "pipnet/plot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "data/image.h"
+#include "tensor/tensor.h"
+
+void plot_png(const std::string& path, const std::string& title, const std::string& xlabel, const std::string& ylabel,
+              const std::vector<Series>& series, bool log_y, int w, int h) {
+  Image im(w, h, 255);
+  const int L = 70, R = 20, T = 40, B = 50;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  auto fy = [&](double v) { return log_y ? std::log10(std::max(v, 1e-12)) : v; };
+  for (auto& s : series)
+    for (size_t i = 0; i < s.x.size(); i++) {
+      if (!std::isfinite(s.y[i])) continue;
+      x0 = std::min(x0, s.x[i]); x1 = std::max(x1, s.x[i]);
+      y0 = std::min(y0, fy(s.y[i])); y1 = std::max(y1, fy(s.y[i]));
+    }
+  if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
+  if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
+  if (!log_y && y0 > 0 && y0 < 0.5 * y1) y0 = 0;
+  const double pad = (y1 - y0) * 0.05;
+  y0 -= pad; y1 += pad;
+  auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (w - L - R); };
+  auto py = [&](double y) { return h - B - (fy(y) - y0) / (y1 - y0) * (h - T - B); };
+  const uint8_t black[3] = {0, 0, 0}, grey[3] = {215, 215, 215};
+  for (int k = 0; k <= 5; k++) {  // grid and tick labels
+    const double gy = y0 + (y1 - y0) * k / 5, gx = x0 + (x1 - x0) * k / 5;
+    const float yy = (float)(h - B - (double)k / 5 * (h - T - B)), xx = (float)(L + (double)k / 5 * (w - L - R));
+    draw_line(im, L, yy, (float)(w - R), yy, grey);
+    draw_line(im, xx, (float)T, xx, (float)(h - B), grey);
+    std::string ly = log_y ? strf("%.1e", std::pow(10.0, gy)) : strf("%.3g", gy);
+    draw_text(im, 4, (int)yy - 3, ly, black);
+    draw_text(im, (int)xx - 12, h - B + 6, strf("%.3g", gx), black);
+  }
+  draw_line(im, L, (float)T, L, (float)(h - B), black);
+  draw_line(im, L, (float)(h - B), (float)(w - R), (float)(h - B), black);
+  draw_text(im, L, 12, title, black, 2);
+  draw_text(im, w / 2 - 3 * (int)xlabel.size(), h - 18, xlabel, black);
+  draw_text(im, 4, T - 14, ylabel, black);
+  int legend_y = T + 6;
+  for (auto& s : series) {
+    for (size_t i = 1; i < s.x.size(); i++)
+      if (std::isfinite(s.y[i]) && std::isfinite(s.y[i - 1])) {
+        draw_line(im, (float)px(s.x[i - 1]), (float)py(s.y[i - 1]), (float)px(s.x[i]), (float)py(s.y[i]), s.rgb);
+        draw_line(im, (float)px(s.x[i - 1]), (float)py(s.y[i - 1]) + 1, (float)px(s.x[i]), (float)py(s.y[i]) + 1, s.rgb);
+      }
+    if (!s.label.empty()) {
+      draw_line(im, (float)(w - R - 150), (float)legend_y + 3, (float)(w - R - 130), (float)legend_y + 3, s.rgb);
+      draw_text(im, w - R - 125, legend_y, s.label, black);
+      legend_y += 12;
+    }
+  }
+  save_png(im, path);
+}
