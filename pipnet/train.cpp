@@ -53,7 +53,7 @@ void TrainConfig::set(const std::string& k, const std::string& v) {
   else if (k == "nb") nb = (int)num(1, 200);
   else if (k == "epochs") epochs = (int)num(1, 100000);
   else if (k == "batch") batch = (int)num(1, 4096);
-  else if (k == "lr") lr = num(0, 10);
+  else if (k == "lr") lr = num(0, 1e12);
   else if (k == "gamma") gamma = num(0, 1);
   else if (k == "wd") wd = num(-1, 1);
   else if (k == "decay") decay = v;
