@@ -121,6 +121,11 @@ GoldenReport run_golden(const std::string& path) {
   ag::backward(L.total);
   for (auto& [n, p] : net.named_parameters())
     rep.items.push_back({"grad." + n, rel_error(p.grad(), f.at("grad." + n), "grad." + n)});
+  if (const char* dump = std::getenv("PIPNET_GOLDEN_DUMP_GRADS")) {  // debugging
+    NamedTensors g;
+    for (auto& [n, p] : net.named_parameters()) g.push_back({n, p.grad()});
+    write_safetensors(dump, g);
+  }
 
   // decoding of these outputs (the repo decodes in eval mode; the arithmetic is the same in either)
   std::vector<Landmarks> dec = decode(out, nbr, cfg.input_size, cfg.net_stride);

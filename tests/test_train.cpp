@@ -21,6 +21,8 @@ TEST_CASE("train: a small PIP Net on synthetic faces learns (test NME bound)", "
   TestReport r = run_test(*run.net, run.nbr, test, 16);
   std::vector<std::vector<float>> mean(test.size, run.meanface.xy);
   EvalResult baseline = evaluate(mean, test.labels, norm_for(68));
+  std::printf("train test: NME %.3f%% (unmerged %.3f%%), mean-face baseline %.3f%%\n", 100 * r.merged.mean_nme,
+              100 * r.unmerged.mean_nme, 100 * baseline.mean_nme);
   INFO("test NME " << 100 * r.merged.mean_nme << "% (unmerged " << 100 * r.unmerged.mean_nme << "%), mean-face baseline "
                    << 100 * baseline.mean_nme << "%");
   // Measured on 2 cores (this configuration, seed 1): 3.7% after 8 epochs, against a mean-face baseline of
