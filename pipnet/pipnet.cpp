@@ -20,6 +20,14 @@ static std::unique_ptr<Conv2d> head(int in, int out, Rng& rng) {
   return c;
 }
 
+// layer5 / layer6 of the stride variants: conv 3x3/2 pad 1 with bias, N(0, 0.001) weights, zero bias; then a BN
+static void stride_layer(int in, int out, Rng& rng, std::unique_ptr<Conv2d>& conv, std::unique_ptr<BatchNorm2d>& bn) {
+  conv = std::make_unique<Conv2d>(in, out, 3, 2, 1, true, rng);
+  init_normal(conv->weight, rng, 0.0, 0.001);
+  conv->bias.fill_(0.0);
+  bn = std::make_unique<BatchNorm2d>(out);
+}
+
 PIPNet::PIPNet(const PipConfig& c, Rng& rng) : ResNet(ResNetConfig::named(c.backbone, c.width), rng), cfg(c) {
   CHECK_OR_FAIL(c.net_stride == 16 || c.net_stride == 32 || c.net_stride == 64 || c.net_stride == 128,
                 strf("net_stride %d: expected 16, 32, 64 or 128", c.net_stride));
@@ -28,19 +36,13 @@ PIPNet::PIPNet(const PipConfig& c, Rng& rng) : ResNet(ResNetConfig::named(c.back
   int C = out_channels();
   const int wide = 8 * c.width;  // 512 at full width
   if (c.net_stride >= 64) {
-    layer5 = std::make_unique<Conv2d>(C, wide, 3, 2, 1, true, rng);
-    init_normal(layer5->weight, rng, 0.0, 0.001);
-    layer5->bias.fill_(0.0);
-    bn5 = std::make_unique<BatchNorm2d>(wide);
+    stride_layer(C, wide, rng, layer5, bn5);
     register_module("layer5", layer5.get());
     register_module("bn5", bn5.get());
     C = wide;
   }
   if (c.net_stride == 128) {
-    layer6 = std::make_unique<Conv2d>(wide, wide, 3, 2, 1, true, rng);
-    init_normal(layer6->weight, rng, 0.0, 0.001);
-    layer6->bias.fill_(0.0);
-    bn6 = std::make_unique<BatchNorm2d>(wide);
+    stride_layer(wide, wide, rng, layer6, bn6);
     register_module("layer6", layer6.get());
     register_module("bn6", bn6.get());
   }

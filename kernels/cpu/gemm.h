@@ -11,8 +11,9 @@
 //   v2  "avx2"     6x16  micro-kernel  AVX2 + FMA intrinsics, 12 ymm accumulators
 //   v3  "avx2_4x24" 4x24 micro-kernel  same registers, one broadcast per 3 FMAs (AMD Zen), M multiple of 4
 //   v4  "avx512"   12x32 micro-kernel  AVX-512F intrinsics, 24 zmm accumulators
-// At run time the widest the CPU supports (CPUID) is chosen (avx512, else avx2 6x16, else generic);
-// gemm_force() pins one for tests and benchmarks.
+// At run time the widest ISA the CPU supports (CPUID) is used (AVX-512, else AVX2, else generic), and for each call
+// the kernel of that ISA whose tiles pad the shape least (6x16 suits M = 6k, 4x24 M = 4k with wide N: ResNet's
+// 64-row GEMMs); gemm_force() pins one kernel for tests and benchmarks.
 #pragma once
 #include <cstdint>
 
@@ -24,6 +25,7 @@ namespace cpu {
 // zeros and writes partial tiles back through a small buffer.
 struct GemmKernel {
   const char* name;
+  const char* isa;  // kernels of one ISA are interchangeable; sgemm picks among them by shape
   int MR, NR;       // register tile
   int MC, KC, NC;   // cache blocks: A block MC x KC (L2), B panel KC x NC (L3), micro-panels in L1
   void (*tile)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta);
@@ -35,7 +37,8 @@ struct GemmKernel {
 
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3
-const GemmKernel& gemm_active();             // what sgemm uses now
+const GemmKernel& gemm_active();             // the pinned kernel, or the automatic choice's default
+const GemmKernel& gemm_for(int M, int N);    // what sgemm uses for an M x N result
 // Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512"); nullptr or "auto" goes back to the CPUID choice. Returns
 // false if that kernel is not compiled in or the CPU lacks it. The environment variable PIPNET_GEMM does the same.
 bool gemm_force(const char* name);
