@@ -2,6 +2,7 @@
 //   pipnet demo | train | test | infer | bench   (pipnet COMMAND --help for each)
 #include <omp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -145,21 +146,46 @@ int cmd_train(int argc, char** argv) {
 int cmd_test(int argc, char** argv) {
   Args a = parse(argc, argv, {"help"});
   if (a.has("help") || a.get("run").empty()) {
-    std::printf("usage: pipnet test --run DIR [--weights FILE] [--data SPEC (default: the run's test data)]\n"
-                "                   [--json FILE] [--ced FILE.png] [--threads N]\n");
+    std::printf("usage: pipnet test --run DIR [--weights FILE] [--data [NAME=]SPEC]... [--json FILE] [--ced FILE.png]\n"
+                "  --data defaults to the run's test data; repeat it for subsets, one row each, e.g. 300W's\n"
+                "    --data full=list:test.txt:images_test --data common=list:test_common.txt:images_test\n"
+                "    --data challenge=list:test_challenge.txt:images_test\n"
+                "  or WFLW's attribute lists (--data pose=wflw:list_98pt_test_largepose.txt:WFLW_images ...).\n"
+                "  JSON and CED curves go to the run directory (test.json, ced.png; ced_NAME.png per subset).\n");
     return a.has("help") ? 0 : 2;
   }
   set_threads(a);
   LoadedRun run = load_run(a.get("run"), a.get("weights"));
-  const std::string spec = a.get("data", run.cfg.test_data);
-  Dataset d = open_dataset(spec, run.cfg.input, run.cfg.crop_scale, run.cfg.seed);
-  if (d.n_points != run.meanface.N) throw Error(strf("%s has %d points, the model %d", spec.c_str(), d.n_points, run.meanface.N));
-  TestReport r = run_test(*run.net, run.nbr, d, run.cfg.batch);
-  print_report(r);
-  const std::string json = a.get("json", a.get("run") + "/test.json"), ced = a.get("ced", a.get("run") + "/ced.png");
-  write_report_json(json, r, spec);
-  plot_ced(ced, r);
-  std::printf("wrote %s, %s\n", json.c_str(), ced.c_str());
+  std::vector<std::pair<std::string, std::string>> sets;
+  for (auto& [k, v] : a.kv)
+    if (k == "data") {
+      const size_t eq = v.find('=');
+      const bool named = eq != std::string::npos && v.find(':') > eq;
+      sets.push_back({named ? v.substr(0, eq) : "test", named ? v.substr(eq + 1) : v});
+    }
+  if (sets.empty()) sets.push_back({"test", run.cfg.test_data});
+  const std::string json = a.get("json", a.get("run") + "/test.json");
+  std::ofstream js(json);
+  if (!js) throw Error(json + ": cannot write");
+  js << "{";
+  for (size_t i = 0; i < sets.size(); i++) {
+    auto& [name, spec] = sets[i];
+    Dataset d = open_dataset(spec, run.cfg.input, run.cfg.crop_scale, run.cfg.seed);
+    if (d.n_points != run.meanface.N) throw Error(strf("%s has %d points, the model %d", spec.c_str(), d.n_points, run.meanface.N));
+    TestReport r = run_test(*run.net, run.nbr, d, run.cfg.batch);
+    std::printf("== %s: %s\n", name.c_str(), spec.c_str());
+    print_report(r);
+    const std::string ced = sets.size() == 1 ? a.get("ced", a.get("run") + "/ced.png") : a.get("run") + "/ced_" + name + ".png";
+    plot_ced(ced, r);
+    const std::string one = "/tmp/pipnet_test_" + std::to_string(getpid()) + ".json";
+    write_report_json(one, r, spec);
+    std::ifstream in(one);
+    js << (i ? ",\n" : "\n") << "\"" << name << "\": " << std::string(std::istreambuf_iterator<char>(in), {});
+    std::remove(one.c_str());
+    std::printf("wrote %s\n", ced.c_str());
+  }
+  js << "}\n";
+  std::printf("wrote %s\n", json.c_str());
   return 0;
 }
 

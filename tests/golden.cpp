@@ -12,6 +12,13 @@
 
 namespace {
 
+double l2_error(const Tensor& ours, const Tensor& ref) {
+  std::vector<float> a = ours.to_vector(), b = ref.to_vector();
+  double d = 0, n = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); i++) { d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]); n += (double)b[i] * b[i]; }
+  return n > 0 ? std::sqrt(d / n) : std::sqrt(d);
+}
+
 double rel_error(const Tensor& ours, const Tensor& ref, const std::string& what) {
   if (ours.shape() != ref.shape() && ours.numel() != ref.numel())
     throw Error("golden: " + what + " has shape " + ours.shape().str() + ", the file " + ref.shape().str());
@@ -33,6 +40,11 @@ std::string meta(const TensorFile& f, const char* key) {
 
 }  // namespace
 
+double GoldenReport::worst_l2(const std::string& prefix) const {
+  double w = 0;
+  for (auto& i : items) if (i.what.rfind(prefix, 0) == 0) w = std::max(w, i.l2);
+  return w;
+}
 double GoldenReport::worst(const std::string& prefix) const {
   double w = 0;
   for (auto& i : items) if (i.what.rfind(prefix, 0) == 0) w = std::max(w, i.error);
@@ -105,22 +117,27 @@ GoldenReport run_golden(const std::string& path) {
                           rel_error(t.nb_y, gathered("target.nb_y", cfg.num_nb), "nb_y")});
   rep.targets_equal = rep.targets_equal && terr < 1e-6;
 
+  auto add = [&](const std::string& what, const Tensor& ours, const Tensor& ref) {
+    rep.items.push_back({what, rel_error(ours, ref, what), l2_error(ours, ref)});
+  };
   // forward, loss, gradients
   const Tensor& x = f.at("input");
   PipOutput out = net.run(x);
-  rep.items.push_back({"out.cls", rel_error(out.cls, f.at("out.cls"), "out.cls")});
-  rep.items.push_back({"out.x", rel_error(out.x, f.at("out.x"), "out.x")});
-  rep.items.push_back({"out.y", rel_error(out.y, f.at("out.y"), "out.y")});
-  rep.items.push_back({"out.nb_x", rel_error(out.nb_x, f.at("out.nb_x"), "out.nb_x")});
-  rep.items.push_back({"out.nb_y", rel_error(out.nb_y, f.at("out.nb_y"), "out.nb_y")});
+  add("out.cls", out.cls, f.at("out.cls"));
+  add("out.x", out.x, f.at("out.x"));
+  add("out.y", out.y, f.at("out.y"));
+  add("out.nb_x", out.nb_x, f.at("out.nb_x"));
+  add("out.nb_y", out.nb_y, f.at("out.nb_y"));
   PipLoss L = pip_loss(out, t, PipLossConfig{});
-  rep.items.push_back({"loss.total", rel_error(L.total, f.at("loss.total"), "loss")});
-  rep.items.push_back({"loss.score", rel_error(L.score, f.at("loss.score"), "loss")});
-  rep.items.push_back({"loss.x", rel_error(L.x, f.at("loss.x"), "loss")});
-  rep.items.push_back({"loss.nb_y", rel_error(L.nb_y, f.at("loss.nb_y"), "loss")});
+  add("loss.total", L.total, f.at("loss.total"));
+  add("loss.score", L.score, f.at("loss.score"));
+  add("loss.x", L.x, f.at("loss.x"));
+  add("loss.y", L.y, f.at("loss.y"));
+  add("loss.nb_x", L.nb_x, f.at("loss.nb_x"));
+  add("loss.nb_y", L.nb_y, f.at("loss.nb_y"));
   ag::backward(L.total);
   for (auto& [n, p] : net.named_parameters())
-    rep.items.push_back({"grad." + n, rel_error(p.grad(), f.at("grad." + n), "grad." + n)});
+    add("grad." + n, p.grad(), f.at("grad." + n));
   if (const char* dump = std::getenv("PIPNET_GOLDEN_DUMP_GRADS")) {  // debugging
     NamedTensors g;
     for (auto& [n, p] : net.named_parameters()) g.push_back({n, p.grad()});
@@ -147,6 +164,6 @@ GoldenReport run_golden(const std::string& path) {
   }
   if (const char* dump = std::getenv("PIPNET_GOLDEN_DUMP")) write_safetensors(dump, net.state_dict());  // debugging
   for (auto& [n, v] : net.state_dict())
-    rep.items.push_back({"after." + n, rel_error(v, f.at("after." + n), "after." + n)});
+    add("after." + n, v, f.at("after." + n));
   return rep;
 }

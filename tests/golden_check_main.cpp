@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
       std::printf("  reference: PyTorch %s\n", r.reference.c_str());
       for (const char* p : {"out.", "loss.", "grad.", "after."}) {
         const bool has = r.torch32.count(p);
-        std::printf("  %-7s max rel error %.3e  (%s)", p, r.worst(p), r.worst_name(p).c_str());
+        std::printf("  %-7s max rel error %.3e, norm-wise %.3e  (%s)", p, r.worst(p), r.worst_l2(p), r.worst_name(p).c_str());
         if (has) std::printf("   PyTorch float32's own: %.3e", r.torch32.at(p));
         std::printf("\n");
         // the bar: 1e-4, or no worse than twice PyTorch's own float32 error against the float64 reference
