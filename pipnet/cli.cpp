@@ -43,7 +43,7 @@ const char* kUsage =
 
 const char* kTrainHelp =
     "usage: pipnet train [--config FILE] [--preset pip_32_16_60_r18_l2_l1_10_1_nb10] [--resume] [--KEY VALUE ...]\n"
-    "  data:   --data synth[:N] | 300w:DIR | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR   (default synth:4000)\n"
+    "  data:   --data synth[:N] | 300w:DIR | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR[:ATTRIBUTE]   (default synth:4000)\n"
     "          --test-data SPEC (default synth-test:300; '' for none)  --meanface auto|FILE  --flip-table FILE\n"
     "          --crop-scale 1.1  --augment on|off\n"
     "  model:  --backbone resnet18|resnet50|resnet101  --width 64  --input 256  --stride 16|32|64|128  --nb 10\n"
@@ -150,7 +150,8 @@ int cmd_test(int argc, char** argv) {
                 "  --data defaults to the run's test data; repeat it for subsets, one row each, e.g. 300W's\n"
                 "    --data full=list:test.txt:images_test --data common=list:test_common.txt:images_test\n"
                 "    --data challenge=list:test_challenge.txt:images_test\n"
-                "  or WFLW's attribute lists (--data pose=wflw:list_98pt_test_largepose.txt:WFLW_images ...).\n"
+                "  or WFLW's six attribute subsets (--data pose=wflw:list_98pt_rect_attr_test.txt:WFLW_images:pose, and\n"
+                "  expression, illumination, makeup, occlusion, blur).\n"
                 "  JSON and CED curves go to the run directory (test.json, ced.png; ced_NAME.png per subset).\n");
     return a.has("help") ? 0 : 2;
   }

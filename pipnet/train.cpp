@@ -174,8 +174,21 @@ Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint6
   CropRule rule;
   if (f[0] == "300w" && f.size() == 2) { d.records = read_pts_folder(f[1]); rule = CropRule::LandmarkBox; }
   else if (f[0] == "list" && f.size() == 3) { d.records = read_list(f[1], f[2]); rule = CropRule::None; }
-  else if (f[0] == "wflw" && f.size() == 3) { d.records = read_wflw(f[1], f[2]); rule = CropRule::WFLW; }
-  else throw Error("data '" + spec + "': expected synth[:N], synth-test[:N], 300w:DIR, list:FILE:IMAGEDIR or wflw:LIST:IMAGEDIR");
+  else if (f[0] == "wflw" && (f.size() == 3 || f.size() == 4)) {
+    d.records = read_wflw(f[1], f[2]);
+    rule = CropRule::WFLW;
+    if (f.size() == 4) {  // an attribute subset: the faces whose flag is set (spec §2.2's six test subsets)
+      const char* names[6] = {"pose", "expression", "illumination", "makeup", "occlusion", "blur"};
+      int a = -1;
+      for (int k = 0; k < 6; k++) if (f[3] == names[k]) a = k;
+      if (a < 0) throw Error("data '" + spec + "': attribute '" + f[3] + "', expected pose, expression, illumination, makeup, occlusion or blur");
+      std::vector<FaceRecord> keep;
+      for (auto& r : d.records) if (r.attrs[a]) keep.push_back(r);
+      d.records = std::move(keep);
+      if (d.records.empty()) throw Error("data '" + spec + "': no face has the " + f[3] + " flag");
+    }
+  }
+  else throw Error("data '" + spec + "': expected synth[:N], synth-test[:N], 300w:DIR, list:FILE:IMAGEDIR or wflw:LIST:IMAGEDIR[:ATTRIBUTE]");
   d.size = (int64_t)d.records.size();
   for (auto& r : d.records) {
     if (r.pts.empty()) throw Error(r.image + ": unlabelled image in a supervised data set");

@@ -21,6 +21,12 @@ grep -q "resuming .* after epoch 1" "$dir/b2.log" || fail "resume did not start 
 cmp "$dir/a/model.safetensors" "$dir/b/model.safetensors" || fail "resumed run differs from the uninterrupted one"
 echo "ok: killed at step 18 and resumed, final weights identical to the uninterrupted run"
 
+# 2b. initialisation from a safetensors backbone: the trunk's tensors are read, the heads keep their init, and weight
+#     decay becomes 0 as in the repo
+"$pipnet" train "${common[@]}" --epochs 1 --pretrained "$dir/a/model.safetensors" --out "$dir/p" 2>"$dir/p.log" || fail "pretrained run failed: $(tail -2 "$dir/p.log")"
+grep -q "wd 0," "$dir/p.log" || fail "pretrained run should use weight decay 0: $(head -1 "$dir/p.log")"
+echo "ok: --pretrained initialises the trunk (weight decay 0)"
+
 # 3. a diverging run stops with a message naming the loss and keeps the last good checkpoint
 "$pipnet" train "${common[@]}" --epochs 2 --lr 1e9 --out "$dir/c" 2>"$dir/c.log"
 rc=$?

@@ -71,6 +71,16 @@ TEST_CASE("list format: labelled and unlabelled lines / inconsistent counts are 
   CHECK(r[2].normalized);
   write(tmp("bad.txt"), "a.jpg 0.1 0.2 0.3 0.4\nb.jpg 0.1 0.2\n");
   CHECK_THROWS_WITH(read_list(tmp("bad.txt"), "/i"), Catch::Contains("bad.txt:2") && Catch::Contains("1 points, earlier lines have 2"));
+  std::string wl;
+  for (int i = 0; i < 196; i++) wl += "1.5 ";
+  wl += "10 20 110 120 1 0 0 0 1 0 sub/a.jpg\n";
+  write(tmp("wflw_ok.txt"), wl);
+  std::vector<FaceRecord> w = read_wflw(tmp("wflw_ok.txt"), "/img");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].n_points() == 98);
+  CHECK(w[0].box[2] == 110);
+  CHECK(w[0].attrs == std::vector<int>{1, 0, 0, 0, 1, 0});
+  CHECK(w[0].image == "/img/sub/a.jpg");
   write(tmp("wflw.txt"), "1 2 3\n");
   CHECK_THROWS_WITH(read_wflw(tmp("wflw.txt"), "/i"), Catch::Contains("wflw.txt:1") && Catch::Contains("expected 207"));
 }
