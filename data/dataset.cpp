@@ -191,6 +191,25 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   return c;
 }
 
+std::vector<float> wflw98_to_68(const std::vector<float>& p) {
+  CHECK_OR_FAIL(p.size() == 196, strf("wflw98_to_68: %zu coordinates, expected 196", p.size()));
+  std::vector<float> o;
+  auto pt = [&](int i) { o.push_back(p[2 * i]); o.push_back(p[2 * i + 1]); };
+  auto brow = [&](int i, int j) { o.push_back(p[2 * i]); o.push_back((p[2 * i + 1] + p[2 * j + 1]) / 2); };
+  auto mix = [&](int i, int j) {  // 0.666 * p_i + 0.333 * p_j
+    o.push_back(0.666f * p[2 * i] + 0.333f * p[2 * j]);
+    o.push_back(0.666f * p[2 * i + 1] + 0.333f * p[2 * j + 1]);
+  };
+  for (int i = 0; i <= 32; i += 2) pt(i);                        // jaw 0..16
+  pt(33); brow(34, 41); brow(35, 40); brow(36, 39); brow(37, 38);  // left brow 17..21
+  brow(42, 50); brow(43, 49); brow(44, 48); brow(45, 47); pt(46);  // right brow 22..26
+  for (int i = 51; i <= 59; i++) pt(i);                          // nose 27..35
+  pt(60); mix(61, 62); mix(63, 62); pt(64); mix(65, 66); mix(67, 66);  // left eye 36..41
+  pt(68); mix(69, 70); mix(71, 70); pt(72); mix(73, 74); mix(75, 74);  // right eye 42..47
+  for (int i = 76; i <= 95; i++) pt(i);                          // mouth 48..67
+  return o;
+}
+
 // ---- flip tables --------------------------------------------------------------------------------
 static std::vector<int> from_pairs(int n, std::initializer_list<std::pair<int, int>> pairs) {
   std::vector<int> t(n);

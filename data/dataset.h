@@ -38,6 +38,11 @@ struct Crop {
 };
 Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size);
 
+// WFLW's 98 points as the 300W 68 (spec §2.5, the GSSL test set): jaw every second point, brows' lower and upper
+// rims averaged in y, nose and mouth copied, eyes from weighted pairs. The repo's eye weights 0.666/0.333 sum to
+// 0.999, a slight pull toward the origin that is kept so numbers match.
+std::vector<float> wflw98_to_68(const std::vector<float>& p98);
+
 // Horizontal-flip permutations (spec §2.3): flip[i] = the landmark that i becomes after mirroring.
 std::vector<int> flip_table(int n_points);              // 68, 98, 29, 19, 106; Error for other counts
 std::vector<int> read_flip_table(const std::string& path, int n_points);  // custom: N integers, an involution

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
@@ -39,7 +40,8 @@ const char* kUsage =
     "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16)\n"
     "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
     "  infer   landmarks for images (a face box or whole-image crops): JSON and PNG\n"
-    "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n";
+    "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n"
+    "  synth   a contact sheet of the built-in synthetic faces with their landmarks\n";
 
 const char* kTrainHelp =
     "usage: pipnet train [--config FILE] [--preset pip_32_16_60_r18_l2_l1_10_1_nb10] [--resume] [--KEY VALUE ...]\n"
@@ -305,7 +307,29 @@ int cmd_demo(int argc, char** argv) {
   return 0;
 }
 
-int cmd_bench(int argc, char** argv);  // bench.cpp
+// A contact sheet of synthetic faces with their landmarks (the built-in data set, seen as a person sees it).
+int cmd_synth(int argc, char** argv) {
+  Args a = parse(argc, argv, {"help"});
+  if (a.has("help")) {
+    std::printf("usage: pipnet synth [--out synth.png] [--n 16] [--size 128] [--seed 3]\n"
+                "  Draws N synthetic training faces (seed's training set) with their 68 landmarks in a grid.\n");
+    return 0;
+  }
+  const int n = std::atoi(a.get("n", "16").c_str()), size = std::atoi(a.get("size", "128").c_str());
+  const uint64_t seed = std::strtoull(a.get("seed", "1").c_str(), nullptr, 10);
+  if (n <= 0 || size < 32) usage_error("--n must be positive and --size at least 32");
+  std::vector<Image> tiles;
+  for (int i = 0; i < n; i++) {
+    SynthFace f = synth_face(seed * 2 + 1, i, size);  // as `--data synth` builds them for this seed
+    tiles.push_back(overlay(f.image, f.lms, nullptr));
+  }
+  const std::string out = a.get("out", "synth.png");
+  save_png(contact_sheet(tiles, (int)std::ceil(std::sqrt((double)n))), out);
+  std::printf("wrote %s (%d faces, %dx%d, landmarks in green)\n", out.c_str(), n, size, size);
+  return 0;
+}
+
+int cmd_bench(int argc, char** argv);  // below
 
 }  // namespace
 
@@ -321,6 +345,7 @@ int main(int argc, char** argv) {
     if (cmd == "infer") return cmd_infer(argc, argv);
     if (cmd == "demo") return cmd_demo(argc, argv);
     if (cmd == "bench") return cmd_bench(argc, argv);
+    if (cmd == "synth") return cmd_synth(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pipnet: error: %s\n", e.what());
     return 2;

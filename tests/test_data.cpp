@@ -110,6 +110,21 @@ TEST_CASE("crop rules: the 300W landmark box x1.1 and the WFLW rectangle on hand
   CHECK(c.lms[1] == Approx(30 / 60.0));
 }
 
+TEST_CASE("wflw98_to_68: spec 2.5's mapping on a hand-made face", "[data]") {
+  std::vector<float> p(196);
+  for (int i = 0; i < 98; i++) { p[2 * i] = (float)i; p[2 * i + 1] = 1000.0f + i; }
+  std::vector<float> q = wflw98_to_68(p);
+  REQUIRE(q.size() == 136);
+  CHECK(q[2 * 16] == 32);                                 // jaw 16 = WFLW 32
+  CHECK(q[2 * 18] == 34);                                 // brow: x of 34,
+  CHECK(q[2 * 18 + 1] == Approx((1034 + 1041) / 2.0));    // y averaged with 41
+  CHECK(q[2 * 26] == 46);
+  CHECK(q[2 * 27] == 51);                                 // nose 27 = 51
+  CHECK(q[2 * 37] == Approx(0.666 * 61 + 0.333 * 62));   // eye weights sum to 0.999, as the repo
+  CHECK(q[2 * 45] == 72);
+  CHECK(q[2 * 67] == 95);                                 // mouth 67 = 95
+}
+
 TEST_CASE("flip tables: involutions for 68 / 98 / 29 / 19 / 106 points / and the mean faces are symmetric", "[data]") {
   for (int n : {68, 98, 29, 19, 106}) {
     std::vector<int> t = flip_table(n);
