@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -280,9 +281,9 @@ int cmd_demo(int argc, char** argv) {
   cfg.eval_every = 3;
   cfg.time_limit_s = minutes * 60;
   cfg.out = out + "/run";
-  if (is_dir(cfg.out)) {
-    std::fprintf(stderr, "%s exists: remove it (or use --out) to train afresh\n", cfg.out.c_str());
-    return 2;
+  if (is_dir(cfg.out)) {  // the demo's own folder: a second demo starts afresh
+    std::fprintf(stderr, "removing the previous demo run %s\n", cfg.out.c_str());
+    std::filesystem::remove_all(cfg.out);
   }
   std::printf("pipnet demo: training for about %.1f minutes on synthetic faces (%s)\n", minutes, cfg.out.c_str());
   train(cfg, false);
