@@ -5,7 +5,15 @@
 #include <vector>
 
 #include "kernels/cpu/cpu.h"
+#include "kernels/cuda/cuda.h"
 #include "kernels/ref/ref.h"
+
+// The CUDA column: the kernels of kernels/cuda when nvcc built them, else empty (a loud error if reached).
+#ifdef PIPNET_CUDA
+#define CUDA_IMPL(name, fn) {name, fn}
+#else
+#define CUDA_IMPL(name, fn) {nullptr, nullptr}
+#endif
 
 namespace kern {
 namespace {
@@ -63,7 +71,7 @@ const OpTable<ConvFwdFn> conv_fwd = registered(OpTable<ConvFwdFn>{"conv2d_forwar
     {"ref direct loops", [](const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
        ref::conv2d_forward<double>(g, ptr<double>(x), ptr<double>(w), ptr_or_null<double>(b), ptr<double>(y));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("im2col + cuBLAS", cudak::conv2d_forward)}});
 
 using ConvBwdInFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, Tensor&);
 const OpTable<ConvBwdInFn> conv_bwd_in = registered(OpTable<ConvBwdInFn>{"conv2d_backward_input", {
@@ -74,7 +82,7 @@ const OpTable<ConvBwdInFn> conv_bwd_in = registered(OpTable<ConvBwdInFn>{"conv2d
     {"ref direct loops", [](const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
        ref::conv2d_backward_input<double>(g, ptr<double>(dy), ptr<double>(w), ptr<double>(dx));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("cuBLAS + col2im gather", cudak::conv2d_backward_input)}});
 
 using ConvBwdWFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, Tensor&, Tensor*);
 const OpTable<ConvBwdWFn> conv_bwd_w = registered(OpTable<ConvBwdWFn>{"conv2d_backward_weight", {
@@ -85,7 +93,7 @@ const OpTable<ConvBwdWFn> conv_bwd_w = registered(OpTable<ConvBwdWFn>{"conv2d_ba
     {"ref direct loops", [](const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
        ref::conv2d_backward_weight<double>(g, ptr<double>(x), ptr<double>(dy), ptr<double>(dw), ptr_or_null<double>(db));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("im2col + cuBLAS", cudak::conv2d_backward_weight)}});
 
 // ---- batch norm -------------------------------------------------------------------------------
 using BnTrainFn = void (*)(const Tensor&, const Tensor&, const Tensor&, double, double, Tensor*, Tensor*, Tensor&,
@@ -103,7 +111,7 @@ const OpTable<BnTrainFn> bn_train = registered(OpTable<BnTrainFn>{"batchnorm_for
                                             ptr<double>(b), eps, mom, ptr_or_null<double>(rm), ptr_or_null<double>(rv),
                                             ptr<double>(y), ptr<double>(sm), ptr<double>(si));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("block per channel", cudak::batchnorm_forward_train)}});
 
 using BnEvalFn = void (*)(const Tensor&, const Tensor&, const Tensor&, double, const Tensor&, const Tensor&, Tensor&);
 const OpTable<BnEvalFn> bn_eval = registered(OpTable<BnEvalFn>{"batchnorm_forward_eval", {
@@ -117,7 +125,7 @@ const OpTable<BnEvalFn> bn_eval = registered(OpTable<BnEvalFn>{"batchnorm_forwar
        ref::batchnorm_forward_eval<double>(x.size(0), x.size(1), hw_of(x), ptr<double>(x), ptr<double>(g),
                                            ptr<double>(b), eps, ptr<double>(rm), ptr<double>(rv), ptr<double>(y));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::batchnorm_forward_eval)}});
 
 using BnBwdFn = void (*)(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&,
                          Tensor&);
@@ -133,7 +141,7 @@ const OpTable<BnBwdFn> bn_bwd = registered(OpTable<BnBwdFn>{"batchnorm_backward"
                                        ptr<double>(sm), ptr<double>(si), ptr<double>(dx), ptr<double>(dg),
                                        ptr<double>(db));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("block per channel", cudak::batchnorm_backward)}});
 
 using BnBwdEvalFn = void (*)(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, double,
                              Tensor&, Tensor&, Tensor&);
@@ -149,7 +157,7 @@ const OpTable<BnBwdEvalFn> bn_bwd_eval = registered(OpTable<BnBwdEvalFn>{"batchn
                                             ptr<double>(g), ptr<double>(rm), ptr<double>(rv), eps, ptr<double>(dx),
                                             ptr<double>(dg), ptr<double>(db));
      }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("block per channel", cudak::batchnorm_backward_eval)}});
 
 // ---- elementwise, pools -----------------------------------------------------------------------
 using UnaryFn = void (*)(const Tensor&, Tensor&);
@@ -157,50 +165,50 @@ using BinaryFn = void (*)(const Tensor&, const Tensor&, Tensor&);
 const OpTable<UnaryFn> relu_fwd = registered(OpTable<UnaryFn>{"relu_forward", {
     {"omp simd", [](const Tensor& x, Tensor& y) { cpu::relu_forward(x.numel(), ptr<float>(x), ptr<float>(y)); }},
     {"ref loop", [](const Tensor& x, Tensor& y) { ref::relu_forward<double>(x.numel(), ptr<double>(x), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::relu_forward)}});
 using ReluBwdFn = void (*)(const Tensor&, const Tensor&, Tensor&);
 const OpTable<ReluBwdFn> relu_bwd = registered(OpTable<ReluBwdFn>{"relu_backward", {
     {"omp simd", [](const Tensor& y, const Tensor& dy, Tensor& dx) {
        cpu::relu_backward(y.numel(), ptr<float>(y), ptr<float>(dy), ptr<float>(dx)); }},
     {"ref loop", [](const Tensor& y, const Tensor& dy, Tensor& dx) {
        ref::relu_backward<double>(y.numel(), ptr<double>(y), ptr<double>(dy), ptr<double>(dx)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::relu_backward)}});
 const OpTable<BinaryFn> add_tab = registered(OpTable<BinaryFn>{"add", {
     {"omp simd", [](const Tensor& a, const Tensor& b, Tensor& y) {
        cpu::add(a.numel(), ptr<float>(a), ptr<float>(b), ptr<float>(y)); }},
     {"ref loop", [](const Tensor& a, const Tensor& b, Tensor& y) {
        ref::add<double>(a.numel(), ptr<double>(a), ptr<double>(b), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::add)}});
 const OpTable<UnaryFn> acc_tab = registered(OpTable<UnaryFn>{"accumulate", {
     {"omp simd", [](const Tensor& x, Tensor& y) { cpu::accumulate(x.numel(), ptr<float>(x), ptr<float>(y)); }},
     {"ref loop", [](const Tensor& x, Tensor& y) { ref::accumulate<double>(x.numel(), ptr<double>(x), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::accumulate)}});
 using AxpyFn = void (*)(double, const Tensor&, Tensor&);
 const OpTable<AxpyFn> axpy_tab = registered(OpTable<AxpyFn>{"axpy", {
     {"omp simd", [](double a, const Tensor& x, Tensor& y) { cpu::axpy(x.numel(), a, ptr<float>(x), ptr<float>(y)); }},
     {"ref loop", [](double a, const Tensor& x, Tensor& y) { ref::axpy<double>(x.numel(), a, ptr<double>(x), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::axpy)}});
 
 using PoolFwdFn = void (*)(const PoolGeom&, const Tensor&, Tensor&);
 const OpTable<PoolFwdFn> maxpool_fwd = registered(OpTable<PoolFwdFn>{"maxpool_forward", {
     {"per-plane, omp", [](const PoolGeom& g, const Tensor& x, Tensor& y) { cpu::maxpool_forward(g, ptr<float>(x), ptr<float>(y)); }},
     {"ref loops", [](const PoolGeom& g, const Tensor& x, Tensor& y) { ref::maxpool_forward<double>(g, ptr<double>(x), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("thread per output", cudak::maxpool_forward)}});
 using PoolBwdFn = void (*)(const PoolGeom&, const Tensor&, const Tensor&, Tensor&);
 const OpTable<PoolBwdFn> maxpool_bwd = registered(OpTable<PoolBwdFn>{"maxpool_backward", {
     {"argmax recomputed, omp", [](const PoolGeom& g, const Tensor& x, const Tensor& dy, Tensor& dx) {
        cpu::maxpool_backward(g, ptr<float>(x), ptr<float>(dy), ptr<float>(dx)); }},
     {"ref loops", [](const PoolGeom& g, const Tensor& x, const Tensor& dy, Tensor& dx) {
        ref::maxpool_backward<double>(g, ptr<double>(x), ptr<double>(dy), ptr<double>(dx)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("argmax gather", cudak::maxpool_backward)}});
 const OpTable<UnaryFn> avgpool_fwd = registered(OpTable<UnaryFn>{"avgpool_forward", {
     {"omp", [](const Tensor& x, Tensor& y) { cpu::avgpool_forward(y.numel(), hw_of(x), ptr<float>(x), ptr<float>(y)); }},
     {"ref loops", [](const Tensor& x, Tensor& y) { ref::avgpool_forward<double>(y.numel(), hw_of(x), ptr<double>(x), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("thread per plane", cudak::avgpool_forward)}});
 const OpTable<UnaryFn> avgpool_bwd = registered(OpTable<UnaryFn>{"avgpool_backward", {
     {"omp", [](const Tensor& dy, Tensor& dx) { cpu::avgpool_backward(dy.numel(), hw_of(dx), ptr<float>(dy), ptr<float>(dx)); }},
     {"ref loops", [](const Tensor& dy, Tensor& dx) { ref::avgpool_backward<double>(dy.numel(), hw_of(dx), ptr<double>(dy), ptr<double>(dx)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::avgpool_backward)}});
 
 // ---- losses -----------------------------------------------------------------------------------
 using LossFn = double (*)(const Tensor&, const Tensor&);
@@ -208,23 +216,23 @@ using LossBwdFn = void (*)(const Tensor&, const Tensor&, double, Tensor&);
 const OpTable<LossFn> mse_tab = registered(OpTable<LossFn>{"mse_loss", {
     {"omp reduction", [](const Tensor& p, const Tensor& t) { return cpu::mse_loss(p.numel(), ptr<float>(p), ptr<float>(t)); }},
     {"ref loop", [](const Tensor& p, const Tensor& t) { return ref::mse_loss<double>(p.numel(), ptr<double>(p), ptr<double>(t)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("two-stage reduction", cudak::mse_loss)}});
 const OpTable<LossBwdFn> mse_bwd = registered(OpTable<LossBwdFn>{"mse_loss_backward", {
     {"omp simd", [](const Tensor& p, const Tensor& t, double d, Tensor& dp) {
        cpu::mse_loss_backward(p.numel(), ptr<float>(p), ptr<float>(t), d, ptr<float>(dp)); }},
     {"ref loop", [](const Tensor& p, const Tensor& t, double d, Tensor& dp) {
        ref::mse_loss_backward<double>(p.numel(), ptr<double>(p), ptr<double>(t), d, ptr<double>(dp)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::mse_loss_backward)}});
 const OpTable<LossFn> l1_tab = registered(OpTable<LossFn>{"l1_loss", {
     {"omp reduction", [](const Tensor& p, const Tensor& t) { return cpu::l1_loss(p.numel(), ptr<float>(p), ptr<float>(t)); }},
     {"ref loop", [](const Tensor& p, const Tensor& t) { return ref::l1_loss<double>(p.numel(), ptr<double>(p), ptr<double>(t)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("two-stage reduction", cudak::l1_loss)}});
 const OpTable<LossBwdFn> l1_bwd = registered(OpTable<LossBwdFn>{"l1_loss_backward", {
     {"omp", [](const Tensor& p, const Tensor& t, double d, Tensor& dp) {
        cpu::l1_loss_backward(p.numel(), ptr<float>(p), ptr<float>(t), d, ptr<float>(dp)); }},
     {"ref loop", [](const Tensor& p, const Tensor& t, double d, Tensor& dp) {
        ref::l1_loss_backward<double>(p.numel(), ptr<double>(p), ptr<double>(t), d, ptr<double>(dp)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::l1_loss_backward)}});
 
 using GatherFn = void (*)(const Tensor&, const Tensor&, int, Tensor&);
 const OpTable<GatherFn> gather_tab = registered(OpTable<GatherFn>{"gather_cells", {
@@ -232,13 +240,13 @@ const OpTable<GatherFn> gather_tab = registered(OpTable<GatherFn>{"gather_cells"
        ref::gather_cells<float>(x.size(0), x.size(1), hw_of(x), rep, ptr<float>(x), ptr<int32_t>(cell), ptr<float>(y)); }},
     {"ref loop", [](const Tensor& x, const Tensor& cell, int rep, Tensor& y) {
        ref::gather_cells<double>(x.size(0), x.size(1), hw_of(x), rep, ptr<double>(x), ptr<int32_t>(cell), ptr<double>(y)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::gather_cells)}});
 const OpTable<GatherFn> gather_bwd = registered(OpTable<GatherFn>{"gather_cells_backward", {
     {"ref loop <float>", [](const Tensor& dy, const Tensor& cell, int rep, Tensor& dx) {
        ref::gather_cells_backward<float>(dx.size(0), dx.size(1), hw_of(dx), rep, ptr<float>(dy), ptr<int32_t>(cell), ptr<float>(dx)); }},
     {"ref loop", [](const Tensor& dy, const Tensor& cell, int rep, Tensor& dx) {
        ref::gather_cells_backward<double>(dx.size(0), dx.size(1), hw_of(dx), rep, ptr<double>(dy), ptr<int32_t>(cell), ptr<double>(dx)); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::gather_cells_backward)}});
 
 // ---- optimizer --------------------------------------------------------------------------------
 using AdamFn = void (*)(Tensor&, const Tensor&, Tensor&, Tensor&, const AdamParams&);
@@ -247,7 +255,7 @@ const OpTable<AdamFn> adam_tab = registered(OpTable<AdamFn>{"adam_step", {
        cpu::adam_step(p.numel(), ptr<float>(p), ptr<float>(g), ptr<float>(m), ptr<float>(v), a); }},
     {"ref loop", [](Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamParams& a) {
        ref::adam_step<double>(p.numel(), ptr<double>(p), ptr<double>(g), ptr<double>(m), ptr<double>(v), a); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::adam_step)}});
 
 using SgdFn = void (*)(Tensor&, const Tensor&, Tensor&, double, double, double, bool);
 const OpTable<SgdFn> sgd_tab = registered(OpTable<SgdFn>{"sgd_step", {
@@ -255,7 +263,7 @@ const OpTable<SgdFn> sgd_tab = registered(OpTable<SgdFn>{"sgd_step", {
        ref::sgd_step<float>(p.numel(), ptr<float>(p), ptr<float>(g), ptr<float>(b), lr, mom, wd, first); }},
     {"ref loop", [](Tensor& p, const Tensor& g, Tensor& b, double lr, double mom, double wd, bool first) {
        ref::sgd_step<double>(p.numel(), ptr<double>(p), ptr<double>(g), ptr<double>(b), lr, mom, wd, first); }},
-    {nullptr, nullptr}}});
+    CUDA_IMPL("elementwise", cudak::sgd_step)}});
 
 void same_shape(const char* op, const Tensor& a, const Tensor& b) {
   CHECK_OR_FAIL(a.shape() == b.shape(), std::string(op) + ": shapes " + a.shape().str() + " and " + b.shape().str());

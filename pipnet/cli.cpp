@@ -53,7 +53,8 @@ const char* kTrainHelp =
     "          --pretrained FILE.safetensors (torchvision ImageNet ResNet, see tools/pth_to_safetensors.py)\n"
     "  recipe: --epochs 60 --batch 16 --lr 1e-4 --decay 30,50 --gamma 0.1 --wd auto(-1) --cls-weight 10\n"
     "          --reg-weight 1 --reg-l2 on|off (seed paper's all-L2)  --cls-l1 on|off\n"
-    "  run:    --out DIR (default runs/pip) --seed 1 --workers 2 --threads N --eval-every 1 --max-batches N\n"
+    "  run:    --out DIR (default runs/pip) --device cpu|cuda --seed 1 --workers 2 --threads N --eval-every 1\n"
+    "          --max-batches N\n"
     "          --time-limit-s S (stop after the epoch that passes S seconds)\n"
     "  writes DIR/config.txt, meanface.txt, checkpoint.safetensors (every epoch, atomic), model.safetensors,\n"
     "  log.csv, loss.png. --resume continues DIR exactly where its last checkpoint stopped.\n";
@@ -149,7 +150,7 @@ int cmd_train(int argc, char** argv) {
 int cmd_test(int argc, char** argv) {
   Args a = parse(argc, argv, {"help"});
   if (a.has("help") || a.get("run").empty()) {
-    std::printf("usage: pipnet test --run DIR [--weights FILE] [--data [NAME=]SPEC]... [--json FILE] [--ced FILE.png]\n"
+    std::printf("usage: pipnet test --run DIR [--weights FILE] [--data [NAME=]SPEC]... [--json FILE] [--ced FILE.png] [--device D]\n"
                 "  --data defaults to the run's test data; repeat it for subsets, one row each, e.g. 300W's\n"
                 "    --data full=list:test.txt:images_test --data common=list:test_common.txt:images_test\n"
                 "    --data challenge=list:test_challenge.txt:images_test\n"
@@ -159,7 +160,7 @@ int cmd_test(int argc, char** argv) {
     return a.has("help") ? 0 : 2;
   }
   set_threads(a);
-  LoadedRun run = load_run(a.get("run"), a.get("weights"));
+  LoadedRun run = load_run(a.get("run"), a.get("weights"), a.get("device"));
   std::vector<std::pair<std::string, std::string>> sets;
   for (auto& [k, v] : a.kv)
     if (k == "data") {
@@ -196,13 +197,13 @@ int cmd_test(int argc, char** argv) {
 int cmd_infer(int argc, char** argv) {
   Args a = parse(argc, argv, {"help"});
   if (a.has("help") || a.get("run").empty() || a.get("image").empty()) {
-    std::printf("usage: pipnet infer --run DIR --image FILE|DIR [--box XMIN,YMIN,XMAX,YMAX] [--out DIR] [--threads N]\n"
+    std::printf("usage: pipnet infer --run DIR --image FILE|DIR [--box XMIN,YMIN,XMAX,YMAX] [--out DIR] [--device D] [--threads N]\n"
                 "  Without --box the whole image is the face crop. Points are printed as JSON (image pixels) and\n"
                 "  drawn into OUT/<name>.png (default OUT: the run's infer/ folder). A folder is done image by image.\n");
     return a.has("help") ? 0 : 2;
   }
   set_threads(a);
-  LoadedRun run = load_run(a.get("run"));
+  LoadedRun run = load_run(a.get("run"), "", a.get("device"));
   run.net->fold_batchnorms();  // eval mode: BN folded into the convolutions
   const std::string out = a.get("out", a.get("run") + "/infer");
   mkdir(out.c_str(), 0755);
@@ -234,6 +235,7 @@ int cmd_infer(int argc, char** argv) {
     Image face = resize_bilinear(crop(im, x0, y0, x1, y1), S, S);
     Tensor x = Tensor::empty({1, 3, S, S});
     normalize_imagenet(face, x.data<float>());
+    x = x.to(run.net->conv1.weight.device());
     const auto t0 = std::chrono::steady_clock::now();
     Landmarks L = decode(run.net->run(x), run.nbr, S, run.cfg.stride)[0];
     const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -12,6 +12,7 @@
 #include <stb/stb_image.h>
 
 #include "data/synth.h"
+#include "kernels/cuda/cuda.h"
 #include "layers/optim.h"
 #include "pipnet/plot.h"
 #include "tensor/safetensors.h"
@@ -26,7 +27,7 @@ std::map<std::string, std::string> TrainConfig::to_map() const {
           {"cls_l1", cls_l1 ? "1" : "0"}, {"pretrained", pretrained}, {"data", data}, {"test_data", test_data},
           {"meanface", meanface}, {"flip_table", flip_table}, {"crop_scale", d(crop_scale)},
           {"augment", augment ? "1" : "0"}, {"out", out}, {"seed", std::to_string(seed)},
-          {"workers", std::to_string(workers)}, {"threads", std::to_string(threads)},
+          {"workers", std::to_string(workers)}, {"threads", std::to_string(threads)}, {"device", device},
           {"eval_every", std::to_string(eval_every)}, {"max_batches", std::to_string(max_batches)},
           {"time_limit_s", d(time_limit_s)}};
 }
@@ -71,6 +72,10 @@ void TrainConfig::set(const std::string& k, const std::string& v) {
   else if (k == "out") out = v;
   else if (k == "seed") seed = (uint64_t)num(0, 1e18);
   else if (k == "workers") workers = (int)num(1, 256);
+  else if (k == "device") {
+    if (v != "cpu" && v != "cuda") throw Error("device = '" + v + "': expected cpu or cuda");
+    device = v;
+  }
   else if (k == "threads") threads = (int)num(0, 1024);
   else if (k == "eval_every") eval_every = (int)num(1, 100000);
   else if (k == "max_batches") max_batches = (int64_t)num(0, 1e12);
@@ -305,6 +310,12 @@ void plot_log(const std::string& path, const std::vector<EpochLog>& log) {
 }
 }  // namespace
 
+Device device_of(const TrainConfig& cfg) {
+  if (cfg.device == "cpu") return Device::CPU;
+  if (!cuda_available()) throw Error("device cuda: no CUDA device here (or this build has no CUDA: nvcc was not found)");
+  return Device::CUDA;
+}
+
 // ---- evaluation ---------------------------------------------------------------------------------
 TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch) {
   ag::NoGradGuard ng;
@@ -324,7 +335,7 @@ TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int 
   double seconds = 0;
   while (loader.next(b)) {
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<Landmarks> dec = decode(net.run(b.images), nbr, net.cfg.input_size, net.cfg.net_stride);
+    std::vector<Landmarks> dec = decode(net.run(b.images.to(net.conv1.weight.device())), nbr, net.cfg.input_size, net.cfg.net_stride);
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t k = 0; k < dec.size(); k++) {
       rep.pred.push_back(dec[k].merged);
@@ -374,6 +385,8 @@ int train(const TrainConfig& cfg, bool resume) {
     }
     load_state_dict(net, trunk, cfg.pretrained);
   }
+  const Device dev = device_of(cfg);
+  net.to(dev);  // before the optimizer: its state lives beside the parameters
   const double wd = cfg.wd >= 0 ? cfg.wd : (cfg.pretrained.empty() ? 5e-4 : 0.0);
   Adam opt(net.parameters(), cfg.lr, 0.9, 0.999, 1e-8, wd);
   MultiStepLR sched{cfg.lr, parse_decay(cfg.decay), cfg.gamma};
@@ -414,7 +427,7 @@ int train(const TrainConfig& cfg, bool resume) {
         std::_Exit(137);
       }
       PipTargets t = make_targets(b.lms, nbr, cfg.input / cfg.stride);
-      PipLoss L = pip_loss(net.run(b.images), t, lcfg);
+      PipLoss L = pip_loss(net.run(b.images.to(dev)), t, lcfg);
       const double loss = L.total.item();
       if (!std::isfinite(loss)) {
         ag::clear_tape();
@@ -459,10 +472,11 @@ int train(const TrainConfig& cfg, bool resume) {
   return 0;
 }
 
-LoadedRun load_run(const std::string& dir, const std::string& weights) {
+LoadedRun load_run(const std::string& dir, const std::string& weights, const std::string& device) {
   LoadedRun r;
   if (!exists(dir + "/config.txt")) throw Error(dir + ": not a run directory (no config.txt)");
   r.cfg.load(dir + "/config.txt");
+  if (!device.empty()) r.cfg.set("device", device);
   r.meanface = MeanFace::load(dir + "/meanface.txt");
   r.nbr = Neighbors::from_meanface(r.meanface, r.cfg.nb);
   Rng rng(0);
@@ -470,6 +484,7 @@ LoadedRun load_run(const std::string& dir, const std::string& weights) {
   const std::string w = !weights.empty() ? weights : exists(dir + "/model.safetensors") ? dir + "/model.safetensors" : dir + "/checkpoint.safetensors";
   if (w.size() > 23 && w.compare(w.size() - 23, 23, "checkpoint.safetensors") == 0) load_checkpoint(w, *r.net, nullptr);
   else load_weights(*r.net, w);
+  r.net->to(device_of(r.cfg));
   r.net->eval();
   return r;
 }

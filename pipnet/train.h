@@ -36,6 +36,7 @@ struct TrainConfig {
   std::string out = "runs/pip";
   uint64_t seed = 1;
   int workers = 2, threads = 0;            // threads 0: all cores
+  std::string device = "cpu";              // cpu | cuda
   int eval_every = 1;                      // evaluate on test_data every N epochs (and after the last)
   int64_t max_batches = 0;                 // per epoch, 0 = all (short runs, tests)
   double time_limit_s = 0;                 // stop (after a whole epoch) once this much time has gone; 0 = none
@@ -65,6 +66,7 @@ struct EpochLog {
 };
 
 int train(const TrainConfig& cfg, bool resume);  // returns the process exit code
+Device device_of(const TrainConfig& cfg);        // Error when cuda is asked for and none exists
 
 struct TestReport {
   EvalResult merged, unmerged;
@@ -81,4 +83,4 @@ struct LoadedRun {
   Neighbors nbr;
   std::unique_ptr<PIPNet> net;
 };
-LoadedRun load_run(const std::string& dir, const std::string& weights = "");
+LoadedRun load_run(const std::string& dir, const std::string& weights = "", const std::string& device = "");

@@ -1,6 +1,5 @@
-// cuda_backend.cu: the CUDA device's memory and copies. Every CUDA call is checked and a failure names the file
-// and line. The compute kernels (issue 6) are not written yet: their dispatch entries are empty, so a CUDA tensor
-// reaching an op fails loudly, naming the op.
+// cuda_backend.cu: the CUDA device's memory and copies (plain cudaMalloc under the caching allocator, never managed
+// memory). Every CUDA call is checked and a failure names the file and line. The kernels: cuda_kernels.cu.
 #include <cuda_runtime.h>
 
 #include <cstdio>

@@ -1,0 +1,446 @@
+// cuda_kernels.cu: every op of kernels/dispatch.h on an NVIDIA GPU, float32. Same contracts as kernels/ref/ref.h
+// (which documents each formula); "+=" outputs accumulate. One stream (cuda_stream()), cuBLAS for the GEMMs, every
+// call checked with file and line. Reductions are two-stage and ordered, scatter-adds are written as gathers: the
+// same inputs give the same bits on every run, as on the CPU.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cuda.h"
+#include "tensor/tensor.h"
+
+#define CUDA_CHECK(call)                                                                                   \
+  do {                                                                                                     \
+    cudaError_t err_ = (call);                                                                             \
+    if (err_ != cudaSuccess)                                                                               \
+      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call + ": " + \
+                                   cudaGetErrorString(err_));                                              \
+  } while (0)
+#define CUBLAS_CHECK(call)                                                                                 \
+  do {                                                                                                     \
+    cublasStatus_t st_ = (call);                                                                           \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                                      \
+      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call +      \
+                                   ": cuBLAS status " + std::to_string((int)st_));                         \
+  } while (0)
+#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+
+namespace {
+
+constexpr int kThreads = 256;
+int blocks_for(int64_t n) { return (int)((n + kThreads - 1) / kThreads); }
+
+cudaStream_t g_stream = nullptr;
+cublasHandle_t g_blas = nullptr;
+bool g_tf32 = false;
+
+float* f(const Tensor& t) { return static_cast<float*>(t.raw()); }
+const int32_t* i32(const Tensor& t) { return static_cast<const int32_t*>(t.raw()); }
+
+}  // namespace
+
+cudaStream_t cuda_stream() {
+  if (!g_stream) CUDA_CHECK(cudaStreamCreate(&g_stream));
+  return g_stream;
+}
+
+void cuda_set_tf32(bool on) { g_tf32 = on; }
+
+// ---- GEMM through cuBLAS -------------------------------------------------------------------------------
+// cuBLAS is column-major; the engine is row-major. A row-major matrix X [r x c] is, read column-major, X^T [c x r].
+// So the row-major product C = op(A) op(B) is computed as the column-major product C^T = op(B)^T op(A)^T: pass B
+// first, A second, swap M and N, and keep each operand's own transpose flag. This is the only place that knows.
+void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                float beta, float* C, int ldc) {
+  if (!g_blas) {
+    CUBLAS_CHECK(cublasCreate(&g_blas));
+    CUBLAS_CHECK(cublasSetStream(g_blas, cuda_stream()));
+  }
+  // FP32 math by default; TF32 (10-bit mantissa products) only when asked for, with its own looser tolerance.
+  CUBLAS_CHECK(cublasSetMathMode(g_blas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  CUBLAS_CHECK(cublasSgemm(g_blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B,
+                           ldb, A, lda, &beta, C, ldc));
+}
+
+// ---- convolution: im2col + GEMM -------------------------------------------------------------------------
+__global__ void im2col_kernel(ConvGeom g, const float* x, float* col) {
+  const int64_t PQ = (int64_t)g.P * g.Q, total = (int64_t)g.C * g.R * g.S * PQ;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t row = i / PQ, pq = i % PQ;
+    const int c = (int)(row / (g.R * g.S)), r = (int)(row / g.S % g.R), s = (int)(row % g.S);
+    const int h = (int)(pq / g.Q) * g.stride - g.pad + r, w = (int)(pq % g.Q) * g.stride - g.pad + s;
+    col[i] = (h >= 0 && h < g.H && w >= 0 && w < g.W) ? x[((int64_t)c * g.H + h) * g.W + w] : 0.0f;
+  }
+}
+
+// col2im as a gather: each input pixel sums the column entries that read it (no atomics, fixed order).
+__global__ void col2im_kernel(ConvGeom g, const float* col, float* x) {
+  const int64_t PQ = (int64_t)g.P * g.Q, total = (int64_t)g.C * g.H * g.W;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int c = (int)(i / ((int64_t)g.H * g.W)), h = (int)(i / g.W % g.H), w = (int)(i % g.W);
+    float acc = 0.0f;
+    for (int r = 0; r < g.R; r++) {
+      const int ph = h + g.pad - r;
+      if (ph < 0 || ph % g.stride) continue;
+      const int p = ph / g.stride;
+      if (p >= g.P) continue;
+      for (int s = 0; s < g.S; s++) {
+        const int qw = w + g.pad - s;
+        if (qw < 0 || qw % g.stride) continue;
+        const int q = qw / g.stride;
+        if (q >= g.Q) continue;
+        acc += col[((int64_t)(c * g.R + r) * g.S + s) * PQ + (int64_t)p * g.Q + q];
+      }
+    }
+    x[i] += acc;
+  }
+}
+
+__global__ void bias_kernel(int64_t total, int K, int PQ, const float* b, float* y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] += b[(i / PQ) % K];
+}
+
+// db[k] += sum over n, p, q of dy: one block per channel, a tree in shared memory (double).
+__global__ void bias_grad_kernel(int N, int K, int PQ, const float* dy, float* db) {
+  __shared__ double part[kThreads];
+  const int k = blockIdx.x;
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < (int64_t)N * PQ; i += blockDim.x) s += dy[((int64_t)(i / PQ) * K + k) * PQ + i % PQ];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) db[k] += (float)part[0];
+}
+
+namespace cudak {
+
+static Tensor col_buffer(const ConvGeom& g) { return Tensor::empty({(int64_t)g.C * g.R * g.S * g.P * g.Q}, DType::F32, Device::CUDA); }
+
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  Tensor col;
+  if (!g.is_pointwise()) col = col_buffer(g);
+  for (int n = 0; n < g.N; n++) {
+    const float* xn = f(x) + (int64_t)n * g.C * g.H * g.W;
+    const float* B = xn;
+    if (!g.is_pointwise()) {  // a 1x1 stride-1 convolution multiplies the image itself
+      im2col_kernel<<<std::min(blocks_for((int64_t)CRS * PQ), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
+      LAUNCH_CHECK();
+      B = f(col);
+    }
+    cuda_sgemm(false, false, g.K, PQ, CRS, 1.0f, f(w), CRS, B, PQ, 0.0f, f(y) + (int64_t)n * g.K * PQ, PQ);
+  }
+  if (b) {
+    bias_kernel<<<std::min(blocks_for(y.numel()), 65535), kThreads, 0, cuda_stream()>>>(y.numel(), g.K, PQ, f(*b), f(y));
+    LAUNCH_CHECK();
+  }
+}
+
+void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  Tensor col;
+  if (!g.is_pointwise()) col = col_buffer(g);
+  for (int n = 0; n < g.N; n++) {
+    const float* dyn = f(dy) + (int64_t)n * g.K * PQ;
+    float* dxn = f(dx) + (int64_t)n * g.C * g.H * g.W;
+    if (g.is_pointwise()) {
+      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, f(w), CRS, dyn, PQ, 1.0f, dxn, PQ);
+    } else {
+      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, f(w), CRS, dyn, PQ, 0.0f, f(col), PQ);
+      col2im_kernel<<<std::min(blocks_for((int64_t)g.C * g.H * g.W), 65535), kThreads, 0, cuda_stream()>>>(g, f(col), dxn);
+      LAUNCH_CHECK();
+    }
+  }
+}
+
+void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  Tensor col;
+  if (!g.is_pointwise()) col = col_buffer(g);
+  for (int n = 0; n < g.N; n++) {
+    const float* xn = f(x) + (int64_t)n * g.C * g.H * g.W;
+    const float* B = xn;
+    if (!g.is_pointwise()) {
+      im2col_kernel<<<std::min(blocks_for((int64_t)CRS * PQ), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
+      LAUNCH_CHECK();
+      B = f(col);
+    }
+    cuda_sgemm(false, true, g.K, CRS, PQ, 1.0f, f(dy) + (int64_t)n * g.K * PQ, PQ, B, PQ, 1.0f, f(dw), CRS);
+  }
+  if (db) {
+    bias_grad_kernel<<<g.K, kThreads, 0, cuda_stream()>>>(g.N, g.K, PQ, f(dy), f(*db));
+    LAUNCH_CHECK();
+  }
+}
+
+}  // namespace cudak
+
+// ---- batch norm: one block per channel, double accumulators --------------------------------------------
+__device__ double block_sum(double v, double* part) {
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  const double s = part[0];
+  __syncthreads();
+  return s;
+}
+
+__global__ void bn_train_kernel(int N, int C, int HW, const float* x, const float* gamma, const float* beta, double eps,
+                                double momentum, float* rm, float* rv, float* y, float* sm, float* si) {
+  __shared__ double part[kThreads];
+  const int c = blockIdx.x;
+  const int64_t cnt = (int64_t)N * HW;
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) s += x[((int64_t)(i / HW) * C + c) * HW + i % HW];
+  const double mean = block_sum(s, part) / cnt;
+  double q = 0;
+  for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+    const double d = x[((int64_t)(i / HW) * C + c) * HW + i % HW] - mean;
+    q += d * d;
+  }
+  const double sq = block_sum(q, part), var = sq / cnt, invstd = 1.0 / sqrt(var + eps);
+  const float scale = (float)(invstd * gamma[c]), shift = (float)(beta[c] - mean * invstd * gamma[c]);
+  for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+    const int64_t o = ((int64_t)(i / HW) * C + c) * HW + i % HW;
+    y[o] = x[o] * scale + shift;
+  }
+  if (threadIdx.x == 0) {
+    sm[c] = (float)mean;
+    si[c] = (float)invstd;
+    if (rm) {
+      rm[c] = (float)((1 - momentum) * rm[c] + momentum * mean);
+      rv[c] = (float)((1 - momentum) * rv[c] + momentum * (cnt > 1 ? sq / (cnt - 1) : var));
+    }
+  }
+}
+
+__global__ void bn_eval_kernel(int64_t total, int C, int HW, const float* x, const float* gamma, const float* beta,
+                               double eps, const float* rm, const float* rv, float* y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+    const int c = (int)(i / HW % C);
+    const float invstd = (float)(1.0 / sqrt((double)rv[c] + eps));
+    y[i] = (x[i] - rm[c]) * invstd * gamma[c] + beta[c];
+  }
+}
+
+// Backward, train mode (formula: ref::batchnorm_backward); eval mode when `eval` (statistics are constants).
+__global__ void bn_backward_kernel(int N, int C, int HW, const float* x, const float* dy, const float* gamma,
+                                   const float* mean_, const float* invstd_, bool eval, float* dx, float* dgamma,
+                                   float* dbeta) {
+  __shared__ double part[kThreads];
+  const int c = blockIdx.x;
+  const int64_t cnt = (int64_t)N * HW;
+  const float mean = mean_[c], invstd = invstd_[c];
+  double a = 0, b = 0;
+  for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+    const int64_t o = ((int64_t)(i / HW) * C + c) * HW + i % HW;
+    a += dy[o];
+    b += (double)dy[o] * (x[o] - mean);
+  }
+  const double sdy = block_sum(a, part), sdyx = block_sum(b, part) * invstd;
+  const float km = gamma[c] * invstd, ma = eval ? 0.0f : (float)(sdy / cnt), mb = eval ? 0.0f : (float)(sdyx / cnt * invstd);
+  for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+    const int64_t o = ((int64_t)(i / HW) * C + c) * HW + i % HW;
+    dx[o] += km * (dy[o] - ma - (x[o] - mean) * mb);
+  }
+  if (threadIdx.x == 0) {
+    dgamma[c] += (float)sdyx;
+    dbeta[c] += (float)sdy;
+  }
+}
+
+__global__ void invstd_kernel(int C, const float* rv, double eps, float* out) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C) out[c] = (float)(1.0 / sqrt((double)rv[c] + eps));
+}
+
+namespace cudak {
+
+static int hw(const Tensor& x) { return (int)(x.numel() / (x.size(0) * x.size(1))); }
+
+void batchnorm_forward_train(const Tensor& x, const Tensor& g, const Tensor& b, double eps, double mom, Tensor* rm,
+                             Tensor* rv, Tensor& y, Tensor& sm, Tensor& si) {
+  bn_train_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(g), f(b),
+                                                                  eps, mom, rm ? f(*rm) : nullptr, rv ? f(*rv) : nullptr,
+                                                                  f(y), f(sm), f(si));
+  LAUNCH_CHECK();
+}
+void batchnorm_forward_eval(const Tensor& x, const Tensor& g, const Tensor& b, double eps, const Tensor& rm,
+                            const Tensor& rv, Tensor& y) {
+  bn_eval_kernel<<<std::min(blocks_for(x.numel()), 65535), kThreads, 0, cuda_stream()>>>(
+      x.numel(), (int)x.size(1), hw(x), f(x), f(g), f(b), eps, f(rm), f(rv), f(y));
+  LAUNCH_CHECK();
+}
+void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& sm, const Tensor& si,
+                        Tensor& dx, Tensor& dg, Tensor& db) {
+  bn_backward_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(dy),
+                                                                     f(g), f(sm), f(si), false, f(dx), f(dg), f(db));
+  LAUNCH_CHECK();
+}
+void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& rm, const Tensor& rv,
+                             double eps, Tensor& dx, Tensor& dg, Tensor& db) {
+  Tensor inv = Tensor::empty({x.size(1)}, DType::F32, Device::CUDA);
+  invstd_kernel<<<blocks_for(x.size(1)), kThreads, 0, cuda_stream()>>>((int)x.size(1), f(rv), eps, f(inv));
+  LAUNCH_CHECK();
+  bn_backward_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(dy),
+                                                                     f(g), f(rm), f(inv), true, f(dx), f(dg), f(db));
+  LAUNCH_CHECK();
+}
+
+}  // namespace cudak
+
+// ---- elementwise -------------------------------------------------------------------------------------------
+#define GRID_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+__global__ void relu_fwd_kernel(int64_t n, const float* x, float* y) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
+__global__ void relu_bwd_kernel(int64_t n, const float* y, const float* dy, float* dx) { GRID_LOOP(i, n) if (y[i] > 0.0f) dx[i] += dy[i]; }
+__global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) { GRID_LOOP(i, n) y[i] = a[i] + b[i]; }
+__global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) { GRID_LOOP(i, n) y[i] += a * x[i]; }
+__global__ void mse_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) { GRID_LOOP(i, n) dp[i] += k * (p[i] - t[i]); }
+__global__ void l1_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) {
+  GRID_LOOP(i, n) { const float d = p[i] - t[i]; dp[i] += k * (float)((d > 0) - (d < 0)); }
+}
+__global__ void avgpool_fwd_kernel(int64_t NC, int HW, const float* x, float* y) {
+  GRID_LOOP(i, NC) { double s = 0; for (int j = 0; j < HW; j++) s += x[i * HW + j]; y[i] = (float)(s / HW); }
+}
+__global__ void avgpool_bwd_kernel(int64_t n, int HW, const float* dy, float* dx) { GRID_LOOP(i, n) dx[i] += dy[i / HW] / (float)HW; }
+__global__ void maxpool_fwd_kernel(PoolGeom g, const float* x, float* y) {
+  GRID_LOOP(i, (int64_t)g.N * g.C * g.P * g.Q) {
+    const int64_t nc = i / ((int64_t)g.P * g.Q);
+    const int p = (int)(i / g.Q % g.P), q = (int)(i % g.Q);
+    float best = -INFINITY;
+    for (int r = 0; r < g.k; r++)
+      for (int s = 0; s < g.k; s++) {
+        const int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+        if (h >= 0 && h < g.H && w >= 0 && w < g.W) best = fmaxf(best, x[(nc * g.H + h) * g.W + w]);
+      }
+    y[i] = best;
+  }
+}
+// The window (p, q)'s argmax: first maximum in row-major order, as the CPU kernels.
+__device__ int64_t window_argmax(const PoolGeom& g, const float* xp, int p, int q) {
+  int64_t at = -1;
+  for (int r = 0; r < g.k; r++)
+    for (int s = 0; s < g.k; s++) {
+      const int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + s;
+      if (h >= 0 && h < g.H && w >= 0 && w < g.W && (at < 0 || xp[h * g.W + w] > xp[at])) at = (int64_t)h * g.W + w;
+    }
+  return at;
+}
+// Backward as a gather: each input pixel collects dy of the windows whose argmax it is.
+__global__ void maxpool_bwd_kernel(PoolGeom g, const float* x, const float* dy, float* dx) {
+  GRID_LOOP(i, (int64_t)g.N * g.C * g.H * g.W) {
+    const int64_t nc = i / ((int64_t)g.H * g.W);
+    const int h = (int)(i / g.W % g.H), w = (int)(i % g.W);
+    const float* xp = x + nc * g.H * g.W;
+    float acc = 0.0f;
+    for (int p = max(0, (h + g.pad - g.k + g.stride) / g.stride); p <= min(g.P - 1, (h + g.pad) / g.stride); p++)
+      for (int q = max(0, (w + g.pad - g.k + g.stride) / g.stride); q <= min(g.Q - 1, (w + g.pad) / g.stride); q++)
+        if (window_argmax(g, xp, p, q) == (int64_t)h * g.W + w) acc += dy[(nc * g.P + p) * g.Q + q];
+    dx[i] += acc;
+  }
+}
+__global__ void gather_kernel(int B, int C, int HW, int rep, const float* x, const int32_t* cell, float* y) {
+  GRID_LOOP(i, (int64_t)B * C) { const int b = (int)(i / C), c = (int)(i % C); y[i] = x[i * HW + cell[b * (C / rep) + c / rep]]; }
+}
+__global__ void gather_bwd_kernel(int B, int C, int HW, int rep, const float* dy, const int32_t* cell, float* dx) {
+  GRID_LOOP(i, (int64_t)B * C) { const int b = (int)(i / C), c = (int)(i % C); dx[i * HW + cell[b * (C / rep) + c / rep]] += dy[i]; }
+}
+__global__ void adam_kernel(int64_t n, float* p, const float* g, float* m, float* v, float step, float b1, float b2,
+                            float wd, float bc2s, float eps) {
+  GRID_LOOP(i, n) {
+    const float gi = g[i] + wd * p[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] -= step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+  }
+}
+__global__ void sgd_kernel(int64_t n, float* p, const float* g, float* buf, float lr, float mom, float wd, bool first) {
+  GRID_LOOP(i, n) {
+    const float d = g[i] + wd * p[i];
+    buf[i] = first ? d : mom * buf[i] + d;
+    p[i] -= lr * (mom != 0.0f ? buf[i] : d);
+  }
+}
+// Loss reductions: per-block partial sums in double, then one block sums them in order.
+__global__ void loss_partial_kernel(int64_t n, const float* p, const float* t, bool l1, double* part) {
+  __shared__ double sh[kThreads];
+  double s = 0;
+  GRID_LOOP(i, n) { const double d = (double)p[i] - t[i]; s += l1 ? fabs(d) : d * d; }
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) part[blockIdx.x] = sh[0];
+}
+
+namespace cudak {
+
+#define GRID(n) std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()
+void relu_forward(const Tensor& x, Tensor& y) { relu_fwd_kernel<<<GRID(x.numel())>>>(x.numel(), f(x), f(y)); LAUNCH_CHECK(); }
+void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) { relu_bwd_kernel<<<GRID(y.numel())>>>(y.numel(), f(y), f(dy), f(dx)); LAUNCH_CHECK(); }
+void add(const Tensor& a, const Tensor& b, Tensor& y) { add_kernel<<<GRID(a.numel())>>>(a.numel(), f(a), f(b), f(y)); LAUNCH_CHECK(); }
+void accumulate(const Tensor& x, Tensor& y) { axpy_kernel<<<GRID(x.numel())>>>(x.numel(), 1.0f, f(x), f(y)); LAUNCH_CHECK(); }
+void axpy(double a, const Tensor& x, Tensor& y) { axpy_kernel<<<GRID(x.numel())>>>(x.numel(), (float)a, f(x), f(y)); LAUNCH_CHECK(); }
+void maxpool_forward(const PoolGeom& g, const Tensor& x, Tensor& y) { maxpool_fwd_kernel<<<GRID(y.numel())>>>(g, f(x), f(y)); LAUNCH_CHECK(); }
+void maxpool_backward(const PoolGeom& g, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  maxpool_bwd_kernel<<<GRID(x.numel())>>>(g, f(x), f(dy), f(dx));
+  LAUNCH_CHECK();
+}
+void avgpool_forward(const Tensor& x, Tensor& y) { avgpool_fwd_kernel<<<GRID(y.numel())>>>(y.numel(), hw(x), f(x), f(y)); LAUNCH_CHECK(); }
+void avgpool_backward(const Tensor& dy, Tensor& dx) { avgpool_bwd_kernel<<<GRID(dx.numel())>>>(dx.numel(), hw(dx), f(dy), f(dx)); LAUNCH_CHECK(); }
+
+static double loss(const Tensor& p, const Tensor& t, bool l1) {
+  const int blocks = std::min(blocks_for(p.numel()), 1024);
+  Tensor part = Tensor::empty({blocks}, DType::F64, Device::CUDA);
+  loss_partial_kernel<<<blocks, kThreads, 0, cuda_stream()>>>(p.numel(), f(p), f(t), l1, static_cast<double*>(part.raw()));
+  LAUNCH_CHECK();
+  std::vector<double> h(blocks);
+  CUDA_CHECK(cudaMemcpyAsync(h.data(), part.raw(), blocks * sizeof(double), cudaMemcpyDeviceToHost, cuda_stream()));
+  CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+  double s = 0;
+  for (double v : h) s += v;
+  return s / p.numel();
+}
+double mse_loss(const Tensor& p, const Tensor& t) { return loss(p, t, false); }
+double l1_loss(const Tensor& p, const Tensor& t) { return loss(p, t, true); }
+void mse_loss_backward(const Tensor& p, const Tensor& t, double d, Tensor& dp) {
+  mse_bwd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(t), (float)(2.0 * d / p.numel()), f(dp));
+  LAUNCH_CHECK();
+}
+void l1_loss_backward(const Tensor& p, const Tensor& t, double d, Tensor& dp) {
+  l1_bwd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(t), (float)(d / p.numel()), f(dp));
+  LAUNCH_CHECK();
+}
+void gather_cells(const Tensor& x, const Tensor& cell, int rep, Tensor& y) {
+  gather_kernel<<<GRID(y.numel())>>>((int)x.size(0), (int)x.size(1), hw(x), rep, f(x), i32(cell), f(y));
+  LAUNCH_CHECK();
+}
+void gather_cells_backward(const Tensor& dy, const Tensor& cell, int rep, Tensor& dx) {
+  gather_bwd_kernel<<<GRID(dy.numel())>>>((int)dx.size(0), (int)dx.size(1), hw(dx), rep, f(dy), i32(cell), f(dx));
+  LAUNCH_CHECK();
+}
+void adam_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamParams& a) {
+  const double bc1 = 1 - std::pow(a.beta1, (double)a.t), bc2s = std::sqrt(1 - std::pow(a.beta2, (double)a.t));
+  adam_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(g), f(m), f(v), (float)(a.lr / bc1), (float)a.beta1, (float)a.beta2,
+                                   (float)a.weight_decay, (float)bc2s, (float)a.eps);
+  LAUNCH_CHECK();
+}
+void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double mom, double wd, bool first) {
+  sgd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(g), f(buf), (float)lr, (float)mom, (float)wd, first);
+  LAUNCH_CHECK();
+}
+
+}  // namespace cudak
