@@ -124,18 +124,21 @@ namespace cudak {
 
 static Tensor col_buffer(const ConvGeom& g) { return Tensor::empty({(int64_t)g.C * g.R * g.S * g.P * g.Q}, DType::F32, Device::CUDA); }
 
+// The column matrix [CRS, PQ] of image xn: the image itself for a 1x1 stride-1 convolution, else im2col into col.
+static const float* columns(const ConvGeom& g, const float* xn, Tensor& col) {
+  if (g.is_pointwise()) return xn;
+  const int64_t n = (int64_t)g.C * g.R * g.S * g.P * g.Q;
+  im2col_kernel<<<std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
+  LAUNCH_CHECK();
+  return f(col);
+}
+
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   Tensor col;
   if (!g.is_pointwise()) col = col_buffer(g);
   for (int n = 0; n < g.N; n++) {
-    const float* xn = f(x) + (int64_t)n * g.C * g.H * g.W;
-    const float* B = xn;
-    if (!g.is_pointwise()) {  // a 1x1 stride-1 convolution multiplies the image itself
-      im2col_kernel<<<std::min(blocks_for((int64_t)CRS * PQ), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
-      LAUNCH_CHECK();
-      B = f(col);
-    }
+    const float* B = columns(g, f(x) + (int64_t)n * g.C * g.H * g.W, col);
     cuda_sgemm(false, false, g.K, PQ, CRS, 1.0f, f(w), CRS, B, PQ, 0.0f, f(y) + (int64_t)n * g.K * PQ, PQ);
   }
   if (b) {
@@ -166,13 +169,7 @@ void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy
   Tensor col;
   if (!g.is_pointwise()) col = col_buffer(g);
   for (int n = 0; n < g.N; n++) {
-    const float* xn = f(x) + (int64_t)n * g.C * g.H * g.W;
-    const float* B = xn;
-    if (!g.is_pointwise()) {
-      im2col_kernel<<<std::min(blocks_for((int64_t)CRS * PQ), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
-      LAUNCH_CHECK();
-      B = f(col);
-    }
+    const float* B = columns(g, f(x) + (int64_t)n * g.C * g.H * g.W, col);
     cuda_sgemm(false, true, g.K, CRS, PQ, 1.0f, f(dy) + (int64_t)n * g.K * PQ, PQ, B, PQ, 1.0f, f(dw), CRS);
   }
   if (db) {
