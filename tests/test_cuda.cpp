@@ -6,6 +6,8 @@
 #include "pipnet/pip.h"
 #include "test_util.h"
 
+#include <tuple>
+
 static void need_gpu() {
   if (!cuda_available()) SKIP_TEST("no CUDA device (or a build without nvcc)");
 }
@@ -141,4 +143,22 @@ TEST_CASE("cuda: a ResNet-18 PIP Net forward / backward / 10 Adam steps match th
     INFO(sc[i].first);
     check_close("after 10 steps", sg[i].second.to(Device::CPU), sc[i].second, 1e-3, 1e-2);
   }
+}
+
+TEST_CASE("cuda: the hand-written SGEMM versions match cuBLAS on odd shapes", "[cuda]") {
+  need_gpu();
+#ifdef PIPNET_CUDA
+  for (auto [M, N, K] : std::vector<std::tuple<int, int, int>>{{1, 1, 1}, {7, 63, 65}, {129, 127, 257}, {300, 33, 520}}) {
+    Tensor A = gpu(random_tensor({M, K}, 1)), B = gpu(random_tensor({K, N}, 2));
+    Tensor C0 = gpu(random_tensor({M, N}, 3));
+    Tensor ref = C0.clone();
+    cuda_sgemm_version(0, M, N, K, 1.0f, A.data<float>(), B.data<float>(), 0.5f, ref.data<float>());
+    for (int v = 1; v <= 3; v++) {
+      Tensor C = C0.clone();
+      cuda_sgemm_version(v, M, N, K, 1.0f, A.data<float>(), B.data<float>(), 0.5f, C.data<float>());
+      INFO("version " << v << " M=" << M << " N=" << N << " K=" << K);
+      check_close("sgemm", C.to(Device::CPU), ref.to(Device::CPU), 1e-5 * std::sqrt((double)K), 1e-5);
+    }
+  }
+#endif
 }

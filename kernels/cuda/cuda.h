@@ -19,6 +19,11 @@ void cuda_set_tf32(bool on);  // cuBLAS TF32 tensor-core math (off: FP32, the de
 void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                 float beta, float* C, int ldc);
 
+// The hand-written SGEMMs of sgemm_tiled.cu, for readers and benchmarks: version 0 is cuBLAS, 1 naive, 2 shared-memory
+// tiles, 3 register tiles. Row-major, no transposes, device pointers.
+void cuda_sgemm_version(int version, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
+                        float* C);
+
 // The CUDA entries of the dispatch tables (kernels/dispatch.cpp); contracts as kernels/dispatch.h.
 namespace cudak {
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
