@@ -21,6 +21,19 @@ grep -q "resuming .* after epoch 1" "$dir/b2.log" || fail "resume did not start 
 cmp "$dir/a/model.safetensors" "$dir/b/model.safetensors" || fail "resumed run differs from the uninterrupted one"
 echo "ok: killed at step 18 and resumed, final weights identical to the uninterrupted run"
 
+# 2a. the same with a real SIGKILL while epoch 2 runs (the progress log names the epoch)
+"$pipnet" train "${common[@]}" --out "$dir/k" 2>"$dir/k.log" &
+pid=$!
+for _ in $(seq 1 600); do grep -q "epoch 2/3" "$dir/k.log" 2>/dev/null && break; sleep 0.05; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+if grep -q "epoch 3/3" "$dir/k.log"; then
+  echo "note: the run reached epoch 3 before the kill landed; the SIGKILL case is not exercised this time"
+else
+  "$pipnet" train --resume --out "$dir/k" 2>"$dir/k2.log" || fail "resume after SIGKILL failed: $(tail -3 "$dir/k2.log")"
+  cmp "$dir/a/model.safetensors" "$dir/k/model.safetensors" || fail "run resumed after SIGKILL differs from the uninterrupted one"
+  echo "ok: SIGKILL during epoch 2, resumed: final weights identical to the uninterrupted run"
+fi
+
 # 2b. initialisation from a safetensors backbone: the trunk's tensors are read, the heads keep their init, and weight
 #     decay becomes 0 as in the repo
 "$pipnet" train "${common[@]}" --epochs 1 --pretrained "$dir/a/model.safetensors" --out "$dir/p" 2>"$dir/p.log" || fail "pretrained run failed: $(tail -2 "$dir/p.log")"
