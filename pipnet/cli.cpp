@@ -361,23 +361,27 @@ namespace {
 int cmd_bench(int argc, char** argv) {
   Args a = parse(argc, argv, {"help", "no_torch"});
   if (a.has("help")) {
-    std::printf("usage: pipnet bench [--backbones resnet18,resnet50] [--input 256] [--threads N] [--no-torch]\n"
+    std::printf("usage: pipnet bench [--backbones resnet18,resnet50] [--input 256] [--device cpu|cuda] [--threads N] [--no-torch]\n"
                 "  Inference FPS at batch 1 and 16 (eval, BN folded, no grad, decoding included) and training images/s\n"
                 "  at batch 16, per backbone; beside PyTorch's (Debian python3-torch, same threads, same shapes).\n");
     return 0;
   }
   set_threads(a);
   const int S = std::atoi(a.get("input", "256").c_str()), threads = omp_get_max_threads();
+  TrainConfig dc;
+  dc.set("device", a.get("device", "cpu"));
+  const Device dev = device_of(dc);  // timings read results back to the host, so they include the device's work
   std::vector<std::string> bbs;
   std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
   for (std::string t; std::getline(ss, t, ',');) bbs.push_back(t);
-  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %d threads, sgemm %s\n", S, S, threads,
-              cpu::gemm_active().name);
+  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
+              dc.device.c_str(), threads, cpu::gemm_active().name);
   std::printf("%-10s %-8s %12s %12s %14s\n", "backbone", "engine", "FPS b=1", "img/s b=16", "train img/s b=16");
   std::string json = "[";
   for (const std::string& bb : bbs) {
     Rng rng(0);
     PIPNet net(PipConfig{bb, 64, 68, 10, S, 32}, rng);
+    net.to(dev);
     MeanFace mf;
     mf.N = 68;
     mf.xy = synth_landmarks(1, 0, S);
@@ -385,13 +389,13 @@ int cmd_bench(int argc, char** argv) {
     // training images/s at batch 16
     net.train();
     Adam opt(net.parameters(), 1e-4);
-    Tensor x16 = Tensor::full({16, 3, S, S}, 0.1);
+    Tensor x16 = Tensor::full({16, 3, S, S}, 0.1, DType::F32, dev);
     std::vector<std::vector<float>> lms(16, mf.xy);
     PipTargets t = make_targets(lms, nbr, S / 32);
     auto train_step = [&] {
       opt.zero_grad();
       PipLoss L = pip_loss(net.run(x16), t, PipLossConfig{});
-      ag::backward(L.total);
+      ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
       opt.step();
     };
     train_step();
@@ -403,7 +407,7 @@ int cmd_bench(int argc, char** argv) {
     net.eval();
     net.fold_batchnorms();
     ag::NoGradGuard ng;
-    Tensor x1 = Tensor::full({1, 3, S, S}, 0.1);
+    Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
     auto infer = [&](const Tensor& x, int reps) {
       decode(net.run(x), nbr, S, 32);
       auto a0 = std::chrono::steady_clock::now();
@@ -415,7 +419,8 @@ int cmd_bench(int argc, char** argv) {
     json += strf("%s{\"backbone\":\"%s\",\"engine\":\"pipnet\",\"fps_b1\":%.2f,\"ips_b16\":%.2f,\"train_ips_b16\":%.2f}",
                  json.size() > 1 ? "," : "", bb.c_str(), fps1, ips16, train_ips);
     if (!a.has("no_torch")) {
-      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d 2>/dev/null", PIPNET_SOURCE_DIR, bb.c_str(), S, threads);
+      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s 2>/dev/null", PIPNET_SOURCE_DIR,
+                                   bb.c_str(), S, threads, dc.device.c_str());
       if (FILE* p = popen(cmd.c_str(), "r")) {
         double f1, i16, tr;
         if (std::fscanf(p, "%lf %lf %lf", &f1, &i16, &tr) == 3) {
