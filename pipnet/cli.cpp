@@ -156,7 +156,8 @@ int cmd_test(int argc, char** argv) {
                 "    --data challenge=list:test_challenge.txt:images_test\n"
                 "  or WFLW's six attribute subsets (--data pose=wflw:list_98pt_rect_attr_test.txt:WFLW_images:pose, and\n"
                 "  expression, illumination, makeup, occlusion, blur).\n"
-                "  JSON and CED curves go to the run directory (test.json, ced.png; ced_NAME.png per subset).\n");
+                "  JSON, CED curves and overlays go to the run directory (test.json, ced.png or ced_NAME.png per\n"
+                "  subset, overlay_NAME.png: the first 16 faces, predicted landmarks green over the truth red).\n");
     return a.has("help") ? 0 : 2;
   }
   set_threads(a);
@@ -182,6 +183,13 @@ int cmd_test(int argc, char** argv) {
     print_report(r);
     const std::string ced = sets.size() == 1 ? a.get("ced", a.get("run") + "/ced.png") : a.get("run") + "/ced_" + name + ".png";
     plot_ced(ced, r);
+    // the first 16 test faces as the model saw them, predicted landmarks green over the true ones red
+    std::vector<Image> tiles;
+    for (int64_t k = 0; k < std::min<int64_t>(16, d.size); k++)
+      tiles.push_back(overlay(d.source(k).image, r.pred[k], &r.gt[k], run.cfg.input >= 200 ? 1 : 2));
+    const std::string ov = a.get("run") + "/overlay_" + name + ".png";
+    save_png(contact_sheet(tiles, 4), ov);
+    std::printf("wrote %s\n", ov.c_str());
     const std::string one = "/tmp/pipnet_test_" + std::to_string(getpid()) + ".json";
     write_report_json(one, r, spec);
     std::ifstream in(one);
@@ -314,7 +322,7 @@ int cmd_demo(int argc, char** argv) {
 int cmd_synth(int argc, char** argv) {
   Args a = parse(argc, argv, {"help"});
   if (a.has("help")) {
-    std::printf("usage: pipnet synth [--out synth.png] [--n 16] [--size 128] [--seed 3]\n"
+    std::printf("usage: pipnet synth [--out synth.png] [--n 16] [--size 128] [--seed 1]\n"
                 "  Draws N synthetic training faces (seed's training set) with their 68 landmarks in a grid.\n");
     return 0;
   }
