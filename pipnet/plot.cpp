@@ -22,7 +22,9 @@ void plot_png(const std::string& path, const std::string& title, const std::stri
   if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
   if (!log_y && y0 > 0 && y0 < 0.5 * y1) y0 = 0;
   const double pad = (y1 - y0) * 0.05;
+  const bool nonneg = y0 >= 0;
   y0 -= pad; y1 += pad;
+  if (!log_y && nonneg) y0 = std::max(y0, 0.0);  // fractions and losses never go below 0
   auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (w - L - R); };
   auto py = [&](double y) { return h - B - (fy(y) - y0) / (y1 - y0) * (h - T - B); };
   const uint8_t black[3] = {0, 0, 0}, grey[3] = {215, 215, 215};
@@ -40,7 +42,9 @@ void plot_png(const std::string& path, const std::string& title, const std::stri
   draw_text(im, L, 12, title, black, 2);
   draw_text(im, w / 2 - 3 * (int)xlabel.size(), h - 18, xlabel, black);
   draw_text(im, 4, T - 14, ylabel, black);
-  int legend_y = T + 6;
+  // the legend goes in the corner away from where the first curve ends (a rising CED ends high, a loss low)
+  const bool ends_high = !series.empty() && !series[0].y.empty() && py(series[0].y.back()) < (T + h - B) / 2.0;
+  int legend_y = ends_high ? h - B - 12 * (int)series.size() - 6 : T + 6;
   for (auto& s : series) {
     for (size_t i = 1; i < s.x.size(); i++)
       if (std::isfinite(s.y[i]) && std::isfinite(s.y[i - 1])) {
