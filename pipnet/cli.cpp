@@ -2,7 +2,6 @@
 //   pipnet demo | train | test | infer | bench   (pipnet COMMAND --help for each)
 #include <omp.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -91,16 +90,20 @@ bool is_dir(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void write_report_json(const std::string& path, const TestReport& r, const std::string& data) {
-  std::ofstream f(path);
-  if (!f) throw Error(path + ": cannot write");
+std::string report_json(const TestReport& r, const std::string& data) {
   auto block = [&](const EvalResult& e) {
     return strf("{\"nme\": %.6f, \"fr_0.1\": %.6f, \"auc_0.1\": %.6f, \"images\": %zu, \"zero_norm_skipped\": %d}",
                 e.mean_nme, e.fr, e.auc, e.nme.size(), e.zero_norm);
   };
-  f << "{\n  \"data\": \"" << data << "\",\n  \"normalisation\": \"" << r.norm.name << "\",\n  \"merged\": "
-    << block(r.merged) << ",\n  \"unmerged\": " << block(r.unmerged)
-    << strf(",\n  \"ms_per_image\": %.3f\n}\n", 1e3 * r.seconds_per_image);
+  return "{\n  \"data\": \"" + data + "\",\n  \"normalisation\": \"" + r.norm.name + "\",\n  \"merged\": " +
+         block(r.merged) + ",\n  \"unmerged\": " + block(r.unmerged) +
+         strf(",\n  \"ms_per_image\": %.3f\n}\n", 1e3 * r.seconds_per_image);
+}
+
+void write_report_json(const std::string& path, const TestReport& r, const std::string& data) {
+  std::ofstream f(path);
+  if (!f) throw Error(path + ": cannot write");
+  f << report_json(r, data);
 }
 
 void plot_ced(const std::string& path, const TestReport& r) {
@@ -190,11 +193,7 @@ int cmd_test(int argc, char** argv) {
     const std::string ov = a.get("run") + "/overlay_" + name + ".png";
     save_png(contact_sheet(tiles, 4), ov);
     std::printf("wrote %s\n", ov.c_str());
-    const std::string one = "/tmp/pipnet_test_" + std::to_string(getpid()) + ".json";
-    write_report_json(one, r, spec);
-    std::ifstream in(one);
-    js << (i ? ",\n" : "\n") << "\"" << name << "\": " << std::string(std::istreambuf_iterator<char>(in), {});
-    std::remove(one.c_str());
+    js << (i ? ",\n" : "\n") << "\"" << name << "\": " << report_json(r, spec);
     std::printf("wrote %s\n", ced.c_str());
   }
   js << "}\n";
