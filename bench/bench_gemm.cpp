@@ -6,7 +6,9 @@
 // Without --threads it runs once single-threaded and once with all threads.
 #include <omp.h>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -24,19 +26,34 @@ namespace {
 
 struct Shape3 { std::string name; int M, N, K, count; };
 
-struct Timing { double ours, blas; };  // seconds per call (blas 0 if not built)
-
-Timing time_shape(const Shape3& s, double budget) {
-  std::vector<float> A((size_t)s.M * s.K, 0.5f), B((size_t)s.K * s.N, 0.25f), C((size_t)s.M * s.N);
-  Timing t{0, 0};
-  t.ours = bench::time_for([&] { cpu::sgemm(false, false, s.M, s.N, s.K, 1.0f, A.data(), s.K, B.data(), s.N, 0.0f, C.data(), s.N); }, budget);
+// Seconds per call of ours (or OpenBLAS) on each shape. Each library is timed on all the shapes in one phase, with a
+// pause before it: both keep worker threads spinning for a while after a call (OpenBLAS's pthreads ~0.1 s), and on
+// a 2-core machine a spinning thread of the other library halves the cores this one gets (seen: 0.01x on some
+// shapes when the two were interleaved shape by shape).
+std::vector<double> time_shapes(const std::vector<Shape3>& shapes, bool blas, double budget) {
+  std::vector<double> t;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const Shape3& s : shapes) {
+    std::vector<float> A((size_t)s.M * s.K, 0.5f), B((size_t)s.K * s.N, 0.25f), C((size_t)s.M * s.N);
+    if (!blas) {
+      t.push_back(bench::time_for([&] {
+        cpu::sgemm(false, false, s.M, s.N, s.K, 1.0f, A.data(), s.K, B.data(), s.N, 0.0f, C.data(), s.N);
+      }, budget));
+    } else {
 #ifdef HAVE_OPENBLAS
-  t.blas = bench::time_for([&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, A.data(), s.K, B.data(), s.N, 0.0f, C.data(), s.N);
-  }, budget);
+      t.push_back(bench::time_for([&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.0f, A.data(), s.K, B.data(), s.N,
+                    0.0f, C.data(), s.N);
+      }, budget));
+#else
+      t.push_back(0);
 #endif
+    }
+  }
   return t;
 }
+
+struct Timing { double ours, blas; };  // seconds per call (blas 0 if not built)
 
 void run(const std::vector<Shape3>& shapes, const char* group, int threads, double peak, double budget) {
   omp_set_num_threads(threads);
@@ -48,8 +65,10 @@ void run(const std::vector<Shape3>& shapes, const char* group, int threads, doub
   std::printf("%-28s %6s %6s %6s %5s %10s %7s %10s %8s\n", "shape", "M", "N", "K", "x", "GFLOP/s", "%peak",
               "OpenBLAS", "ours/OB");
   double sum_ours = 0, sum_blas = 0, flops = 0;
-  for (const Shape3& s : shapes) {
-    Timing t = time_shape(s, budget);
+  const std::vector<double> t_ours = time_shapes(shapes, false, budget), t_blas = time_shapes(shapes, true, budget);
+  for (size_t i = 0; i < shapes.size(); i++) {
+    const Shape3& s = shapes[i];
+    const Timing t{t_ours[i], t_blas[i]};
     const double f = 2.0 * s.M * s.N * s.K;
     const double g = f / t.ours / 1e9, gb = t.blas > 0 ? f / t.blas / 1e9 : 0;
     sum_ours += t.ours * s.count;

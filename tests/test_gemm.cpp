@@ -1,10 +1,18 @@
 // SGEMM: every micro-kernel, forced in turn, against ref::gemm in double on odd shapes, all four transpose
 // combinations, alpha/beta cases, and guard bands around C to catch writes outside the matrix.
+#include <omp.h>
+
 #include "kernels/cpu/gemm.h"
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
 namespace {
+
+struct ThreadCount {  // sets OpenMP's thread count for one scope
+  explicit ThreadCount(int n) : saved(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~ThreadCount() { omp_set_num_threads(saved); }
+  int saved;
+};
 
 struct KernelPin {  // pins a micro-kernel for one test, restores the automatic choice after
   explicit KernelPin(const char* name) { ok = cpu::gemm_force(name); }
@@ -56,6 +64,16 @@ void sweep(const char* kernel) {
   check_gemm(300, 33, 520, false, true, 1.0f, 1.0f, 3);
   check_gemm(6, 4100, 9, false, false, 1.0f, 0.0f, 4);
   check_gemm(64, 64, 1152, false, false, 1.0f, 0.0f, 5);
+  // Both drivers (sgemm picks the small-M one for M <= 256) at 1 and 3 threads, so that the panel slices, the
+  // row blocks and the K blocks all split unevenly: small M with packed A whole (64 x 300) and per K block
+  // (200 x 520); large M with two column blocks of B (N > NC) and a ragged last row block.
+  for (int threads : {1, 3}) {
+    ThreadCount tc(threads);
+    check_gemm(64, 1000, 300, false, false, 1.0f, 0.5f, 6);
+    check_gemm(200, 129, 520, true, false, 1.0f, 0.0f, 7);
+    check_gemm(257, 2100, 40, false, true, 1.0f, 0.0f, 8);
+    check_gemm(301, 77, 700, true, true, 0.5f, -1.0f, 9);
+  }
 }
 
 }  // namespace

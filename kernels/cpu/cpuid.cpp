@@ -11,7 +11,8 @@ static uint64_t xgetbv0() {
   return ((uint64_t)hi << 32) | lo;
 }
 
-bool cpu_has_avx2_fma() {
+// CPUID traps to the hypervisor in a virtual machine (microseconds), and sgemm asks on every call: ask once.
+static bool probe_avx2_fma() {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
   bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
@@ -20,10 +21,20 @@ bool cpu_has_avx2_fma() {
   return b & (1u << 5);
 }
 
-bool cpu_has_avx512f() {
+static bool probe_avx512f() {
   unsigned a, b, c, d;
-  if (!cpu_has_avx2_fma() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!probe_avx2_fma() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return (b & (1u << 16)) && (xgetbv0() & 0xE6) == 0xE6;  // opmask, ZMM_Hi256, Hi16_ZMM state enabled
+}
+
+bool cpu_has_avx2_fma() {
+  static const bool yes = probe_avx2_fma();
+  return yes;
+}
+
+bool cpu_has_avx512f() {
+  static const bool yes = probe_avx512f();
+  return yes;
 }
 
 }  // namespace cpu

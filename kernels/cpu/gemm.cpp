@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/allocator.h"
@@ -91,8 +92,13 @@ static void pack_B(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs,
       for (int j = 0; j < NR; j++) out[k * NR + j] = j < nr ? B[k * rs + (int64_t)(j0 + j) * cs] : 0.0f;
   }
   if (cs != 1) return;
+  const int full = std::min(jp1, nc / NR);  // panels with all NR columns
   for (int k = 0; k < kc; k++) {
     const float* row = B + (int64_t)k * rs;
+    // Rows of B are far apart (an im2col matrix's rows are whole images): each is a new page to the hardware
+    // prefetcher, so ask for the row 8 ahead while this one is copied.
+    if (k + 8 < kc)
+      for (int j = jp0 * NR; j < full * NR; j += 16) _mm_prefetch((const char*)(row + 8 * rs + j), _MM_HINT_T0);
     for (int jp = jp0; jp < jp1; jp++) {
       if ((jp + 1) * NR > nc) continue;  // the ragged last panel was packed above
       // a fixed-size copy: compiled to vector moves (a float-by-float loop here was scalar, and packing B is a
@@ -167,6 +173,70 @@ static float* thread_buffer(size_t floats) {
   return buf;
 }
 
+// One packed B micro-panel [kc][NR] against every MR panel of a packed A block [mc rows]: a column of C tiles,
+// the B panel staying in L1 while A streams from L2. Tiles sticking out past mc rows or nr columns are computed
+// into a local MR x NR buffer and only their valid part is written back.
+static void column_of_tiles(const GemmKernel& uk, int mc, int nr, int kc, const float* Ap, const float* bp, float* C,
+                            int64_t ldc, float alpha, float beta) {
+  const int MR = uk.MR, NR = uk.NR;
+  alignas(64) float edge[32 * 32];  // MR x NR <= 32 x 32
+  for (int ir = 0; ir < mc; ir += MR) {
+    const int mr = std::min(MR, mc - ir);
+    float* c = C + (int64_t)ir * ldc;
+    const float* ap = Ap + (int64_t)ir * kc;
+    if (mr == MR && nr == NR) {
+      uk.tile(kc, ap, bp, c, ldc, alpha, beta);
+    } else {
+      uk.tile(kc, ap, bp, edge, NR, 1.0f, 0.0f);
+      for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = alpha * edge[i * NR + j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+    }
+  }
+}
+
+// The small-M path. When all of A's rows fit one L2 block, every packed element of B would be used by exactly one
+// row block, so packing the whole of B ahead (the general path below) only writes it out of cache to read it back:
+// for ResNet's 64-row GEMMs at batch 1 that round trip was a fifth of the time. Here each thread packs A's block
+// itself (small), and packs B a few micro-panels at a time, just before they are used, into a buffer that stays in
+// L1/L2. The threads share nothing, so they never wait for each other. Per thread:
+//   for each K block:
+//     pack A [M x kc]                                                               (L2)
+//     for each group of kGroup NR panels in the thread's slice of N:
+//       pack them from B's rows, then for each panel: a column of tiles over all M rows   (B panel in L1)
+// (Keeping all of A packed and walking K innermost, so that C stays in L1, measured 5% slower on M = 64, K = 576:
+// the hardware prefetchers like B read along its rows, one K block at a time, better than down its columns.)
+static constexpr int kSmallM = 256;  // rows of A the small-M path takes (an A block of 256 x KC fits L2)
+static constexpr int kGroup = 4;     // B micro-panels packed at once: rows of B are read 4 * NR floats at a time
+
+static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, float alpha, const float* A, int64_t rsA,
+                          int64_t csA, const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc,
+                          int nthreads) {
+  const int MR = uk.MR, NR = uk.NR;
+  const int Mp = (M + MR - 1) / MR * MR;  // rows of packed A, padded to whole micro-panels
+  const int panels = (N + NR - 1) / NR;
+#pragma omp parallel num_threads(nthreads)
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int jp0 = (int)((int64_t)panels * t / nt), jp1 = (int)((int64_t)panels * (t + 1) / nt);
+    const size_t a_floats = (size_t)Mp * std::min(K, KC);
+    float* Ap = thread_buffer(a_floats + (size_t)KC * NR * kGroup + 64);
+    float* Bb = Ap + (a_floats + 15) / 16 * 16;  // kGroup B micro-panels, 64-byte aligned
+    for (int pc = 0; pc < K && jp0 < jp1; pc += KC) {
+      const int kc = std::min(KC, K - pc);
+      const float beta_k = pc == 0 ? beta : 1.0f;  // later K blocks accumulate
+      uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
+      for (int g0 = jp0; g0 < jp1; g0 += kGroup) {
+        const int g1 = std::min(jp1, g0 + kGroup), j0 = g0 * NR;
+        uk.pack_B(kc, std::min(N - j0, (g1 - g0) * NR), 0, g1 - g0, B + (int64_t)pc * rsB + (int64_t)j0 * csB, rsB,
+                  csB, Bb);
+        for (int jp = g0; jp < g1; jp++)
+          column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bb + (int64_t)(jp - g0) * NR * kc, C + jp * NR,
+                          ldc, alpha, beta_k);
+      }
+    }
+  }
+}
+
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const float* B, int64_t rsB,
            int64_t csB, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -176,42 +246,53 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
     return;
   }
   const GemmKernel& uk = gemm_for(M, N);
-  const int MR = uk.MR, NR = uk.NR, MC = uk.MC, KC = uk.KC, NC = uk.NC;
+  const int MR = uk.MR, NR = uk.NR, MC = uk.MC, NC = uk.NC;
+  // K blocks of equal depth (a multiple of 8, at most the table's KC): K = 576 in KC = 256 blocks would end in a
+  // 64-deep one, whose C tiles cost as much to load and store as a full block's.
+  const int kblocks = (K + uk.KC - 1) / uk.KC;
+  const int KC = std::min(uk.KC, ((K + kblocks - 1) / kblocks + 7) / 8 * 8);
+  // Threads only when there is enough work to pay for the fork (about 2 MFLOP), and never nested.
+  const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
+  if (M <= kSmallM && N >= 2 * NR * nthreads) {
+    sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, B, rsB, csB, beta, C, ldc, nthreads);
+    return;
+  }
+
   const int nc_max = std::min(NC, (N + NR - 1) / NR * NR);
-  const int kblocks = (K + KC - 1) / KC;
   // B's whole column block [K x nc], packed once per jc as kblocks slabs of [KC x nc]: the threads then need to
   // meet only twice per column block (after packing, after computing), not at every K block.
   const size_t bp_bytes = (size_t)K * nc_max * sizeof(float);
   float* Bp = static_cast<float*>(device_alloc(Device::CPU, bp_bytes));
 
-  // Threads only when there is enough work to pay for the fork (about 2 MFLOP), and never nested.
-  const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
-
 #pragma omp parallel num_threads(nthreads)
   {
     float* Ap = thread_buffer((size_t)MC * std::min(KC, K) + 64);
-    alignas(64) float edge[32 * 32];  // one partial tile (MR x NR <= 32 x 32)
     for (int jc = 0; jc < N; jc += NC) {
       const int nc = std::min(NC, N - jc), panels = (nc + NR - 1) / NR;
-      constexpr int kGroup = 8;  // panels packed together: rows of B are read 8*NR floats at a time
-      const int groups = (panels + kGroup - 1) / kGroup;
+      const int groups = (panels + 2 * kGroup - 1) / (2 * kGroup);  // rows of B read 8 * NR floats at a time
 #pragma omp for schedule(static) collapse(2)
       for (int kb = 0; kb < kblocks; kb++)
         for (int g = 0; g < groups; g++) {
           const int pc = kb * KC, kc = std::min(KC, K - pc);
-          uk.pack_B(kc, nc, g * kGroup, std::min(panels, (g + 1) * kGroup), B + (int64_t)pc * rsB + (int64_t)jc * csB,
+          uk.pack_B(kc, nc, g * 2 * kGroup, std::min(panels, (g + 1) * 2 * kGroup), B + (int64_t)pc * rsB + (int64_t)jc * csB,
                     rsB, csB, Bp + (int64_t)pc * panels * NR);
         }
       // (implicit barrier: B is packed)
 
-      // Tasks: each MC block of rows, times enough slices of the panels to give every thread work; a task walks
-      // all K blocks itself (the first applies the caller's beta, later ones accumulate).
-      const int iblocks = (M + MC - 1) / MC;
-      const int slices = std::max(1, std::min(panels, (omp_get_num_threads() + iblocks - 1) / iblocks));
+      // Tasks: row blocks of at most MC rows, times slices of the NR panels; a task walks all K blocks itself (the
+      // first applies the caller's beta, later ones accumulate). Work must divide evenly among the threads, or the
+      // one with the bigger share sets the pace: 128 rows in MC = 96 blocks are 96 + 32, a 3:1 split on 2 threads.
+      // So the row blocks are made equal (whole MR panels), and each is cut into as many panel slices as make the
+      // task count a multiple of the threads (slicing N rather than M keeps each packed B panel used by more rows).
+      const int nt = omp_get_num_threads();
+      int iblocks = (M + MC - 1) / MC;
+      const int mc_blk = ((M + iblocks - 1) / iblocks + MR - 1) / MR * MR;
+      iblocks = (M + mc_blk - 1) / mc_blk;
+      const int slices = std::max(1, std::min(panels, nt / std::gcd(iblocks, nt)));
 #pragma omp for schedule(static) collapse(2)
       for (int ib = 0; ib < iblocks; ib++)
         for (int sl = 0; sl < slices; sl++) {
-          const int ic = ib * MC, mc = std::min(MC, M - ic);
+          const int ic = ib * mc_blk, mc = std::min(mc_blk, M - ic);
           const int jp0 = (int)((int64_t)panels * sl / slices), jp1 = (int)((int64_t)panels * (sl + 1) / slices);
           if (jp0 == jp1) continue;
           for (int pc = 0; pc < K; pc += KC) {
@@ -220,21 +301,9 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
             const float* Bslab = Bp + (int64_t)pc * panels * NR;
             uk.pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, Ap);
             for (int jp = jp0; jp < jp1; jp++) {
-              const int j = jc + jp * NR, nr = std::min(NR, N - j);
-              for (int ir = 0; ir < mc; ir += MR) {
-                const int mr = std::min(MR, mc - ir);
-                float* c = C + (int64_t)(ic + ir) * ldc + j;
-                const float* ap = Ap + (int64_t)ir * kc;
-                const float* bp = Bslab + (int64_t)jp * NR * kc;
-                if (mr == MR && nr == NR) {
-                  uk.tile(kc, ap, bp, c, ldc, alpha, beta_k);
-                } else {  // masked write-back of a partial tile
-                  uk.tile(kc, ap, bp, edge, NR, 1.0f, 0.0f);
-                  for (int i = 0; i < mr; i++)
-                    for (int jj = 0; jj < nr; jj++)
-                      c[i * ldc + jj] = alpha * edge[i * NR + jj] + (beta_k == 0.0f ? 0.0f : beta_k * c[i * ldc + jj]);
-                }
-              }
+              const int j = jc + jp * NR;
+              column_of_tiles(uk, mc, std::min(NR, N - j), kc, Ap, Bslab + (int64_t)jp * NR * kc,
+                              C + (int64_t)ic * ldc + j, ldc, alpha, beta_k);
             }
           }
         }

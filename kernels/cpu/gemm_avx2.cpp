@@ -64,6 +64,11 @@ void tile_avx2_4x24(int kc, const float* A, const float* B, float* C, int64_t ld
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+  for (int i = 0; i < 4; i++) {  // a row of the tile is 96 bytes: it can touch three cache lines
+    _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char*)(C + i * ldc + 23), _MM_HINT_T0);
+    _mm_prefetch((const char*)(C + i * ldc + 12), _MM_HINT_T0);
+  }
 #define STEP(k)                                                                                 \
   {                                                                                             \
     __m256 b0 = _mm256_load_ps(B + (k) * 24), b1 = _mm256_load_ps(B + (k) * 24 + 8),            \
