@@ -2,7 +2,7 @@
 // engine's dispatch (cpu/f32: im2col + sgemm), in GFLOP/s and % of the measured FMA peak, side by side with
 // PyTorch (Debian's python3-torch, same threads, same shapes) when it is installed.
 //
-//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick]
+//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART]
 #include <omp.h>
 
 #include <cstdio>
@@ -48,7 +48,7 @@ std::map<std::string, Times> torch_times(int batch, int threads, double budget) 
 
 int main(int argc, char** argv) {
   if (bench::arg_flag(argc, argv, "--help")) {
-    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick]\n");
+    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART]\n");
     return 0;
   }
   const int batch = bench::arg_int(argc, argv, "--batch", 1);
@@ -65,7 +65,9 @@ int main(int argc, char** argv) {
   std::printf("%-26s %3s | %8s %6s %7s | %8s %6s %7s | %8s %6s %7s\n", "layer", "x", "fwd GF/s", "%peak", "vs torch",
               "bwd-in", "%peak", "vs torch", "bwd-w", "%peak", "vs torch");
   double tot[2][3] = {};  // [ours, torch][fwd, bin, bw], seconds x count
+  const std::string only = bench::arg_str(argc, argv, "--only", "");
   for (const ResNetConv& c : kResNet18Convs) {
+    if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     ConvGeom g = ConvGeom::make(batch, c.C, c.H, c.W, c.K, c.R, c.R, c.stride, c.pad);
     Tensor x = Tensor::full({g.N, g.C, g.H, g.W}, 0.5), w = Tensor::full({g.K, g.C, g.R, g.S}, 0.01);
     Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q}), dy = Tensor::full(y.shape(), 0.1);

@@ -23,6 +23,20 @@ static int conv_threads(const ConvGeom& g) {
   const int t = omp_in_parallel() ? 1 : omp_get_max_threads();
   return g.N >= t ? t : 1;
 }
+// Runs body(n, t) for each image n, on thread t: T threads split the images, or with T == 1 this thread runs them in
+// turn and each GEMM inside uses all the threads itself. (Not one OpenMP region with if (T > 1): a parallel region
+// opened inside even an inactive one is a nested team to libgomp, which creates and destroys its threads every
+// time. At batch 1 that was a thread start per GEMM and a quarter of the time spent in libgomp.)
+template <class F>
+static void for_each_image(int N, int T, F&& body) {
+  if (T == 1) {
+    for (int n = 0; n < N; n++) body(n, 0);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(T)
+  for (int n = 0; n < N; n++) body(n, omp_get_thread_num());
+}
+
 static int64_t col_floats(const ConvGeom& g) { return g.is_pointwise() ? 0 : (int64_t)g.C * g.R * g.S * g.P * g.Q; }
 
 int64_t conv2d_workspace(const ConvGeom& g) {
@@ -76,55 +90,48 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
 }
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int n = 0; n < g.N; n++) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  for_each_image(g.N, conv_threads(g), [&](int n, int t) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
-    float* mycol = col + (T > 1 ? omp_get_thread_num() : 0) * col_floats(g);
+    float* mycol = col + t * col_floats(g);
     const float* B = xn;
     if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
     sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f, yn, PQ);
     if (b)
       for (int k = 0; k < g.K; k++)
         for (int i = 0; i < PQ; i++) yn[(int64_t)k * PQ + i] += b[k];
-  }
+  });
 }
 
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-  for (int n = 0; n < g.N; n++) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  for_each_image(g.N, conv_threads(g), [&](int n, int t) {
     const float* dyn = dy + (int64_t)n * g.K * PQ;
     float* dxn = dx + (int64_t)n * g.C * g.H * g.W;
     if (g.is_pointwise()) {
       sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 1.0f, dxn, PQ);  // dx += w^T dy
     } else {
-      float* mycol = col + (T > 1 ? omp_get_thread_num() : 0) * col_floats(g);
+      float* mycol = col + t * col_floats(g);
       sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 0.0f, mycol, PQ);
       col2im(g, mycol, dxn);
     }
-  }
+  });
 }
 
 void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* col) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
   float* partial = col + T * col_floats(g);  // [T][K * CRS] when T > 1
   if (T > 1) std::memset(partial, 0, sizeof(float) * T * g.K * CRS);
-#pragma omp parallel num_threads(T) if (T > 1)
-  {
-    const int t = T > 1 ? omp_get_thread_num() : 0;
+  for_each_image(g.N, T, [&](int n, int t) {  // static schedule: thread t always gets the same images
     float* mycol = col + t * col_floats(g);
     float* mydw = T > 1 ? partial + (int64_t)t * g.K * CRS : dw;
-#pragma omp for schedule(static)
-    for (int n = 0; n < g.N; n++) {
-      const float* xn = x + (int64_t)n * g.C * g.H * g.W;
-      const float* dyn = dy + (int64_t)n * g.K * PQ;
-      const float* B = xn;
-      if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
-      sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, B, PQ, 1.0f, mydw, CRS);  // dw += dy col^T
-    }
-  }
+    const float* xn = x + (int64_t)n * g.C * g.H * g.W;
+    const float* dyn = dy + (int64_t)n * g.K * PQ;
+    const float* B = xn;
+    if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
+    sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, B, PQ, 1.0f, mydw, CRS);  // dw += dy col^T
+  });
   if (T > 1)  // partials summed in thread order: the same result every run
     for (int t = 0; t < T; t++) {
       const float* p = partial + (int64_t)t * g.K * CRS;

@@ -84,6 +84,11 @@ static void pack_A(int mc, int kc, const float* A, int64_t rs, int64_t cs, float
 // read contiguously across all the panels of the group.
 template <int NR>
 static void pack_B(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs, int64_t cs, float* Bp) {
+  if (rs == 1 && cs != 1) {  // B stored transposed (a weight gradient's col^T): its panels are A's panels of B^T
+    const int j0 = jp0 * NR;
+    pack_A<NR>(std::min(nc, jp1 * NR) - j0, kc, B + (int64_t)j0 * cs, cs, rs, Bp + (int64_t)jp0 * NR * kc);
+    return;
+  }
   for (int jp = jp0; jp < jp1; jp++) {
     const int j0 = jp * NR, nr = std::min(NR, nc - j0);
     float* out = Bp + (int64_t)jp * NR * kc;
