@@ -52,7 +52,7 @@ template <class Fn> Fn pick(const OpTable<Fn>& t, const Tensor& x) {
 template <class T> T* ptr(const Tensor& t) { return t.data<T>(); }
 template <class T> T* ptr_or_null(const Tensor* t) { return t ? t->data<T>() : nullptr; }
 
-// An im2col workspace from the caching allocator, returned when it goes out of scope.
+// A convolution workspace from the caching allocator, returned when it goes out of scope.
 struct Workspace {
   Tensor t;
   explicit Workspace(int64_t floats) : t(Tensor::empty({floats > 0 ? floats : 1})) {}
@@ -65,8 +65,7 @@ int hw_of(const Tensor& x) { return (int)(x.numel() / (x.size(0) * x.size(1))); 
 using ConvFwdFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, const Tensor*, Tensor&);
 const OpTable<ConvFwdFn> conv_fwd = registered(OpTable<ConvFwdFn>{"conv2d_forward", {
     {"im2col + sgemm", [](const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-       Workspace col(cpu::conv2d_workspace(g));
-       cpu::conv2d_forward(g, ptr<float>(x), ptr<float>(w), ptr_or_null<float>(b), ptr<float>(y), col.get());
+       cpu::conv2d_forward(g, ptr<float>(x), ptr<float>(w), ptr_or_null<float>(b), ptr<float>(y));
      }},
     {"ref direct loops", [](const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
        ref::conv2d_forward<double>(g, ptr<double>(x), ptr<double>(w), ptr_or_null<double>(b), ptr<double>(y));
@@ -76,7 +75,7 @@ const OpTable<ConvFwdFn> conv_fwd = registered(OpTable<ConvFwdFn>{"conv2d_forwar
 using ConvBwdInFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, Tensor&);
 const OpTable<ConvBwdInFn> conv_bwd_in = registered(OpTable<ConvBwdInFn>{"conv2d_backward_input", {
     {"sgemm + col2im", [](const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
-       Workspace col(cpu::conv2d_workspace(g));
+       Workspace col(cpu::conv2d_col_floats(g));
        cpu::conv2d_backward_input(g, ptr<float>(dy), ptr<float>(w), ptr<float>(dx), col.get());
      }},
     {"ref direct loops", [](const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
@@ -87,8 +86,9 @@ const OpTable<ConvBwdInFn> conv_bwd_in = registered(OpTable<ConvBwdInFn>{"conv2d
 using ConvBwdWFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, Tensor&, Tensor*);
 const OpTable<ConvBwdWFn> conv_bwd_w = registered(OpTable<ConvBwdWFn>{"conv2d_backward_weight", {
     {"im2col + sgemm", [](const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
-       Workspace col(cpu::conv2d_workspace(g));
-       cpu::conv2d_backward_weight(g, ptr<float>(x), ptr<float>(dy), ptr<float>(dw), ptr_or_null<float>(db), col.get());
+       Workspace partial(cpu::conv2d_partial_floats(g));
+       cpu::conv2d_backward_weight(g, ptr<float>(x), ptr<float>(dy), ptr<float>(dw), ptr_or_null<float>(db),
+                                   partial.get());
      }},
     {"ref direct loops", [](const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
        ref::conv2d_backward_weight<double>(g, ptr<double>(x), ptr<double>(dy), ptr<double>(dw), ptr_or_null<double>(db));

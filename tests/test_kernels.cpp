@@ -20,6 +20,11 @@ const ConvCase kConvCases[] = {
     {2, 1, 1, 1, 1, 1, 1, 1, 0},      // everything 1
     {1, 3, 5, 6, 2, 3, 3, 1, 0},      // unpadded
     {1, 129, 4, 4, 7, 3, 3, 1, 1},    // deep reduction
+    // big enough for the GEMM's own paths, each with im2col windows: several K blocks and panel groups (small M),
+    // more than 256 output channels (the general path), stride 2 windows across output rows
+    {1, 40, 20, 23, 9, 3, 3, 1, 1},
+    {1, 6, 17, 19, 300, 3, 3, 1, 1},
+    {2, 16, 33, 31, 20, 3, 3, 2, 1},
 };
 
 void conv_sweep(const char* kernel) {
@@ -69,6 +74,16 @@ TEST_CASE("im2col and col2im match the reference / and col2im is im2col's adjoin
     cpu::im2col(g, x.data(), col.data());
     ref::im2col<float>(g, x.data(), colr.data());
     REQUIRE(col == colr);  // a pure copy: bit-exact
+    // windows (what the GEMM asks for: any rows, any columns across output rows) equal the same part of the whole
+    for (int t = 0; t < 20; t++) {
+      const int r0 = (int)((t * 7919) % rows), nr = 1 + (int)((t * 104729) % (rows - r0));
+      const int j0 = (int)((t * 613) % cols), nc = 1 + (int)((t * 1223) % (cols - j0));
+      std::vector<float> win((size_t)nr * (nc + 3), -1.0f);
+      cpu::im2col_window(g, x.data(), r0, nr, j0, nc, win.data(), nc + 3);
+      for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nc + 3; j++)
+          REQUIRE(win[(size_t)i * (nc + 3) + j] == (j < nc ? col[(size_t)(r0 + i) * cols + j0 + j] : -1.0f));
+    }
     std::vector<float> dcol = random_vec(rows * cols, 6), dx(x.size(), 0.0f), dxr(x.size(), 0.0f);
     cpu::col2im(g, dcol.data(), dx.data());
     ref::col2im<float>(g, dcol.data(), dxr.data());

@@ -5,9 +5,12 @@
 //   y[n] [K, PQ]    = w [K, CRS] * col                    (+ bias per row)
 //   dw   [K, CRS]  += dy[n] [K, PQ] * col^T
 //   dcol [CRS, PQ]  = w^T * dy[n];  dx[n] += col2im(dcol)
-// A 1x1, stride-1, unpadded convolution has col == x[n], so it calls GEMM on the image directly.
+// In the first two, col is B of the GEMM and is made a window at a time as the GEMM packs it (implicit im2col:
+// the whole matrix, 9 MB for ResNet's layer1, is never written). A 1x1, stride-1, unpadded convolution has
+// col == x[n], so it calls GEMM on the image directly.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/cpu.h"
@@ -39,32 +42,66 @@ static void for_each_image(int N, int T, F&& body) {
 
 static int64_t col_floats(const ConvGeom& g) { return g.is_pointwise() ? 0 : (int64_t)g.C * g.R * g.S * g.P * g.Q; }
 
-int64_t conv2d_workspace(const ConvGeom& g) {
+int64_t conv2d_col_floats(const ConvGeom& g) { return conv_threads(g) * col_floats(g); }
+int64_t conv2d_partial_floats(const ConvGeom& g) {
   const int t = conv_threads(g);
-  return t * col_floats(g) + (t > 1 ? (int64_t)t * g.K * g.C * g.R * g.S : 0);  // columns, weight-gradient partials
+  return t > 1 ? (int64_t)t * g.K * g.C * g.R * g.S : 0;
+}
+// Rows [row0, row0 + rows) and columns [j0, j0 + cols) of image x's column matrix into out (row stride ld). Row
+// (c, r, s) of the matrix holds x[c] seen through kernel tap (r, s): column p*Q + q is x[c][p*stride - pad + r]
+// [q*stride - pad + s], or 0 outside the image. A window's columns run across output rows p.
+void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld) {
+  for (int row = row0; row < row0 + rows; row++, out += ld) {
+    const int c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
+    const float* xc = x + (int64_t)c * g.H * g.W;
+    // the q whose input column q*stride - pad + s falls inside [0, W): [qlo, qhi)
+    const int qlo = g.pad > s ? (g.pad - s + g.stride - 1) / g.stride : 0;
+    const int qhi = g.W - 1 + g.pad - s < 0 ? 0 : std::min(g.Q, (g.W - 1 + g.pad - s) / g.stride + 1);
+    float* o = out;
+    for (int j = j0; j < j0 + cols;) {
+      const int p = j / g.Q, qa = j % g.Q, qb = std::min(g.Q, qa + (j0 + cols - j));
+      const int h = p * g.stride - g.pad + r;
+      if (h < 0 || h >= g.H) {
+        std::memset(o, 0, (qb - qa) * sizeof(float));
+      } else {
+        const int q0 = std::min(qb, std::max(qa, qlo)), q1 = std::max(q0, std::min(qb, qhi));
+        const float* xr = xc + (int64_t)h * g.W - g.pad + s;  // xr[q * stride] is column q
+        for (int q = qa; q < q0; q++) o[q - qa] = 0.0f;
+        if (g.stride == 1) std::memcpy(o + (q0 - qa), xr + q0, (q1 - q0) * sizeof(float));
+        else for (int q = q0; q < q1; q++) o[q - qa] = xr[q * g.stride];
+        for (int q = q1; q < qb; q++) o[q - qa] = 0.0f;
+      }
+      o += qb - qa;
+      j += qb - qa;
+    }
+  }
 }
 
 void im2col(const ConvGeom& g, const float* x, float* col) {
   const int rows = g.C * g.R * g.S, PQ = g.P * g.Q;
 #pragma omp parallel for schedule(static) if (rows * PQ > 32768)
-  for (int row = 0; row < rows; row++) {
-    const int c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
-    const float* xc = x + (int64_t)c * g.H * g.W;
-    float* out = col + (int64_t)row * PQ;
-    for (int p = 0; p < g.P; p++, out += g.Q) {
-      const int h = p * g.stride - g.pad + r;
-      if (h < 0 || h >= g.H) { std::memset(out, 0, g.Q * sizeof(float)); continue; }
-      const float* xr = xc + (int64_t)h * g.W;
-      // q range whose w = q*stride - pad + s falls inside [0, W)
-      int q0 = 0, q1 = g.Q;
-      while (q0 < g.Q && q0 * g.stride - g.pad + s < 0) q0++;
-      while (q1 > q0 && (q1 - 1) * g.stride - g.pad + s >= g.W) q1--;
-      for (int q = 0; q < q0; q++) out[q] = 0.0f;
-      if (g.stride == 1) std::memcpy(out + q0, xr + q0 - g.pad + s, (q1 - q0) * sizeof(float));
-      else for (int q = q0; q < q1; q++) out[q] = xr[q * g.stride - g.pad + s];
-      for (int q = q1; q < g.Q; q++) out[q] = 0.0f;
-    }
-  }
+  for (int row = 0; row < rows; row++) im2col_window(g, x, row, 1, 0, PQ, col + (int64_t)row * PQ, PQ);
+}
+
+// The column matrix of one image as a GEMM's B, made a window at a time (gemm.h: BWindow): forward's B is the
+// matrix itself [CRS x PQ]; the weight gradient's B is its transpose [PQ x CRS], a window of which is made as the
+// matching window of the matrix and handed over with swapped strides.
+struct ImageColumns { const ConvGeom* g; const float* x; };
+static const float* columns_window(const void* ctx, int k0, int kc, int j0, int nc, float* scratch, int64_t* rs,
+                                   int64_t* cs) {
+  const ImageColumns& ic = *static_cast<const ImageColumns*>(ctx);
+  im2col_window(*ic.g, ic.x, k0, kc, j0, nc, scratch, nc);
+  *rs = nc;
+  *cs = 1;
+  return scratch;
+}
+static const float* columns_transposed_window(const void* ctx, int k0, int kc, int j0, int nc, float* scratch,
+                                              int64_t* rs, int64_t* cs) {
+  const ImageColumns& ic = *static_cast<const ImageColumns*>(ctx);
+  im2col_window(*ic.g, ic.x, j0, nc, k0, kc, scratch, kc);  // rows j0.. of the matrix = columns j0.. of B
+  *rs = 1;
+  *cs = kc;
+  return scratch;
 }
 
 void col2im(const ConvGeom& g, const float* col, float* x) {
@@ -89,15 +126,17 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
   }
 }
 
-void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* col) {
+void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  for_each_image(g.N, conv_threads(g), [&](int n, int t) {
+  for_each_image(g.N, conv_threads(g), [&](int n, int) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
-    float* mycol = col + t * col_floats(g);
-    const float* B = xn;
-    if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
-    sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f, yn, PQ);
+    if (g.is_pointwise()) {
+      sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, xn, PQ, 0.0f, yn, PQ);
+    } else {
+      const ImageColumns cols{&g, xn};
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, BWindow{columns_window, &cols}, 0.0f, yn, PQ);
+    }
     if (b)
       for (int k = 0; k < g.K; k++)
         for (int i = 0; i < PQ; i++) yn[(int64_t)k * PQ + i] += b[k];
@@ -119,18 +158,19 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
   });
 }
 
-void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* col) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
-  float* partial = col + T * col_floats(g);  // [T][K * CRS] when T > 1
+void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* partial) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);  // partial: [T][K * CRS] when T > 1
   if (T > 1) std::memset(partial, 0, sizeof(float) * T * g.K * CRS);
   for_each_image(g.N, T, [&](int n, int t) {  // static schedule: thread t always gets the same images
-    float* mycol = col + t * col_floats(g);
     float* mydw = T > 1 ? partial + (int64_t)t * g.K * CRS : dw;
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     const float* dyn = dy + (int64_t)n * g.K * PQ;
-    const float* B = xn;
-    if (!g.is_pointwise()) { im2col(g, xn, mycol); B = mycol; }
-    sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, B, PQ, 1.0f, mydw, CRS);  // dw += dy col^T
+    if (g.is_pointwise()) {
+      sgemm(false, true, g.K, CRS, PQ, 1.0f, dyn, PQ, xn, PQ, 1.0f, mydw, CRS);  // dw += dy x^T
+    } else {
+      const ImageColumns cols{&g, xn};
+      sgemm(g.K, CRS, PQ, 1.0f, dyn, PQ, 1, BWindow{columns_transposed_window, &cols}, 1.0f, mydw, CRS);  // dw += dy col^T
+    }
   });
   if (T > 1)  // partials summed in thread order: the same result every run
     for (int t = 0; t < T; t++) {

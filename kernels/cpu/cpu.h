@@ -8,14 +8,20 @@
 
 namespace cpu {
 
-// Convolution as im2col + GEMM, one image at a time (1x1 stride-1 pad-0 convolutions skip im2col: the image
-// already is the column matrix). `col` is a workspace of g.C*g.R*g.S * g.P*g.Q floats (unused if pointwise).
+// Convolution as im2col + GEMM, one image at a time. Forward and the weight gradient never write the column matrix
+// out: the GEMM asks for it a window at a time (gemm.h: BWindow), and 1x1 stride-1 pad-0 convolutions skip im2col
+// altogether (the image already is the column matrix). The input gradient needs `col`, a workspace of
+// conv2d_col_floats(g) floats, for the column-matrix gradient it scatters back; the weight gradient needs
+// `partial`, conv2d_partial_floats(g) floats, for per-thread sums when the batch is split across threads.
 void im2col(const ConvGeom& g, const float* x, float* col);
+// rows [row0, row0 + rows) and columns [j0, j0 + cols) of x's column matrix, into out with row stride ld
+void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld);
 void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col)
-void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* col);
+void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y);
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx, float* col);
-void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* col);
-int64_t conv2d_workspace(const ConvGeom& g);  // floats needed for `col`
+void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* partial);
+int64_t conv2d_col_floats(const ConvGeom& g);
+int64_t conv2d_partial_floats(const ConvGeom& g);
 
 void batchnorm_forward_train(int N, int C, int HW, const float* x, const float* gamma, const float* beta, double eps,
                              double momentum, float* running_mean, float* running_var, float* y, float* save_mean,

@@ -166,7 +166,10 @@ const GemmKernel& gemm_active() {
   return *g_active;
 }
 
-// Per-thread buffer for packed A blocks; each OpenMP thread owns one, grown on demand and kept.
+static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }  // keeps carved buffers 64-byte aligned
+
+// Per-thread buffer for packed A blocks, B panels and made B windows; each OpenMP thread owns one, grown on demand
+// and kept.
 static float* thread_buffer(size_t floats) {
   thread_local float* buf = nullptr;
   thread_local size_t cap = 0;
@@ -176,6 +179,14 @@ static float* thread_buffer(size_t floats) {
     cap = floats;
   }
   return buf;
+}
+
+// Rows [k0, k0 + kc) and columns [j0, j0 + nc) of B into NR-wide micro-panels at Bp.
+static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, int j0, int nc, float* scratch,
+                        float* Bp) {
+  int64_t rs, cs;
+  const float* w = B.get(B.ctx, k0, kc, j0, nc, scratch, &rs, &cs);
+  uk.pack_B(kc, nc, 0, (nc + uk.NR - 1) / uk.NR, w, rs, cs, Bp);
 }
 
 // One packed B micro-panel [kc][NR] against every MR panel of a packed A block [mc rows]: a column of C tiles,
@@ -214,8 +225,7 @@ static constexpr int kSmallM = 256;  // rows of A the small-M path takes (an A b
 static constexpr int kGroup = 4;     // B micro-panels packed at once: rows of B are read 4 * NR floats at a time
 
 static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, float alpha, const float* A, int64_t rsA,
-                          int64_t csA, const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc,
-                          int nthreads) {
+                          int64_t csA, const BWindow& B, float beta, float* C, int64_t ldc, int nthreads) {
   const int MR = uk.MR, NR = uk.NR;
   const int Mp = (M + MR - 1) / MR * MR;  // rows of packed A, padded to whole micro-panels
   const int panels = (N + NR - 1) / NR;
@@ -223,17 +233,17 @@ static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, flo
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int jp0 = (int)((int64_t)panels * t / nt), jp1 = (int)((int64_t)panels * (t + 1) / nt);
-    const size_t a_floats = (size_t)Mp * std::min(K, KC);
-    float* Ap = thread_buffer(a_floats + (size_t)KC * NR * kGroup + 64);
-    float* Bb = Ap + (a_floats + 15) / 16 * 16;  // kGroup B micro-panels, 64-byte aligned
+    const size_t a_floats = round16((size_t)Mp * std::min(K, KC)), b_floats = (size_t)KC * NR * kGroup;
+    float* Ap = thread_buffer(a_floats + 2 * b_floats);
+    float* Bb = Ap + a_floats;         // kGroup B micro-panels
+    float* scratch = Bb + b_floats;    // a window of B, when B has to be made
     for (int pc = 0; pc < K && jp0 < jp1; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float beta_k = pc == 0 ? beta : 1.0f;  // later K blocks accumulate
       uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
       for (int g0 = jp0; g0 < jp1; g0 += kGroup) {
         const int g1 = std::min(jp1, g0 + kGroup), j0 = g0 * NR;
-        uk.pack_B(kc, std::min(N - j0, (g1 - g0) * NR), 0, g1 - g0, B + (int64_t)pc * rsB + (int64_t)j0 * csB, rsB,
-                  csB, Bb);
+        pack_window(uk, B, pc, kc, j0, std::min(N - j0, (g1 - g0) * NR), scratch, Bb);
         for (int jp = g0; jp < g1; jp++)
           column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bb + (int64_t)(jp - g0) * NR * kc, C + jp * NR,
                           ldc, alpha, beta_k);
@@ -242,8 +252,23 @@ static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, flo
   }
 }
 
+// A plain matrix as a window function.
+struct Strided { const float* p; int64_t rs, cs; };
+static const float* strided_window(const void* ctx, int k0, int, int j0, int, float*, int64_t* rs, int64_t* cs) {
+  const Strided& b = *static_cast<const Strided*>(ctx);
+  *rs = b.rs;
+  *cs = b.cs;
+  return b.p + (int64_t)k0 * b.rs + (int64_t)j0 * b.cs;
+}
+
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const float* B, int64_t rsB,
            int64_t csB, float beta, float* C, int64_t ldc) {
+  const Strided b{B, rsB, csB};
+  sgemm(M, N, K, alpha, A, rsA, csA, BWindow{strided_window, &b}, beta, C, ldc);
+}
+
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
+           float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {  // C = beta * C
     for (int i = 0; i < M; i++)
@@ -259,7 +284,7 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   // Threads only when there is enough work to pay for the fork (about 2 MFLOP), and never nested.
   const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
   if (M <= kSmallM && N >= 2 * NR * nthreads) {
-    sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, B, rsB, csB, beta, C, ldc, nthreads);
+    sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, B, beta, C, ldc, nthreads);
     return;
   }
 
@@ -271,7 +296,9 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
 
 #pragma omp parallel num_threads(nthreads)
   {
-    float* Ap = thread_buffer((size_t)MC * std::min(KC, K) + 64);
+    const size_t a_floats = round16((size_t)MC * std::min(KC, K));
+    float* Ap = thread_buffer(a_floats + (size_t)KC * NR * 2 * kGroup);
+    float* scratch = Ap + a_floats;  // a window of B, when B has to be made
     for (int jc = 0; jc < N; jc += NC) {
       const int nc = std::min(NC, N - jc), panels = (nc + NR - 1) / NR;
       const int groups = (panels + 2 * kGroup - 1) / (2 * kGroup);  // rows of B read 8 * NR floats at a time
@@ -279,8 +306,9 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
       for (int kb = 0; kb < kblocks; kb++)
         for (int g = 0; g < groups; g++) {
           const int pc = kb * KC, kc = std::min(KC, K - pc);
-          uk.pack_B(kc, nc, g * 2 * kGroup, std::min(panels, (g + 1) * 2 * kGroup), B + (int64_t)pc * rsB + (int64_t)jc * csB,
-                    rsB, csB, Bp + (int64_t)pc * panels * NR);
+          const int jp0 = g * 2 * kGroup, jp1 = std::min(panels, jp0 + 2 * kGroup);
+          const int j0 = jc + jp0 * NR, ncg = std::min(nc - jp0 * NR, (jp1 - jp0) * NR);
+          pack_window(uk, B, pc, kc, j0, ncg, scratch, Bp + (int64_t)pc * panels * NR + (int64_t)jp0 * NR * kc);
         }
       // (implicit barrier: B is packed)
 
