@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/allocator.h"
@@ -312,35 +311,28 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
         }
       // (implicit barrier: B is packed)
 
-      // Tasks: row blocks of at most MC rows, times slices of the NR panels; a task walks all K blocks itself (the
-      // first applies the caller's beta, later ones accumulate). Work must divide evenly among the threads, or the
-      // one with the bigger share sets the pace: 128 rows in MC = 96 blocks are 96 + 32, a 3:1 split on 2 threads.
-      // So the row blocks are made equal (whole MR panels), and each is cut into as many panel slices as make the
-      // task count a multiple of the threads (slicing N rather than M keeps each packed B panel used by more rows).
-      const int nt = omp_get_num_threads();
-      int iblocks = (M + MC - 1) / MC;
-      const int mc_blk = ((M + iblocks - 1) / iblocks + MR - 1) / MR * MR;
-      iblocks = (M + mc_blk - 1) / mc_blk;
-      const int slices = std::max(1, std::min(panels, nt / std::gcd(iblocks, nt)));
-#pragma omp for schedule(static) collapse(2)
-      for (int ib = 0; ib < iblocks; ib++)
-        for (int sl = 0; sl < slices; sl++) {
-          const int ic = ib * mc_blk, mc = std::min(mc_blk, M - ic);
-          const int jp0 = (int)((int64_t)panels * sl / slices), jp1 = (int)((int64_t)panels * (sl + 1) / slices);
-          if (jp0 == jp1) continue;
-          for (int pc = 0; pc < K; pc += KC) {
-            const int kc = std::min(KC, K - pc);
-            const float beta_k = pc == 0 ? beta : 1.0f;
-            const float* Bslab = Bp + (int64_t)pc * panels * NR;
-            uk.pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, Ap);
-            for (int jp = jp0; jp < jp1; jp++) {
-              const int j = jc + jp * NR;
-              column_of_tiles(uk, mc, std::min(NR, N - j), kc, Ap, Bslab + (int64_t)jp * NR * kc,
-                              C + (int64_t)ic * ldc + j, ldc, alpha, beta_k);
-            }
+      // Each thread takes an equal share of the MR-row panels (not of MC blocks: 512 rows in MC = 96 blocks of 90
+      // are 270 + 242 rows on 2 threads) and walks its rows in blocks of at most MC, each block through all K
+      // blocks (the first applies the caller's beta, later ones accumulate). Calls come here with M > kSmallM (many
+      // more row panels than threads), or with N too narrow to split (then a thread may get no rows: fine, small).
+      const int nt = omp_get_num_threads(), t = omp_get_thread_num(), row_panels = (M + MR - 1) / MR;
+      const int r0 = std::min(M, row_panels * t / nt * MR), r1 = std::min(M, row_panels * (t + 1) / nt * MR);
+      for (int ic = r0; ic < r1; ic += MC) {
+        const int mc = std::min(MC, r1 - ic);
+        for (int pc = 0; pc < K; pc += KC) {
+          const int kc = std::min(KC, K - pc);
+          const float beta_k = pc == 0 ? beta : 1.0f;
+          const float* Bslab = Bp + (int64_t)pc * panels * NR;
+          uk.pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, Ap);
+          for (int jp = 0; jp < panels; jp++) {
+            const int j = jc + jp * NR;
+            column_of_tiles(uk, mc, std::min(NR, N - j), kc, Ap, Bslab + (int64_t)jp * NR * kc,
+                            C + (int64_t)ic * ldc + j, ldc, alpha, beta_k);
           }
         }
-      // (implicit barrier before B is repacked for the next column block)
+      }
+#pragma omp barrier
+      // (before B is repacked for the next column block)
     }
   }
   device_free(Device::CPU, Bp, bp_bytes);
