@@ -27,6 +27,7 @@ void tile_generic_4x8(int, const float*, const float*, float*, int64_t, float, f
 void tile_avx2_6x16(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx2_4x24(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx512_12x32(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_emul_12x32(int, const float*, const float*, float*, int64_t, float, float);
 
 static bool always() { return true; }
 
@@ -120,6 +121,8 @@ static const GemmKernel kKernels[] = {
     {"avx2", "avx2", 6, 16, 96, 384, 1024, tile_avx2_6x16, cpu_has_avx2_fma, pack_A<6>, pack_B<16>},
     {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, cpu_has_avx2_fma, pack_A<4>, pack_B<24>},
     {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, cpu_has_avx512f, pack_A<12>, pack_B<32>},
+    // v4's source built without AVX-512 (gemm_12x32.h): the tests run it on any CPU; never chosen automatically
+    {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, always, pack_A<12>, pack_B<32>},
 };
 static constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 

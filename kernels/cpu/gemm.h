@@ -10,7 +10,9 @@
 //   v1  "generic"  4x8   micro-kernel  packed panels, cache blocking, plain C++ the compiler vectorises
 //   v2  "avx2"     6x16  micro-kernel  AVX2 + FMA intrinsics, 12 ymm accumulators
 //   v3  "avx2_4x24" 4x24 micro-kernel  same registers, one broadcast per 3 FMAs (AMD Zen), M multiple of 4
-//   v4  "avx512"   12x32 micro-kernel  AVX-512F intrinsics, 24 zmm accumulators
+//   v4  "avx512"   12x32 micro-kernel  16-float GCC vectors built for AVX-512F, 24 zmm accumulators; the same
+//                                     source built without AVX-512 is "avx512_emul", which tests v4's logic on
+//                                     CPUs without it (gemm_12x32.h)
 // At run time the widest ISA the CPU supports (CPUID) is used (AVX-512, else AVX2, else generic), and for each call
 // the kernel of that ISA whose tiles pad the shape least (6x16 suits M = 6k, 4x24 M = 4k with wide N: ResNet's
 // 64-row GEMMs); gemm_force() pins one kernel for tests and benchmarks.
@@ -39,7 +41,7 @@ int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3
 const GemmKernel& gemm_active();             // the pinned kernel, or the automatic choice's default
 const GemmKernel& gemm_for(int M, int N);    // what sgemm uses for an M x N result
-// Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512"); nullptr or "auto" goes back to the CPUID choice. Returns
+// Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512", "avx512_emul"); nullptr or "auto" goes back to the CPUID choice. Returns
 // false if that kernel is not compiled in or the CPU lacks it. The environment variable PIPNET_GEMM does the same.
 bool gemm_force(const char* name);
 

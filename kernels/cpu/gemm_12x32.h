@@ -1,0 +1,59 @@
+// gemm_12x32.h: the 12x32 micro-kernel, written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
+// register) and compiled twice:
+//   gemm_avx512.cpp       with -mavx512f: each v16 operation is one AVX-512 instruction (v4, "avx512")
+//   gemm_avx512_emul.cpp  with the baseline x86-64 flags: GCC splits each v16 operation into SSE instructions, so
+//                         the very same source runs, slowly, on any CPU ("avx512_emul"). The tests run it where
+//                         the CPU lacks AVX-512, so the kernel's logic is checked on every machine, and only the
+//                         instruction selection is left to the AVX-512 build.
+//
+// Why 12x32: 32 zmm registers. The tile takes 24 (12 rows x 2 vectors of 16 floats), B takes 2, the broadcast
+// of A one, leaving headroom so the compiler never spills. Each k step: 2 loads of B, 12 broadcasts, 24 FMAs,
+// 768 flops: twice the work per instruction of the AVX2 kernel.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+// The helpers below pass 64-byte vectors by value; they are inlined within one file, so GCC's note that the ABI of
+// such calls differs with and without AVX-512 does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace cpu {
+
+typedef float v16 __attribute__((vector_size(64)));
+
+static inline v16 load16(const float* p) {  // unaligned load, one vmovups
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+
+static inline void tile_12x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha,
+                              float beta) {
+  constexpr int MR = 12;
+  v16 c[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = v16{};
+  for (int k = 0; k < kc; k++, A += MR, B += 32) {
+    const v16 b0 = load16(B), b1 = load16(B + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+      const v16 a = v16{} + A[i];  // broadcast
+      c[i][0] += a * b0;           // contracted to one FMA (GCC's default -ffp-contract=fast)
+      c[i][1] += a * b1;
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; i++) {
+    float* row = C + i * ldc;
+    v16 r0 = alpha * c[i][0], r1 = alpha * c[i][1];
+    if (beta != 0.0f) {
+      r0 += beta * load16(row);
+      r1 += beta * load16(row + 16);
+    }
+    store16(row, r0);
+    store16(row + 16, r1);
+  }
+}
+
+}  // namespace cpu

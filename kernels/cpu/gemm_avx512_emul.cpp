@@ -1,0 +1,12 @@
+// gemm_avx512_emul.cpp: the same 12x32 micro-kernel (gemm_12x32.h) built with baseline x86-64 flags, so that it
+// runs on any CPU: the tests check v4's logic with it on machines without AVX-512. Never chosen automatically.
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_12x32.h"
+
+namespace cpu {
+
+void tile_avx512_emul_12x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  tile_12x32(kc, A, B, C, ldc, alpha, beta);
+}
+
+}  // namespace cpu
