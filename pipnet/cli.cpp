@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "data/synth.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/dispatch.h"
+#include "kernels/graph.h"
 #include "layers/optim.h"
 #include "pipnet/plot.h"
 #include "pipnet/train.h"
@@ -231,6 +233,10 @@ int cmd_infer(int argc, char** argv) {
   }
   ag::NoGradGuard ng;
   const int S = run.cfg.input;
+  const Device dev = run.net->conv1.weight.device();
+  Tensor xs = Tensor::empty({1, 3, S, S}, DType::F32, dev);  // the network's input, refilled for each image
+  PipOutput pred;
+  std::unique_ptr<Replay> replay;  // the network on xs: on CUDA captured as one graph, replayed for each image
   std::printf("[\n");
   for (size_t i = 0; i < images.size(); i++) {
     Image im = load_image(images[i]);
@@ -242,9 +248,11 @@ int cmd_infer(int argc, char** argv) {
     Image face = resize_bilinear(crop(im, x0, y0, x1, y1), S, S);
     Tensor x = Tensor::empty({1, 3, S, S});
     normalize_imagenet(face, x.data<float>());
-    x = x.to(run.net->conv1.weight.device());
-    const auto t0 = std::chrono::steady_clock::now();
-    Landmarks L = decode(run.net->run(x), run.nbr, S, run.cfg.stride)[0];
+    const auto t0 = std::chrono::steady_clock::now();  // (the first image's time includes the capture)
+    xs.copy_(x);
+    if (replay) replay->run();
+    else replay = std::make_unique<Replay>(dev, [&] { pred = run.net->run(xs); });  // runs it once
+    Landmarks L = decode(pred, run.nbr, S, run.cfg.stride)[0];
     const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string pts;
     const uint8_t green[3] = {40, 240, 60};
@@ -368,9 +376,11 @@ namespace {
 int cmd_bench(int argc, char** argv) {
   Args a = parse(argc, argv, {"help", "no_torch"});
   if (a.has("help")) {
-    std::printf("usage: pipnet bench [--backbones resnet18,resnet50] [--input 256] [--device cpu|cuda] [--threads N] [--no-torch]\n"
-                "  Inference FPS at batch 1 and 16 (eval, BN folded, no grad, decoding included) and training images/s\n"
-                "  at batch 16, per backbone; beside PyTorch's (Debian python3-torch, same threads, same shapes).\n");
+    std::printf("usage: pipnet bench [--backbones resnet18,resnet50] [--input 256] [--batches 16] [--device cpu|cuda]\n"
+                "                    [--threads N] [--no-torch]\n"
+                "  Inference latency and FPS at batch 1 (eval, BN folded, no grad, decoding included; on CUDA a\n"
+                "  captured graph replayed), inference and training images/s at each of --batches (e.g. 16,64), per\n"
+                "  backbone; beside PyTorch's (Debian python3-torch, same threads, same shapes, eager).\n");
     return 0;
   }
   set_threads(a);
@@ -379,12 +389,35 @@ int cmd_bench(int argc, char** argv) {
   dc.set("device", a.get("device", "cpu"));
   const Device dev = device_of(dc);  // timings read results back to the host, so they include the device's work
   std::vector<std::string> bbs;
-  std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
-  for (std::string t; std::getline(ss, t, ',');) bbs.push_back(t);
+  std::vector<int> batches;
+  {
+    std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
+    for (std::string t; std::getline(ss, t, ',');) bbs.push_back(t);
+    std::stringstream sb(a.get("batches", "16"));
+    for (std::string t; std::getline(sb, t, ',');) {
+      const int b = std::atoi(t.c_str());
+      if (b < 1) usage_error("--batches '" + a.get("batches") + "': expected positive batch sizes separated by commas");
+      batches.push_back(b);
+    }
+  }
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               dc.device.c_str(), threads, cpu::gemm_active().name);
-  std::printf("%-10s %-8s %12s %12s %14s\n", "backbone", "engine", "FPS b=1", "img/s b=16", "train img/s b=16");
+  std::string head = strf("%-10s %-8s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
+  for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
+  for (int b : batches) head += strf(" %13s", strf("train b=%d", b).c_str());
+  std::printf("%s\n", head.c_str());
   std::string json = "[";
+  auto row = [&](const std::string& bb, const char* engine, const std::vector<double>& v) {  // ms, fps, ips..., train...
+    std::string line = strf("%-10s %-8s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
+    for (size_t i = 0; i < batches.size(); i++) line += strf(" %11.1f", v[2 + i]);
+    for (size_t i = 0; i < batches.size(); i++) line += strf(" %13.1f", v[2 + batches.size() + i]);
+    json += strf("%s{\"backbone\":\"%s\",\"engine\":\"%s\",\"device\":\"%s\",\"ms_b1\":%.3f,\"fps_b1\":%.2f",
+                 json.size() > 1 ? "," : "", bb.c_str(), engine, dc.device.c_str(), v[0], v[1]);
+    for (size_t i = 0; i < batches.size(); i++)
+      json += strf(",\"ips_b%d\":%.2f,\"train_ips_b%d\":%.2f", batches[i], v[2 + i], batches[i], v[2 + batches.size() + i]);
+    json += "}";
+    return line;
+  };
   for (const std::string& bb : bbs) {
     Rng rng(0);
     PIPNet net(PipConfig{bb, 64, 68, 10, S, 32}, rng);
@@ -393,54 +426,72 @@ int cmd_bench(int argc, char** argv) {
     mf.N = 68;
     mf.xy = synth_landmarks(1, 0, S);
     Neighbors nbr = Neighbors::from_meanface(mf, 10);
-    // training images/s at batch 16
+    std::vector<double> ips, train_ips;
+    // training images/s at each batch size
     net.train();
     Adam opt(net.parameters(), 1e-4);
-    Tensor x16 = Tensor::full({16, 3, S, S}, 0.1, DType::F32, dev);
-    std::vector<std::vector<float>> lms(16, mf.xy);
-    PipTargets t = make_targets(lms, nbr, S / 32);
-    auto train_step = [&] {
-      opt.zero_grad();
-      PipLoss L = pip_loss(net.run(x16), t, PipLossConfig{});
-      ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
-      opt.step();
-    };
-    train_step();
-    auto t0 = std::chrono::steady_clock::now();
-    const int steps = 3;
-    for (int i = 0; i < steps; i++) train_step();
-    const double train_ips = steps * 16 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    // inference
+    for (int B : batches) {
+      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
+      std::vector<std::vector<float>> lms(B, mf.xy);
+      PipTargets t = make_targets(lms, nbr, S / 32);
+      auto train_step = [&] {
+        opt.zero_grad();
+        PipLoss L = pip_loss(net.run(xb), t, PipLossConfig{});
+        ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
+        opt.step();
+      };
+      train_step();
+      auto t0 = std::chrono::steady_clock::now();
+      const int steps = 3;
+      for (int i = 0; i < steps; i++) train_step();
+      train_ips.push_back(steps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    // inference: batch 1 through Replay (a CUDA graph on the GPU), the batches eagerly
     net.eval();
     net.fold_batchnorms();
     ag::NoGradGuard ng;
     Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
-    auto infer = [&](const Tensor& x, int reps) {
-      decode(net.run(x), nbr, S, 32);
-      auto a0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < reps; i++) decode(net.run(x), nbr, S, 32);
-      return reps * x.size(0) / std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
-    };
-    const double fps1 = infer(x1, 20), ips16 = infer(x16, 3);
-    std::printf("%-10s %-8s %12.1f %12.1f %14.1f\n", bb.c_str(), "pipnet", fps1, ips16, train_ips);
-    json += strf("%s{\"backbone\":\"%s\",\"engine\":\"pipnet\",\"fps_b1\":%.2f,\"ips_b16\":%.2f,\"train_ips_b16\":%.2f}",
-                 json.size() > 1 ? "," : "", bb.c_str(), fps1, ips16, train_ips);
+    PipOutput out1;
+    Replay replay(dev, [&] { out1 = net.run(x1); });
+    decode(out1, nbr, S, 32);
+    const int reps1 = dev == Device::CUDA ? 200 : 20;
+    auto a0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps1; i++) {
+      replay.run();
+      decode(out1, nbr, S, 32);
+    }
+    const double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count() / reps1;
+    for (int B : batches) {
+      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
+      decode(net.run(xb), nbr, S, 32);
+      const int reps = dev == Device::CUDA ? 20 : 3;
+      auto b0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; i++) decode(net.run(xb), nbr, S, 32);
+      ips.push_back(reps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count());
+    }
+    std::vector<double> v = {1e3 * s1, 1 / s1};
+    v.insert(v.end(), ips.begin(), ips.end());
+    v.insert(v.end(), train_ips.begin(), train_ips.end());
+    std::printf("%s\n", row(bb, "pipnet", v).c_str());
     if (!a.has("no_torch")) {
-      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s 2>/dev/null", PIPNET_SOURCE_DIR,
-                                   bb.c_str(), S, threads, dc.device.c_str());
+      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s %s 2>/dev/null",
+                                   PIPNET_SOURCE_DIR, bb.c_str(), S, threads, dc.device.c_str(), a.get("batches", "16").c_str());
+      std::vector<double> tv;
       if (FILE* p = popen(cmd.c_str(), "r")) {
-        double f1, i16, tr;
-        if (std::fscanf(p, "%lf %lf %lf", &f1, &i16, &tr) == 3) {
-          std::printf("%-10s %-8s %12.1f %12.1f %14.1f   (ours / torch: %.2fx %.2fx %.2fx)\n", bb.c_str(), "pytorch", f1, i16, tr,
-                      fps1 / f1, ips16 / i16, train_ips / tr);
-          json += strf(",{\"backbone\":\"%s\",\"engine\":\"pytorch\",\"fps_b1\":%.2f,\"ips_b16\":%.2f,\"train_ips_b16\":%.2f}", bb.c_str(), f1, i16, tr);
-        } else {
-          std::printf("%-10s %-8s (PyTorch unavailable: install python3-torch)\n", bb.c_str(), "pytorch");
-        }
+        for (double d; std::fscanf(p, "%lf", &d) == 1;) tv.push_back(d);
         pclose(p);
+      }
+      if (tv.size() == v.size()) {
+        std::string ratio = "   (ours / torch:";
+        for (size_t i = 1; i < v.size(); i++) ratio += strf(" %.2fx", v[i] / tv[i]);
+        std::printf("%s%s)\n", row(bb, "pytorch", tv).c_str(), ratio.c_str());
+      } else {
+        std::printf("%-10s %-8s (PyTorch unavailable: install python3-torch)\n", bb.c_str(), "pytorch");
       }
     }
   }
+  std::printf("(b=1: one image at a time, %s; the ratios are ours / PyTorch's throughput: above 1 means we are faster)\n",
+              dev == Device::CUDA ? "ours a replayed CUDA graph, PyTorch eager" : "both eager");
   std::printf("RESULT %s]\n", json.c_str());
   return 0;
 }

@@ -23,6 +23,8 @@ size_t round_size(size_t bytes) {
 struct Cache {
   std::mutex mu;
   std::map<size_t, std::vector<void*>> free_lists;  // rounded size -> blocks
+  bool capturing = false;                           // a CUDA graph is being captured:
+  std::map<size_t, std::vector<void*>> private_lists;  //   the blocks freed meanwhile, kept for that graph
   AllocatorStats stats;
 };
 Cache& cache(Device dev) {
@@ -58,6 +60,14 @@ void* device_alloc(Device dev, size_t bytes) {
   Cache& c = cache(dev);
   {
     std::lock_guard<std::mutex> lock(c.mu);
+    if (c.capturing) {
+      auto it = c.private_lists.find(n);
+      if (it != c.private_lists.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        return p;
+      }
+    }
     auto it = c.free_lists.find(n);
     if (it != c.free_lists.end() && !it->second.empty()) {
       void* p = it->second.back();
@@ -76,6 +86,10 @@ void device_free(Device dev, void* p, size_t bytes) {
   size_t n = round_size(bytes);
   Cache& c = cache(dev);
   std::lock_guard<std::mutex> lock(c.mu);
+  if (c.capturing) {
+    c.private_lists[n].push_back(p);
+    return;
+  }
   c.free_lists[n].push_back(p);
   c.stats.bytes_cached += n;
 }
@@ -93,4 +107,30 @@ void allocator_release_cache(Device dev) {
     for (void* p : blocks) os_free(dev, p);
   c.free_lists.clear();
   c.stats.bytes_cached = 0;
+}
+
+void allocator_capture_begin(Device dev) {
+  Cache& c = cache(dev);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.capturing = true;
+}
+
+BlockList allocator_capture_end(Device dev) {
+  Cache& c = cache(dev);
+  std::lock_guard<std::mutex> lock(c.mu);
+  BlockList pool;
+  for (auto& [size, blocks] : c.private_lists)
+    for (void* p : blocks) pool.push_back({p, size});
+  c.private_lists.clear();
+  c.capturing = false;
+  return pool;
+}
+
+void allocator_release_pool(Device dev, const BlockList& pool) {
+  Cache& c = cache(dev);
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (const auto& [p, size] : pool) {
+    c.free_lists[size].push_back(p);
+    c.stats.bytes_cached += size;
+  }
 }

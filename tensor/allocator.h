@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 enum class Device : uint8_t { CPU, CUDA };
 
@@ -16,3 +18,12 @@ struct AllocatorStats {
 };
 AllocatorStats allocator_stats(Device dev);
 void allocator_release_cache(Device dev);  // give every cached block back to the OS
+
+// For captured CUDA graphs (kernels/graph.h): the blocks a graph's kernels use must stay the graph's for as long as
+// it can be replayed, or a later tensor could be given a block the graph still writes. Between capture_begin and
+// capture_end, blocks freed on `dev` go to a private pool, which allocations during the capture draw from first;
+// capture_end hands the pool to the graph, and release_pool gives it back to the cache when the graph is gone.
+using BlockList = std::vector<std::pair<void*, size_t>>;  // (block, rounded bytes)
+void allocator_capture_begin(Device dev);
+BlockList allocator_capture_end(Device dev);
+void allocator_release_pool(Device dev, const BlockList& pool);

@@ -174,8 +174,12 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   for (auto& [name, t] : tensors) {
     const char* dt = t.dtype() == DType::F32 ? "F32" : t.dtype() == DType::F64 ? "F64" : "I32";
     std::string shape;
-    for (int d = 0; d < t.dim(); d++) shape += (d ? "," : "") + std::to_string(t.size(d));
-    h += (h.size() > 1 ? "," : "") + strf("\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
+    for (int d = 0; d < t.dim(); d++) {  // appended piece by piece: GCC 12 -O3 warns falsely on ("," + string)
+      if (d) shape += ',';
+      shape += std::to_string(t.size(d));
+    }
+    if (h.size() > 1) h += ',';
+    h += strf("\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
                                           escape(name).c_str(), dt, shape.c_str(), (unsigned long long)off,
                                           (unsigned long long)(off + t.nbytes()));
     off += t.nbytes();

@@ -40,6 +40,11 @@ fi
 grep -q "wd 0," "$dir/p.log" || fail "pretrained run should use weight decay 0: $(head -1 "$dir/p.log")"
 echo "ok: --pretrained initialises the trunk (weight decay 0)"
 
+# 2c. pipnet bench: a row per backbone with each asked batch size, and its JSON
+out=$("$pipnet" bench --backbones resnet18 --input 64 --batches 2,3 --threads 2 --no-torch 2>&1) || fail "bench failed: $out"
+[[ "$out" == *'"ips_b3":'* && "$out" == *'"train_ips_b2":'* ]] || fail "bench output lacks its batch sizes: $out"
+echo "ok: pipnet bench measures each --batches size"
+
 # 3. a diverging run stops with a message naming the loss and keeps the last good checkpoint
 "$pipnet" train "${common[@]}" --epochs 2 --lr 1e9 --out "$dir/c" 2>"$dir/c.log"
 rc=$?
@@ -56,5 +61,7 @@ out=$("$pipnet" train --data 300w:/nonexistent --out "$dir/d" 2>&1); rc=$?
 [[ $rc == 2 && "$out" == *"/nonexistent"* ]] || fail "bad data dir: rc $rc, '$out'"
 out=$("$pipnet" frobnicate 2>&1); rc=$?
 [[ $rc == 2 ]] || fail "unknown command: rc $rc"
+out=$("$pipnet" bench --batches 0 --no-torch 2>&1); rc=$?
+[[ $rc == 2 && "$out" == *"--batches"* ]] || fail "bad --batches: rc $rc, '$out'"
 echo "ok: bad flags, paths and commands give one line and exit code 2"
 echo "1 passed, 0 failed"

@@ -2,6 +2,7 @@
 // Net forward, backward and 10 Adam steps. Without a GPU (or in a build without nvcc) each case reports skipped.
 #include "kernels/cuda/cuda.h"
 #include "kernels/dispatch.h"
+#include "kernels/graph.h"
 #include "layers/optim.h"
 #include "pipnet/pip.h"
 #include "test_util.h"
@@ -161,4 +162,29 @@ TEST_CASE("cuda: the hand-written SGEMM versions match cuBLAS on odd shapes", "[
     }
   }
 #endif
+}
+
+TEST_CASE("cuda: a captured graph replays the eager PIP Net inference, for each new input", "[cuda]") {
+  need_gpu();
+  Rng r1(6);
+  PIPNet net(PipConfig{"resnet18", 16, 68, 10, 128, 32}, r1);
+  net.to(Device::CUDA);
+  net.eval();
+  net.fold_batchnorms();
+  ag::NoGradGuard ng;
+  Tensor xs = Tensor::empty({1, 3, 128, 128}, DType::F32, Device::CUDA);  // the graph's static input
+  xs.copy_(random_tensor({1, 3, 128, 128}, 1));
+  PipOutput out;
+  Replay replay(Device::CUDA, [&] { out = net.run(xs); });
+  CHECK(replay.captured());
+  for (uint64_t seed = 2; seed < 5; seed++) {
+    Tensor x = random_tensor({1, 3, 128, 128}, seed);
+    xs.copy_(x);
+    replay.run();
+    PipOutput eager = net.run(gpu(x));
+    INFO("input seed " << seed);
+    check_close("score", out.cls.to(Device::CPU), eager.cls.to(Device::CPU), 1e-5, 1e-5);  // same kernels: equal bits expected
+    check_close("x offsets", out.x.to(Device::CPU), eager.x.to(Device::CPU), 1e-5, 1e-5);
+    check_close("neighbour y", out.nb_y.to(Device::CPU), eager.nb_y.to(Device::CPU), 1e-5, 1e-5);
+  }
 }

@@ -1,4 +1,5 @@
 // Tensors, the caching allocator and the RNG.
+#include "kernels/graph.h"
 #include "test_util.h"
 
 TEST_CASE("tensor: shape / views share storage / slices", "[tensor]") {
@@ -25,6 +26,36 @@ TEST_CASE("allocator: a repeated step reuses cached blocks", "[tensor]") {
   AllocatorStats after = allocator_stats(Device::CPU);
   CHECK(after.os_allocs == before.os_allocs);
   CHECK(after.cache_hits >= before.cache_hits + 20);
+}
+
+TEST_CASE("allocator: blocks freed during a graph capture stay the graph's until its pool is released", "[tensor]") {
+  const size_t bytes = 123457;  // a size no other test uses: its free list starts empty
+  void* outside = device_alloc(Device::CPU, bytes);
+  allocator_capture_begin(Device::CPU);
+  void* a = device_alloc(Device::CPU, bytes);  // from the OS (nothing cached)
+  device_free(Device::CPU, a, bytes);          // -> the private pool
+  CHECK(device_alloc(Device::CPU, bytes) == a);  // reused within the capture
+  device_free(Device::CPU, a, bytes);
+  device_free(Device::CPU, outside, bytes);    // any block freed while capturing is kept, even an older one
+  BlockList pool = allocator_capture_end(Device::CPU);
+  CHECK(pool.size() == 2);
+  void* b = device_alloc(Device::CPU, bytes);  // after the capture: the graph's blocks are not handed out
+  CHECK(b != a);
+  CHECK(b != outside);
+  allocator_release_pool(Device::CPU, pool);  // the graph is gone: its blocks are ordinary cached blocks again
+  void* c = device_alloc(Device::CPU, bytes);
+  CHECK((c == a || c == outside));
+  for (void* p : {b, c}) device_free(Device::CPU, p, bytes);
+}
+
+TEST_CASE("replay: on the CPU run() does the work again", "[tensor]") {
+  int calls = 0;
+  Replay r(Device::CPU, [&] { calls++; });
+  CHECK(calls == 1);
+  CHECK_FALSE(r.captured());
+  r.run();
+  r.run();
+  CHECK(calls == 3);
 }
 
 TEST_CASE("rng: seeded / reproducible / kaiming has the right spread", "[tensor]") {

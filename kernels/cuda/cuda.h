@@ -10,10 +10,16 @@ bool cuda_available();  // a device exists and answers (false in builds without 
 #ifdef PIPNET_CUDA
 #include <cuda_runtime.h>
 
+#include <functional>
+
 #include "kernels/geom.h"
 #include "tensor/tensor.h"
 
 cudaStream_t cuda_stream();   // the one stream every kernel and cuBLAS call runs on
+// CUDA graphs (used through kernels/graph.h): record what work() issues on the stream, replay it, free it.
+void* cuda_graph_capture(const std::function<void()>& work);
+void cuda_graph_launch(void* exec);
+void cuda_graph_destroy(void* exec);
 void cuda_set_tf32(bool on);  // cuBLAS TF32 tensor-core math (off: FP32, the default)
 // Row-major C = alpha op(A) op(B) + beta C on the device (the convention is explained in its definition).
 void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,

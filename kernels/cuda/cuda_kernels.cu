@@ -59,6 +59,12 @@ void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float*
   if (!g_blas) {
     CUBLAS_CHECK(cublasCreate(&g_blas));
     CUBLAS_CHECK(cublasSetStream(g_blas, cuda_stream()));
+    // A workspace of our own, set once: cuBLAS then never allocates inside a call, which a CUDA graph capture
+    // (kernels/graph.h) needs. 32 MiB covers what NVIDIA documents for Hopper.
+    constexpr size_t kWorkspace = 32u << 20;
+    void* ws = nullptr;
+    CUDA_CHECK(cudaMalloc(&ws, kWorkspace));
+    CUBLAS_CHECK(cublasSetWorkspace(g_blas, ws, kWorkspace));
   }
   // FP32 math by default; TF32 (10-bit mantissa products) only when asked for, with its own looser tolerance.
   CUBLAS_CHECK(cublasSetMathMode(g_blas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
