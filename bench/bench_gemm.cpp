@@ -2,7 +2,7 @@
 // against the machine's measured FMA peak and, when built with OpenBLAS (Debian's libopenblas-dev), against
 // OpenBLAS on the same shapes in the same run.
 //
-//   bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512] [--quick]
+//   bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul] [--quick]
 // Without --threads it runs once single-threaded and once with all threads.
 #include <omp.h>
 
@@ -94,7 +94,7 @@ void run(const std::vector<Shape3>& shapes, const char* group, int threads, doub
 
 int main(int argc, char** argv) {
   if (bench::arg_flag(argc, argv, "--help")) {
-    std::printf("usage: bench_gemm [--threads N] [--kernel generic|avx2|avx512] [--quick]\n");
+    std::printf("usage: bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul] [--quick]\n");
     return 0;
   }
   const std::string kernel = bench::arg_str(argc, argv, "--kernel", "auto");
