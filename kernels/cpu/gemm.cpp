@@ -1,16 +1,19 @@
-// gemm.cpp: the BLIS-style driver around the micro-kernels of gemm.h.
+// gemm.cpp: the BLIS-style drivers around the micro-kernels of gemm.h. B may be a matrix or a window function
+// (gemm.h: BWindow, how convolution passes im2col); either way it is read only while being packed.
 //
-// Loop nest (C [M,N] row-major):
+// The general driver (C [M,N] row-major):
 //   for jc in N by NC:
 //     pack B[:, jc:jc+NC] into NR-wide micro-panels, one [KC x NC] slab per K block (zero-padded past N),
 //       all threads together; then one barrier
-//     parallel over tasks (ic block of MC rows) x (slice of the NR panels), no barrier inside:
+//     each thread takes an equal share of the MR-row panels, and for each block of at most MC of its rows:
 //       for pc in K by KC:
 //         pack A[ic:ic+MC, pc:pc+KC] into MR-tall micro-panels (zero-padded past M)   (L2)
-//         for each NR panel in the slice, for each MR panel: micro-kernel on one MR x NR tile of C (L1)
-// The first K block applies the caller's beta; later ones accumulate (beta = 1). Tiles that stick out past M or N
-// are computed into a local MR x NR buffer and only the valid part is written back. (A first version met at a
-// barrier after every K block: at batch 1 the cores spent 40% of ResNet-18's time waiting there.)
+//         for each NR panel, for each MR panel: micro-kernel on one MR x NR tile of C  (B panel in L1)
+// The small-M driver (M <= kSmallM, sgemm_small_m below) splits N instead and packs B just in time, a few panels
+// at a time, with no barrier at all. In both, the first K block applies the caller's beta and later ones
+// accumulate (beta = 1); tiles that stick out past M or N are computed into a local MR x NR buffer and only the
+// valid part is written back. (A first version met at a barrier after every K block: at batch 1 the cores spent
+// 40% of ResNet-18's time waiting there.)
 #include <omp.h>
 #include <xmmintrin.h>
 
