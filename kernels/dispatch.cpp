@@ -74,7 +74,7 @@ const OpTable<ConvFwdFn> conv_fwd = registered(OpTable<ConvFwdFn>{"conv2d_forwar
 
 using ConvBwdInFn = void (*)(const ConvGeom&, const Tensor&, const Tensor&, Tensor&);
 const OpTable<ConvBwdInFn> conv_bwd_in = registered(OpTable<ConvBwdInFn>{"conv2d_backward_input", {
-    {"sgemm + col2im", [](const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+    {"sgemm + col2im (stride 1: dy convolved with the turned-around weights)", [](const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
        Workspace col(cpu::conv2d_col_floats(g));
        cpu::conv2d_backward_input(g, ptr<float>(dy), ptr<float>(w), ptr<float>(dx), col.get());
      }},

@@ -72,7 +72,7 @@ TEST_CASE("im2col and col2im match the reference / and col2im is im2col's adjoin
     ConvGeom g = ConvGeom::make(1, c.C, c.H, c.W, c.K, c.R, c.S, c.stride, c.pad);
     const int64_t rows = (int64_t)g.C * g.R * g.S, cols = (int64_t)g.P * g.Q;
     std::vector<float> x = random_vec((size_t)g.C * g.H * g.W, 5), col(rows * cols), colr(rows * cols);
-    cpu::im2col(g, x.data(), col.data());
+    cpu::im2col_window(g, x.data(), 0, (int)rows, 0, (int)cols, col.data(), cols);  // the whole matrix
     ref::im2col<float>(g, x.data(), colr.data());
     REQUIRE(col == colr);  // a pure copy: bit-exact
     // windows (what the GEMM asks for: any rows, any columns across output rows) equal the same part of the whole

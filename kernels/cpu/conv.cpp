@@ -96,12 +96,6 @@ void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0
   }
 }
 
-void im2col(const ConvGeom& g, const float* x, float* col) {
-  const int rows = g.C * g.R * g.S, PQ = g.P * g.Q;
-#pragma omp parallel for schedule(static) if (rows * PQ > 32768)
-  for (int row = 0; row < rows; row++) im2col_window(g, x, row, 1, 0, PQ, col + (int64_t)row * PQ, PQ);
-}
-
 // The column matrix of one image as a GEMM's B, made a window at a time (gemm.h: BWindow): forward's B is the
 // matrix itself [CRS x PQ]; the weight gradient's B is its transpose [PQ x CRS], a window of which is made as the
 // matching window of the matrix and handed over with swapped strides.

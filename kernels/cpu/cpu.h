@@ -11,10 +11,12 @@ namespace cpu {
 // Convolution as im2col + GEMM, one image at a time. Forward and the weight gradient never write the column matrix
 // out: the GEMM asks for it a window at a time (gemm.h: BWindow), and 1x1 stride-1 pad-0 convolutions skip im2col
 // altogether (the image already is the column matrix). The input gradient needs `col`, a workspace of
-// conv2d_col_floats(g) floats, for the column-matrix gradient it scatters back; the weight gradient needs
-// `partial`, conv2d_partial_floats(g) floats, for per-thread sums when the batch is split across threads.
-void im2col(const ConvGeom& g, const float* x, float* col);
-// rows [row0, row0 + rows) and columns [j0, j0 + cols) of x's column matrix, into out with row stride ld
+// conv2d_col_floats(g) floats, for the column-matrix gradient it scatters back (at stride 1, for the turned-around
+// weights it convolves dy with instead); the weight gradient needs `partial`, conv2d_partial_floats(g) floats, for
+// per-thread sums when the batch is split across threads.
+
+// Rows [row0, row0 + rows) and columns [j0, j0 + cols) of x's column matrix, into out with row stride ld. (The whole
+// matrix is the window of all its rows and columns; only the tests ask for that.)
 void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld);
 void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col)
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y);
