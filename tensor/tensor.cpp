@@ -13,10 +13,7 @@ size_t dtype_size(DType t) { return t == DType::F64 ? 8 : 4; }
 const char* dtype_name(DType t) { return t == DType::F32 ? "f32" : t == DType::F64 ? "f64" : "i32"; }
 const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
-void fail(const char* file, int line, const std::string& msg) {
-  (void)file; (void)line;
-  throw Error(msg);
-}
+void fail(const char* file, int line, const std::string& msg) { throw Error(msg, file, line); }
 
 std::string strf(const char* fmt, ...) {
   char buf[1024];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tensor/allocator.h"
+#include "tensor/check.h"
 
 enum class DType : uint8_t { F32, F64, I32 };
 size_t dtype_size(DType t);
@@ -100,12 +101,3 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> p_;
 };
-
-// A loud failure for violated preconditions and bad input: throws Error with the message (and, for internal
-// checks, where it was raised). The CLI turns it into one line and exit code 2; tests can REQUIRE_THROWS it.
-#include <stdexcept>
-struct Error : std::runtime_error { using std::runtime_error::runtime_error; };
-[[noreturn]] void fail(const char* file, int line, const std::string& msg);
-#define CHECK_OR_FAIL(cond, msg) \
-  do { if (!(cond)) fail(__FILE__, __LINE__, std::string(msg)); } while (0)
-std::string strf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
