@@ -8,7 +8,7 @@
 
 #include "bench/bench_common.h"
 #include "data/loader.h"
-#include "pipnet/train.h"
+#include "data/spec.h"
 
 int main(int argc, char** argv) {
   const int batches = bench::arg_int(argc, argv, "--batches", 12), input = bench::arg_int(argc, argv, "--input", 256);

@@ -50,7 +50,7 @@ void Loader::stop() {
   slots_.clear();
 }
 
-void Loader::start_epoch(int epoch, int64_t skip) {
+void Loader::start_epoch(int epoch) {
   stop();
   epoch_ = epoch;
   order_.resize(n_);
@@ -59,7 +59,7 @@ void Loader::start_epoch(int epoch, int64_t skip) {
     Rng r(cfg_.seed * 1000003ull + (uint64_t)epoch);
     for (int64_t i = n_ - 1; i > 0; i--) std::swap(order_[i], order_[r.randint(i + 1)]);  // Fisher-Yates
   }
-  next_b_ = skip;
+  next_b_ = 0;
   end_b_ = batches_per_epoch();
   stopping_ = false;
   error_ = nullptr;

@@ -39,7 +39,7 @@ class Loader {
  public:
   Loader(SampleSource source, int64_t n_samples, int size, LoaderConfig cfg);
   ~Loader();
-  void start_epoch(int epoch, int64_t skip_batches = 0);  // skip: resume mid-epoch at that batch
+  void start_epoch(int epoch);            // shuffles (seed, epoch) and starts the workers on batch 0
   bool next(Batch& out);                  // false at the end of the epoch
   int64_t batches_per_epoch() const;
 

@@ -18,7 +18,7 @@ void Module::collect(const std::string& prefix, bool params, bool buffers, Named
     for (auto& [n, t] : params_) out.push_back({prefix + n, *t});
   if (buffers)
     for (auto& [n, t] : buffers_) out.push_back({prefix + n, *t});
-  for (auto& [n, m] : children_) m->collect(prefix + n + ".", params, buffers, out);
+  for (auto& [n, m] : children_) m->collect(n.empty() ? prefix : prefix + n + ".", params, buffers, out);
 }
 
 NamedTensors Module::named_parameters() const { NamedTensors v; collect("", true, false, v); return v; }
@@ -153,6 +153,19 @@ Shape MaxPool2d::describe(const Shape& in, const std::string& name, std::vector<
   return out;
 }
 
+ConvTranspose2d::ConvTranspose2d(int in, int out, int k, int stride_, int pad_) : stride(stride_), pad(pad_) {
+  weight = Tensor::zeros({in, out, k, k});
+  register_parameter("weight", &weight);
+}
+
+Shape ConvTranspose2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  const int64_t K = weight.size(2);
+  Shape out = {in[0], weight.size(1), (in[2] - 1) * stride - 2 * pad + K, (in[3] - 1) * stride - 2 * pad + K};
+  rows.push_back({name, strf("deconv%lldx%lld/%d", (long long)K, (long long)K, stride), out, weight.numel(),
+                  2 * in[0] * in[1] * in[2] * in[3] * weight.size(1) * K * K});
+  return out;
+}
+
 // ---- Sequential ---------------------------------------------------------------------------------
 Module* Sequential::add(std::unique_ptr<Module> m) {
   register_module(std::to_string(mods_.size()), m.get());
@@ -185,6 +198,8 @@ void load_state_dict(Module& m, const NamedTensors& src, const std::string& sour
     if (it == given.end()) { missing += " " + n; continue; }
     if (it->second.shape() != t.shape())
       shapes += " " + n + " (file " + it->second.shape().str() + ", model " + t.shape().str() + ")";
+    else if (it->second.dtype() != t.dtype() && it->second.dtype() != DType::F32 && it->second.dtype() != DType::F64)
+      shapes += " " + n + " (file " + dtype_name(it->second.dtype()) + ", model " + dtype_name(t.dtype()) + ")";
   }
   for (auto& [n, t] : src) {
     const bool counter = n.size() >= 19 && n.compare(n.size() - 19, 19, "num_batches_tracked") == 0;
@@ -192,7 +207,7 @@ void load_state_dict(Module& m, const NamedTensors& src, const std::string& sour
   }
   if (!missing.empty() || !shapes.empty() || !extra.empty())
     throw Error(source + ": weights do not match the model:" + (missing.empty() ? "" : "\n  missing:" + missing) +
-                (shapes.empty() ? "" : "\n  wrong shape:" + shapes) + (extra.empty() ? "" : "\n  unexpected:" + extra));
+                (shapes.empty() ? "" : "\n  wrong shape or type:" + shapes) + (extra.empty() ? "" : "\n  unexpected:" + extra));
   for (auto& [n, t] : mine) {
     const Tensor& g = given[n];
     Tensor dst = t;

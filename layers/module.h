@@ -55,6 +55,8 @@ class Module {
  protected:
   void register_parameter(const std::string& name, Tensor* t);
   void register_buffer(const std::string& name, Tensor* t);
+  // A child registered with an empty name lends its tensors' names to this module unprefixed (PIPNet's trunk:
+  // "conv1.weight", not "trunk.conv1.weight", as the official checkpoints name them).
   void register_module(const std::string& name, Module* m);
 
  private:
@@ -84,6 +86,16 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x) override;
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   Tensor weight, bias;
+  int stride, pad;
+};
+
+// torch.nn.ConvTranspose2d without bias; weight [in, out, k, k] (zero until initialised by the owner).
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int in, int out, int k, int stride, int pad);
+  Tensor forward(const Tensor& x) override { return ag::conv_transpose2d(x, weight, stride, pad); }
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Tensor weight;
   int stride, pad;
 };
 

@@ -1,5 +1,7 @@
 #include "layers/optim.h"
 
+#include <map>
+
 #include "kernels/dispatch.h"
 
 Adam::Adam(std::vector<Tensor> params, double lr, double b1, double b2, double eps, double wd)
@@ -35,14 +37,32 @@ std::vector<std::pair<std::string, Tensor>> Adam::state() const {
   return st;
 }
 
-void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& st) {
-  CHECK_OR_FAIL(st.size() == 3 * params_.size(), strf("optimizer state has %zu tensors, expected %zu", st.size(),
-                                                       3 * params_.size()));
+void Adam::load_state(const std::vector<std::pair<std::string, Tensor>>& st, const std::string& source) {
+  std::map<std::string, Tensor> given;
+  for (auto& [n, t] : st)
+    if (!given.emplace(n, t).second) throw Error(source + ": optimizer state '" + n + "' appears twice");
+  auto take = [&](const std::string& name, const Shape& shape) {
+    auto it = given.find(name);
+    if (it == given.end()) throw Error(source + ": optimizer state '" + name + "' is missing");
+    const Tensor t = it->second;
+    given.erase(it);
+    if (t.shape() != shape)
+      throw Error(source + ": optimizer state '" + name + "' has shape " + t.shape().str() + ", expected " + shape.str());
+    if (t.dtype() != DType::F32 && t.dtype() != DType::F64)
+      throw Error(source + ": optimizer state '" + name + "' is " + dtype_name(t.dtype()) + ", expected f32");
+    return t;
+  };
   for (size_t i = 0; i < params_.size(); i++) {
-    steps_[i] = (int64_t)st[3 * i].second.item();
-    m_[i].copy_(st[3 * i + 1].second);
-    v_[i].copy_(st[3 * i + 2].second);
+    const std::string p = std::to_string(i);
+    const double step = take(p + ".step", Shape{1}).item();
+    if (!(step >= 0 && step <= 1e15 && step == (double)(int64_t)step))
+      throw Error(source + strf(": optimizer state '%s.step' = %g, expected a whole number >= 0", p.c_str(), step));
+    steps_[i] = (int64_t)step;
+    const Tensor m = take(p + ".exp_avg", params_[i].shape()), v = take(p + ".exp_avg_sq", params_[i].shape());
+    m_[i].copy_(m.dtype() == m_[i].dtype() ? m : m.to(m_[i].dtype()));
+    v_[i].copy_(v.dtype() == v_[i].dtype() ? v : v.to(v_[i].dtype()));
   }
+  if (!given.empty()) throw Error(source + ": unexpected optimizer state '" + given.begin()->first + "'");
 }
 
 SGD::SGD(std::vector<Tensor> params, double lr, double momentum, double wd)

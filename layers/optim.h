@@ -15,9 +15,11 @@ class Adam {
   void zero_grad();
   void set_lr(double lr) { lr_ = lr; }
   double lr() const { return lr_; }
-  // State for checkpoints: per parameter its step count, m and v (named "<i>.exp_avg" ...).
+  // State for checkpoints: per parameter i its step count, m and v, named "<i>.step", "<i>.exp_avg",
+  // "<i>.exp_avg_sq" as torch.optim.Adam's state_dict. load_state takes them by name, in any order; a missing,
+  // extra, mis-shaped or mistyped tensor is an Error naming it and `source` (the file).
   std::vector<std::pair<std::string, Tensor>> state() const;
-  void load_state(const std::vector<std::pair<std::string, Tensor>>& st);
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& st, const std::string& source);
 
  private:
   std::vector<Tensor> params_, m_, v_;

@@ -1,17 +1,8 @@
 #include "pipnet/pipnet.h"
 
-ConvTranspose2d::ConvTranspose2d(int in, int out, int k, int stride_, int pad_) : stride(stride_), pad(pad_) {
-  weight = Tensor::zeros({in, out, k, k});
-  register_parameter("weight", &weight);
-}
+#include <map>
 
-Shape ConvTranspose2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
-  const int64_t K = weight.size(2);
-  Shape out = {in[0], weight.size(1), (in[2] - 1) * stride - 2 * pad + K, (in[3] - 1) * stride - 2 * pad + K};
-  rows.push_back({name, strf("deconv%lldx%lld/%d", (long long)K, (long long)K, stride), out, weight.numel(),
-                  2 * in[0] * in[1] * in[2] * in[3] * weight.size(1) * K * K});
-  return out;
-}
+#include "tensor/safetensors.h"
 
 static std::unique_ptr<Conv2d> head(int in, int out, Rng& rng) {
   auto c = std::make_unique<Conv2d>(in, out, 1, 1, 0, true, rng);
@@ -28,12 +19,14 @@ static void stride_layer(int in, int out, Rng& rng, std::unique_ptr<Conv2d>& con
   bn = std::make_unique<BatchNorm2d>(out);
 }
 
-PIPNet::PIPNet(const PipConfig& c, Rng& rng) : ResNet(ResNetConfig::named(c.backbone, c.width), rng), cfg(c) {
+PIPNet::PIPNet(const PipConfig& c, Rng& rng)
+    : cfg(c), trunk(std::make_unique<ResNet>(ResNetConfig::named(c.backbone, c.width), rng)) {
+  register_module("", trunk.get());
   CHECK_OR_FAIL(c.net_stride == 16 || c.net_stride == 32 || c.net_stride == 64 || c.net_stride == 128,
                 strf("net_stride %d: expected 16, 32, 64 or 128", c.net_stride));
   CHECK_OR_FAIL(c.net_stride != 16 || c.backbone == "resnet18", "net_stride 16 exists for resnet18 only (spec §1.2)");
   CHECK_OR_FAIL(c.input_size % c.net_stride == 0, strf("input_size %d is not a multiple of net_stride %d", c.input_size, c.net_stride));
-  int C = out_channels();
+  int C = trunk->out_channels();
   const int wide = 8 * c.width;  // 512 at full width
   if (c.net_stride >= 64) {
     stride_layer(C, wide, rng, layer5, bn5);
@@ -71,15 +64,20 @@ PipOutput PIPNet::run(const Tensor& images) {
   CHECK_OR_FAIL(images.dim() == 4 && images.size(1) == 3 && images.size(2) == cfg.input_size &&
                     images.size(3) == cfg.input_size,
                 strf("PIPNet: input %s, expected [B, 3, %d, %d]", images.shape().str().c_str(), cfg.input_size, cfg.input_size));
-  Tensor f = ResNet::forward(images);  // layer4: [B, C, input/32, input/32]
-  if (layer5) f = ag::relu((*bn5)((*layer5)(f)));
-  if (layer6) f = ag::relu((*bn6)((*layer6)(f)));
-  if (deconv1) f = ag::relu((*bn_deconv1)((*deconv1)(f)));
+  const Tensor f = forward(images);
   return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), (*nb_x_layer)(f), (*nb_y_layer)(f)};
 }
 
+Tensor PIPNet::forward(const Tensor& images) {
+  Tensor f = (*trunk)(images);  // layer4: [B, C, input/32, input/32]
+  if (layer5) f = ag::relu((*bn5)((*layer5)(f)));
+  if (layer6) f = ag::relu((*bn6)((*layer6)(f)));
+  if (deconv1) f = ag::relu((*bn_deconv1)((*deconv1)(f)));
+  return f;
+}
+
 Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
-  Shape s = ResNet::describe(in, name, rows);
+  Shape s = trunk->describe(in, name, rows);
   if (layer5) s = bn5->describe(layer5->describe(s, "layer5", rows), "bn5", rows);
   if (layer6) s = bn6->describe(layer6->describe(s, "layer6", rows), "bn6", rows);
   if (deconv1) s = bn_deconv1->describe(deconv1->describe(s, "deconv1", rows), "bn_deconv1", rows);
@@ -91,8 +89,18 @@ Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<Lay
 }
 
 void PIPNet::fold_batchnorms() {
-  ResNet::fold_batchnorms();
+  trunk->fold_batchnorms();
   if (layer5) fold_batchnorm(*layer5, *bn5);
   if (layer6) fold_batchnorm(*layer6, *bn6);
   // deconv1 keeps its BatchNorm: a transposed convolution has no bias to fold into
+}
+
+void load_pretrained_trunk(PIPNet& net, const std::string& path) {
+  TensorFile f = read_safetensors(path);
+  std::map<std::string, Tensor> given;
+  for (auto& [n, t] : f.tensors) given[n] = t;
+  NamedTensors trunk;  // every trunk tensor must be in the file; the rest of the file (fc.*) is not ours
+  for (auto& [n, t] : net.trunk->state_dict())
+    if (given.count(n)) trunk.push_back({n, given[n]});
+  load_state_dict(*net.trunk, trunk, path);
 }

@@ -5,7 +5,8 @@
 //   nb_x_layer  [B, N*nb, G, G]  x of neighbour j of landmark i (channel i*nb + j), relative to i's cell origin
 //   nb_y_layer  [B, N*nb, G, G]
 // Parameter names equal the official checkpoints' (conv1, bn1, layer1..4, [layer5, bn5, layer6, bn6 |
-// deconv1, bn_deconv1], cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer), so they load unchanged.
+// deconv1, bn_deconv1], cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer), so they load unchanged: the trunk
+// is registered without a prefix.
 #pragma once
 #include <memory>
 #include <string>
@@ -13,39 +14,37 @@
 #include "layers/resnet.h"
 
 struct PipConfig {
-  std::string backbone = "resnet18";  // resnet18 | resnet50 | resnet101
+  std::string backbone = "resnet18";  // resnet18 | resnet34 | resnet50 | resnet101
   int width = 64;                     // ResNet width (64 = torchvision); smaller for tests
   int num_lms = 68;
   int num_nb = 10;
   int input_size = 256;
   int net_stride = 32;                // 16 (resnet18 only), 32, 64, 128
-  int grid() const { return input_size / net_stride; }
+  int grid() const { return input_size / net_stride; }  // G: the heads' map is G x G
 };
 
 struct PipOutput {
   Tensor cls, x, y, nb_x, nb_y;
 };
 
-// torch.nn.ConvTranspose2d without bias; weight [in, out, k, k].
-class ConvTranspose2d : public Module {
- public:
-  ConvTranspose2d(int in, int out, int k, int stride, int pad);
-  Tensor forward(const Tensor& x) override { return ag::conv_transpose2d(x, weight, stride, pad); }
-  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
-  Tensor weight;
-  int stride, pad;
-};
-
-class PIPNet : public ResNet {
+class PIPNet : public Module {
  public:
   PIPNet(const PipConfig& cfg, Rng& rng);
-  PipOutput run(const Tensor& images);  // images [B, 3, input, input], ImageNet-normalised
+  PipOutput run(const Tensor& images);  // images [B, 3, input, input], ImageNet-normalised -> the five maps
+  PipOutput operator()(const Tensor& images) { return run(images); }
+  Tensor forward(const Tensor& images) override;  // the feature map F [B, C, G, G] that the heads read
   void fold_batchnorms();               // inference (eval mode): trunk and layer5/layer6 BNs into their convs
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Device device() const { return trunk->conv1.weight.device(); }
   const PipConfig cfg;
+  std::unique_ptr<ResNet> trunk;
   // stride variants (spec §1.2): S=64 adds layer5/bn5, S=128 also layer6/bn6, S=16 deconv1/bn_deconv1
   std::unique_ptr<Conv2d> layer5, layer6;
   std::unique_ptr<BatchNorm2d> bn5, bn6, bn_deconv1;
   std::unique_ptr<ConvTranspose2d> deconv1;
   std::unique_ptr<Conv2d> cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer;
 };
+
+// ImageNet weights of a torchvision ResNet (safetensors, PyTorch names) into the trunk; the stride layers and the
+// heads keep their initialisation (the repo's --pretrained).
+void load_pretrained_trunk(PIPNet& net, const std::string& path);

@@ -59,3 +59,11 @@ void plot_png(const std::string& path, const std::string& title, const std::stri
   }
   save_png(im, path);
 }
+
+Image overlay(const Image& face, const std::vector<float>& pred, const std::vector<float>* gt, int scale) {
+  Image im = resize_bilinear(face, face.w * scale, face.h * scale);
+  const uint8_t red[3] = {230, 40, 40}, green[3] = {40, 240, 60};
+  if (gt) for (size_t k = 0; k < gt->size(); k += 2) draw_disc(im, (*gt)[k] * im.w, (*gt)[k + 1] * im.h, 1.6f * scale, red);
+  for (size_t k = 0; k < pred.size(); k += 2) draw_disc(im, pred[k] * im.w, pred[k + 1] * im.h, 1.2f * scale, green);
+  return im;
+}

@@ -15,13 +15,16 @@ const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
 void fail(const char* file, int line, const std::string& msg) { throw Error(msg, file, line); }
 
-std::string strf(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
+std::string strf(const char* fmt, ...) {  // any length: measured first, then written
+  va_list ap, again;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_copy(again, ap);
+  const int n = vsnprintf(nullptr, 0, fmt, ap);
   va_end(ap);
-  return buf;
+  std::string s(n > 0 ? n : 0, '\0');
+  if (n > 0) vsnprintf(s.data(), s.size() + 1, fmt, again);
+  va_end(again);
+  return s;
 }
 
 // ---- Shape ----------------------------------------------------------------------------------------

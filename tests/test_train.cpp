@@ -1,23 +1,25 @@
 // The whole training loop learns: a small PIP Net on synthetic faces must end far below the NME of predicting the
 // mean face for every image. (Kill-and-resume and the CLI's errors are tests/test_cli.sh.)
+#include "pipnet/evaluate.h"
+#include "pipnet/run.h"
 #include "pipnet/train.h"
 #include "test_util.h"
 
 TEST_CASE("train: a small PIP Net on synthetic faces learns (test NME bound)", "[train]") {
   TrainConfig cfg;
-  cfg.width = 16;
-  cfg.input = 128;
-  cfg.epochs = 8;
-  cfg.lr = 1e-3;
-  cfg.decay = "6";
-  cfg.data = "synth:640";
-  cfg.test_data = "synth-test:100";
-  cfg.eval_every = 8;
-  cfg.out = "/tmp/pipnet_test_train";
-  std::system(("rm -rf " + cfg.out).c_str());
+  cfg.model.width = 16;
+  cfg.model.input_size = 128;
+  cfg.recipe.epochs = 8;
+  cfg.recipe.lr = 1e-3;
+  cfg.recipe.decay = "6";
+  cfg.data.data = "synth:640";
+  cfg.data.test_data = "synth-test:100";
+  cfg.run.eval_every = 8;
+  cfg.run.out = "/tmp/pipnet_test_train";
+  std::system(("rm -rf " + cfg.run.out).c_str());
   REQUIRE(train(cfg, false) == 0);
-  LoadedRun run = load_run(cfg.out);
-  Dataset test = open_dataset(cfg.test_data, cfg.input, cfg.crop_scale, cfg.seed);
+  LoadedRun run = load_run(cfg.run.out);
+  Dataset test = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
   TestReport r = run_test(*run.net, run.nbr, test, 16);
   std::vector<std::vector<float>> mean(test.size, run.meanface.xy);
   EvalResult baseline = evaluate(mean, test.labels, norm_for(68));

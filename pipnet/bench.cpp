@@ -1,0 +1,146 @@
+// pipnet bench: inference latency and FPS at batch 1, inference and training images/s at larger batches, per
+// backbone, beside PyTorch on the same threads and shapes (the paper's Table 8 columns).
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "data/synth.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/dispatch.h"
+#include "kernels/graph.h"
+#include "layers/optim.h"
+#include "pipnet/cli.h"
+#include "pipnet/run.h"
+
+int cmd_bench(int argc, char** argv) {
+  const std::vector<Option> opts = {
+      {"backbones", "LIST", "comma-separated (default resnet18,resnet50)"},
+      {"input", "S", "input size (default 256)"},
+      {"batches", "LIST", "batch sizes for throughput, e.g. 16,64 (default 16)"},
+      {"device", "cpu|cuda", "where to run (default cpu)"},
+      {"threads", "N", "compute threads (0: all cores)"},
+      {"no_torch", nullptr, "skip the PyTorch comparison"},
+      {"verbose", nullptr, "print each network's layers and the kernel chosen for each op"},
+      {"help", nullptr, "this text"}};
+  Args a = parse_args(argc, argv, opts);
+  if (a.has("help")) {
+    std::printf("%s", help_text("pipnet bench [--backbones resnet18,resnet50] [--input 256] [--batches 16] [options]",
+                                "  Inference latency and FPS at batch 1 (eval, BN folded, no grad, decoding included; on CUDA a\n"
+                                "  captured graph replayed), inference and training images/s at each of --batches, per backbone;\n"
+                                "  beside PyTorch's (Debian python3-torch, same threads, same shapes, eager).\n", opts).c_str());
+    return 0;
+  }
+  set_threads(a);
+  const int S = a.get_int("input", 256, 32, 4096), threads = omp_get_max_threads();
+  if (S % 32) usage_error(strf("bench: --input %d: expected a multiple of 32", S));
+  const std::string device = a.get("device", "cpu");
+  const Device dev = device_of(device);  // timings read results back to the host, so they include the device's work
+  std::vector<std::string> bbs;
+  {
+    std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
+    for (std::string t; std::getline(ss, t, ',');) {
+      ResNetConfig::named(t);  // an Error naming an unknown backbone
+      bbs.push_back(t);
+    }
+  }
+  const std::vector<int> batches = a.get_ints("batches", "16", 1, 4096);
+  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
+              device.c_str(), threads, cpu::gemm_active().name);
+  std::string head = strf("%-10s %-8s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
+  for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
+  for (int b : batches) head += strf(" %13s", strf("train b=%d", b).c_str());
+  std::printf("%s\n", head.c_str());
+  std::string json = "[";
+  auto row = [&](const std::string& bb, const char* engine, const std::vector<double>& v) {  // ms, fps, ips..., train...
+    std::string line = strf("%-10s %-8s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
+    for (size_t i = 0; i < batches.size(); i++) line += strf(" %11.1f", v[2 + i]);
+    for (size_t i = 0; i < batches.size(); i++) line += strf(" %13.1f", v[2 + batches.size() + i]);
+    json += strf("%s{\"backbone\":\"%s\",\"engine\":\"%s\",\"device\":\"%s\",\"ms_b1\":%.3f,\"fps_b1\":%.2f",
+                 json.size() > 1 ? "," : "", bb.c_str(), engine, device.c_str(), v[0], v[1]);
+    for (size_t i = 0; i < batches.size(); i++)
+      json += strf(",\"ips_b%d\":%.2f,\"train_ips_b%d\":%.2f", batches[i], v[2 + i], batches[i], v[2 + batches.size() + i]);
+    json += "}";
+    return line;
+  };
+  for (const std::string& bb : bbs) {
+    Rng rng(0);
+    const PipConfig pc{bb, 64, 68, 10, S, 32};
+    PIPNet net(pc, rng);
+    net.to(dev);
+    if (a.has("verbose")) std::printf("%s\n", summary(net, Shape{1, 3, S, S}).c_str());
+    MeanFace mf;
+    mf.N = 68;
+    mf.xy = synth_landmarks(1, 0, S);
+    Neighbors nbr = Neighbors::from_meanface(mf, 10);
+    std::vector<double> ips, train_ips;
+    // training images/s at each batch size
+    net.train();
+    Adam opt(net.parameters(), 1e-4);
+    for (int B : batches) {
+      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
+      std::vector<std::vector<float>> lms(B, mf.xy);
+      PipTargets t = make_targets(lms, nbr, pc.grid());
+      auto train_step = [&] {
+        opt.zero_grad();
+        PipLoss L = pip_loss(net.run(xb), t, PipLossConfig{});
+        ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
+        opt.step();
+      };
+      train_step();
+      auto t0 = std::chrono::steady_clock::now();
+      const int steps = 3;
+      for (int i = 0; i < steps; i++) train_step();
+      train_ips.push_back(steps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    // inference: batch 1 through Replay (a CUDA graph on the GPU), the batches eagerly
+    net.eval();
+    net.fold_batchnorms();
+    ag::NoGradGuard ng;
+    Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
+    PipOutput out1;
+    Replay replay(dev, [&] { out1 = net.run(x1); });
+    decode(out1, nbr, S, pc.net_stride);
+    const int reps1 = dev == Device::CUDA ? 200 : 20;
+    auto a0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps1; i++) {
+      replay.run();
+      decode(out1, nbr, S, pc.net_stride);
+    }
+    const double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count() / reps1;
+    for (int B : batches) {
+      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
+      decode(net.run(xb), nbr, S, pc.net_stride);
+      const int reps = dev == Device::CUDA ? 20 : 3;
+      auto b0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; i++) decode(net.run(xb), nbr, S, pc.net_stride);
+      ips.push_back(reps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count());
+    }
+    std::vector<double> v = {1e3 * s1, 1 / s1};
+    v.insert(v.end(), ips.begin(), ips.end());
+    v.insert(v.end(), train_ips.begin(), train_ips.end());
+    std::printf("%s\n", row(bb, "pipnet", v).c_str());
+    if (!a.has("no_torch")) {
+      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s %s 2>/dev/null",
+                                   PIPNET_SOURCE_DIR, bb.c_str(), S, threads, device.c_str(), a.get("batches", "16").c_str());
+      std::vector<double> tv;
+      if (FILE* p = popen(cmd.c_str(), "r")) {
+        for (double d; std::fscanf(p, "%lf", &d) == 1;) tv.push_back(d);
+        pclose(p);
+      }
+      if (tv.size() == v.size()) {
+        std::string ratio = "   (ours / torch:";
+        for (size_t i = 1; i < v.size(); i++) ratio += strf(" %.2fx", v[i] / tv[i]);
+        std::printf("%s%s)\n", row(bb, "pytorch", tv).c_str(), ratio.c_str());
+      } else {
+        std::printf("%-10s %-8s (PyTorch unavailable: install python3-torch)\n", bb.c_str(), "pytorch");
+      }
+    }
+  }
+  if (a.has("verbose")) std::printf("%s", kern::dispatch_table().c_str());
+  std::printf("(b=1: one image at a time, %s; the ratios are ours / PyTorch's throughput: above 1 means we are faster)\n",
+              dev == Device::CUDA ? "ours a replayed CUDA graph, PyTorch eager" : "both eager");
+  std::printf("RESULT %s]\n", json.c_str());
+  return 0;
+}

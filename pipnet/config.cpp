@@ -1,0 +1,267 @@
+// config.cpp: the table of settings (one row each) and everything it drives: set, get, save, load, help.
+#include "pipnet/config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <variant>
+
+#include "layers/resnet.h"
+#include "tensor/fileio.h"
+
+namespace {
+
+enum class Group { Data, Model, Recipe, Loss, Run };
+const char* kGroupNames[] = {"data", "model", "recipe", "loss", "run"};
+
+// One setting: its key, where it lives, the values it takes, and one line of help. Numbers are range-checked;
+// strings may have a list of choices; `hidden` keeps test hooks out of --help.
+struct Setting {
+  const char* key;
+  Group group;
+  std::variant<int*, int64_t*, uint64_t*, double*, float*, bool*, std::string*> member;
+  double lo, hi;
+  const char* help;
+  std::vector<std::string> choices = {};
+  bool hidden = false;
+};
+
+std::vector<Setting> settings(TrainConfig& c) {
+  return {
+      {"data", Group::Data, &c.data.data, 0, 0, "training data: synth[:N] | 300w:DIR | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR[:ATTR]"},
+      {"test_data", Group::Data, &c.data.test_data, 0, 0, "evaluated every --eval-every epochs ('' for none)"},
+      {"meanface", Group::Data, &c.data.meanface, 0, 0, "auto (mean of the training landmarks) or a file of 2N numbers"},
+      {"flip_table", Group::Data, &c.data.flip_table, 0, 0, "file of N indices; empty: the built-in table for N points"},
+      {"crop_scale", Group::Data, &c.data.crop_scale, 1, 3, "300W landmark-box enlargement (1.1 repo, 1.3 paper)"},
+      {"augment", Group::Data, &c.data.augment, 0, 0, "the repo's six augmentations, on|off"},
+      {"backbone", Group::Model, &c.model.backbone, 0, 0, "the trunk", {"resnet18", "resnet34", "resnet50", "resnet101"}},
+      {"width", Group::Model, &c.model.width, 1, 4096, "ResNet width (64 = torchvision; smaller for tests)"},
+      {"input_size", Group::Model, &c.model.input_size, 32, 4096, "crop size in pixels (square)"},
+      {"net_stride", Group::Model, &c.model.net_stride, 16, 128, "16 (resnet18 only), 32, 64 or 128"},
+      {"num_nb", Group::Model, &c.model.num_nb, 1, 200, "neighbours each landmark predicts"},
+      {"epochs", Group::Recipe, &c.recipe.epochs, 1, 100000, "epochs to train"},
+      {"batch", Group::Recipe, &c.recipe.batch, 1, 4096, "images per step (the last partial batch is dropped)"},
+      {"lr", Group::Recipe, &c.recipe.lr, 0, 1e12, "Adam learning rate"},
+      {"decay", Group::Recipe, &c.recipe.decay, 0, 0, "epochs at which lr is multiplied by gamma, e.g. 30,50"},
+      {"gamma", Group::Recipe, &c.recipe.gamma, 0, 1, "learning-rate decay factor"},
+      {"wd", Group::Recipe, &c.recipe.wd, -1, 1, "weight decay; -1: 5e-4 from scratch, 0 with --pretrained"},
+      {"pretrained", Group::Recipe, &c.recipe.pretrained, 0, 0, "torchvision ResNet weights (.safetensors) for the trunk"},
+      {"cls_weight", Group::Loss, &c.loss.cls_weight, 0, 1e6, "weight of the score-map loss"},
+      {"reg_weight", Group::Loss, &c.loss.reg_weight, 0, 1e6, "weight of the offset losses"},
+      {"reg_l2", Group::Loss, &c.loss.reg_l2, 0, 0, "offsets with L2 (the seed paper) instead of L1, on|off"},
+      {"cls_l1", Group::Loss, &c.loss.cls_l1, 0, 0, "score maps with L1 instead of L2, on|off"},
+      {"out", Group::Run, &c.run.out, 0, 0, "the run directory"},
+      {"device", Group::Run, &c.run.device, 0, 0, "where the network runs", {"cpu", "cuda"}},
+      {"seed", Group::Run, &c.run.seed, 0, 1e18, "initialisation, shuffling and augmentation seed"},
+      {"workers", Group::Run, &c.run.workers, 1, 256, "data-loading threads"},
+      {"threads", Group::Run, &c.run.threads, 0, 1024, "compute threads (0: all cores)"},
+      {"eval_every", Group::Run, &c.run.eval_every, 1, 100000, "test every N epochs (and after the last)"},
+      {"max_batches", Group::Run, &c.run.max_batches, 0, 1e12, "batches per epoch, 0 = all (short runs)"},
+      {"time_limit_s", Group::Run, &c.run.time_limit_s, 0, 1e9, "stop after the epoch that passes S seconds; 0 = none"},
+      {"die_at_step", Group::Run, &c.run.die_at_step, 0, 1e12, "test hook: exit as a kill would", {}, true},
+  };
+}
+
+// Old spellings, read and never written.
+const std::map<std::string, std::string> kAliases = {{"stride", "net_stride"}, {"input", "input_size"}, {"nb", "num_nb"}};
+
+// A whole string as a number, or nothing (trailing characters, overflow, NaN).
+bool parse_number(const std::string& v, double& x) {
+  if (v.empty() || std::isspace((unsigned char)v[0])) return false;
+  errno = 0;
+  char* end = nullptr;
+  x = std::strtod(v.c_str(), &end);
+  return errno == 0 && end == v.c_str() + v.size() && std::isfinite(x);
+}
+
+void assign(const Setting& s, const std::string& v) {
+  auto number = [&](bool integer) {
+    double x;
+    if (!parse_number(v, x) || x < s.lo || x > s.hi || (integer && x != std::floor(x)))
+      throw Error(strf("%s = '%s': expected %s in [%g, %g]", s.key, v.c_str(), integer ? "an integer" : "a number", s.lo, s.hi));
+    return x;
+  };
+  std::visit([&](auto* m) {
+    using T = std::remove_pointer_t<decltype(m)>;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!s.choices.empty()) {
+        bool ok = false;
+        for (auto& c : s.choices) ok |= c == v;
+        if (!ok) {
+          std::string list;
+          for (auto& c : s.choices) list += (list.empty() ? "" : ", ") + c;
+          throw Error(strf("%s = '%s': expected one of %s", s.key, v.c_str(), list.c_str()));
+        }
+      }
+      *m = v;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (v == "1" || v == "true" || v == "on" || v == "yes") *m = true;
+      else if (v == "0" || v == "false" || v == "off" || v == "no") *m = false;
+      else throw Error(strf("%s = '%s': expected on or off", s.key, v.c_str()));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      *m = (T)number(false);
+    } else {
+      *m = (T)number(true);
+    }
+  }, s.member);
+}
+
+std::string value_of(const Setting& s) {
+  return std::visit([](auto* m) -> std::string {
+    using T = std::remove_pointer_t<decltype(m)>;
+    if constexpr (std::is_same_v<T, std::string>) return *m;
+    else if constexpr (std::is_same_v<T, bool>) return *m ? "1" : "0";
+    else if constexpr (std::is_floating_point_v<T>) return strf("%.10g", (double)*m);
+    else return std::to_string(*m);
+  }, s.member);
+}
+
+const Setting* find(std::vector<Setting>& table, const std::string& key) {
+  for (auto& s : table) if (key == s.key) return &s;
+  return nullptr;
+}
+
+std::string trim(std::string s) {
+  s.erase(0, s.find_first_not_of(" \t\r"));
+  s.erase(s.find_last_not_of(" \t\r") + 1);
+  return s;
+}
+
+}  // namespace
+
+std::string config_key(const std::string& k) {
+  auto a = kAliases.find(k);
+  const std::string key = a != kAliases.end() ? a->second : k;
+  TrainConfig c;
+  auto table = settings(c);
+  return find(table, key) ? key : "";
+}
+bool is_config_key(const std::string& k) { return !config_key(k).empty(); }
+
+bool may_change_on_resume(const std::string& k) {
+  const std::string key = config_key(k);
+  if (key == "epochs" || key == "test_data") return true;  // train longer; evaluate on other data
+  TrainConfig c;
+  auto table = settings(c);
+  const Setting* s = find(table, key);
+  return s && s->group == Group::Run;
+}
+
+void TrainConfig::set(const std::string& k, const std::string& v) {
+  const std::string key = config_key(k);
+  auto table = settings(*this);
+  const Setting* s = find(table, key);
+  if (!s) throw Error("unknown setting '" + k + "' (pipnet train --help lists them)");
+  assign(*s, v);
+}
+
+std::string TrainConfig::get(const std::string& k) const {
+  auto table = settings(const_cast<TrainConfig&>(*this));  // read only
+  const Setting* s = find(table, config_key(k));
+  if (!s) throw Error("unknown setting '" + k + "'");
+  return value_of(*s);
+}
+
+std::map<std::string, std::string> TrainConfig::to_map() const {
+  std::map<std::string, std::string> m;
+  for (auto& s : settings(const_cast<TrainConfig&>(*this)))
+    if (!s.hidden) m[s.key] = value_of(s);
+  return m;
+}
+
+void TrainConfig::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot open config file");
+  parse(std::string(std::istreambuf_iterator<char>(f), {}), path);
+}
+
+void TrainConfig::parse(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); n++) {
+    line = line.substr(0, line.find('#'));
+    if (trim(line).empty()) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) throw Error(strf("%s:%d: expected 'key = value'", source.c_str(), n));
+    try {
+      set(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    } catch (const Error& e) {
+      throw Error(strf("%s:%d: %s", source.c_str(), n, e.what()));
+    }
+  }
+}
+
+void TrainConfig::save(const std::string& path) const {
+  std::string text = "# pipnet run configuration (pipnet train --config this-file reproduces the run)\n";
+  for (auto& [k, v] : to_map()) text += k + " = " + v + "\n";
+  write_file_atomic(path, text);
+}
+
+std::vector<int> TrainConfig::decay_epochs() const {
+  std::vector<int> v;
+  std::stringstream ss(recipe.decay);
+  for (std::string t; std::getline(ss, t, ',');) {
+    double x;
+    if (t.empty()) continue;
+    if (!parse_number(t, x) || x != std::floor(x) || x < 1 || x > 1e6)
+      throw Error("decay = '" + recipe.decay + "': expected epoch numbers separated by commas, e.g. 30,50");
+    v.push_back((int)x);
+  }
+  return v;
+}
+
+void TrainConfig::validate() const {
+  const PipConfig& m = model;
+  if (m.net_stride != 16 && m.net_stride != 32 && m.net_stride != 64 && m.net_stride != 128)
+    throw Error(strf("net_stride = %d: expected 16, 32, 64 or 128", m.net_stride));
+  if (m.net_stride == 16 && m.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
+  if (m.input_size % m.net_stride != 0)
+    throw Error(strf("input_size %d is not a multiple of net_stride %d", m.input_size, m.net_stride));
+  decay_epochs();
+}
+
+void TrainConfig::apply_preset(const std::string& name) {
+  // pip_<stride>_<batch>_<epochs>_<r18|r50|r101>_<l2|l1>_<l1|l2>_<cls weight>_<reg weight>_nb<k>
+  std::vector<std::string> f;
+  std::stringstream ss(name);
+  for (std::string t; std::getline(ss, t, '_');) f.push_back(t);
+  const std::string bad = "preset '" + name + "': expected pip_STRIDE_BATCH_EPOCHS_rNN_l2_l1_CLSW_REGW_nbK, e.g. pip_32_16_60_r18_l2_l1_10_1_nb10";
+  if (f.size() != 10 || f[0] != "pip" || f[4].size() < 2 || f[4][0] != 'r' || f[9].rfind("nb", 0) != 0) throw Error(bad);
+  if ((f[5] != "l1" && f[5] != "l2") || (f[6] != "l1" && f[6] != "l2")) throw Error(bad);
+  try {
+    set("net_stride", f[1]);
+    set("batch", f[2]);
+    set("epochs", f[3]);
+    set("backbone", "resnet" + f[4].substr(1));
+    set("cls_l1", f[5] == "l1" ? "on" : "off");
+    set("reg_l2", f[6] == "l2" ? "on" : "off");
+    set("cls_weight", f[7]);
+    set("reg_weight", f[8]);
+    set("num_nb", f[9].substr(2));
+  } catch (const Error& e) {
+    throw Error(bad + " (" + e.what() + ")");
+  }
+  const int e = recipe.epochs;
+  recipe.decay = std::to_string(e / 2) + "," + std::to_string(e * 5 / 6);  // 60 -> 30,50 as the repo
+}
+
+std::string config_help() {
+  TrainConfig c;
+  auto table = settings(c);
+  std::string h;
+  for (int g = 0; g < 5; g++) {
+    h += strf("  %s:\n", kGroupNames[g]);
+    for (auto& s : table) {
+      if ((int)s.group != g || s.hidden) continue;
+      std::string flag = std::string("--") + s.key;
+      for (char& ch : flag) if (ch == '_') ch = '-';
+      std::string def = value_of(s);
+      if (std::holds_alternative<std::string*>(s.member)) def = "'" + def + "'";
+      h += strf("    %-16s %s (default %s)\n", flag.c_str(), s.help, def.c_str());
+    }
+  }
+  return h;
+}

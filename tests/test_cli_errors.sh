@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The pipnet program against a careless or hostile user (issue #11's audit): every case ends in one line and exit
+# code 2, or in correct output, and no run directory or output file is damaged on the way.
+# Usage: test_cli_errors.sh PATH/TO/pipnet
+set -u
+pipnet=$1
+dir=$(mktemp -d /tmp/pipnet_cli_err.XXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+# expect_error "what" "text the message must contain" command...
+expect_error() {
+  local what=$1 want=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  [[ $rc == 2 ]] || fail "$what: expected exit 2, got $rc: $out"
+  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || fail "$what: expected one line, got: $out"
+  [[ "$out" == *"$want"* ]] || fail "$what: message lacks '$want': $out"
+}
+tiny=(--data synth:32 --test-data synth-test:8 --width 4 --input-size 64 --batch 8 --epochs 1 --threads 2 --workers 1)
+"$pipnet" train "${tiny[@]}" --out "$dir/run" 2>"$dir/train.log" || fail "tiny run: $(tail -2 "$dir/train.log")"
+
+# unknown options on every command, and malformed values
+for cmd in train test infer demo bench synth; do
+  expect_error "$cmd --bogus" "unknown option --bogus" "$pipnet" $cmd --bogus 1
+done
+expect_error "--box with trailing garbage" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,100,100abc
+expect_error "synth-test:0" "should be an integer" "$pipnet" train "${tiny[@]}" --test-data synth-test:0 --out "$dir/z"
+expect_error "synth --n 16x" "--n '16x'" "$pipnet" synth --n 16x --out "$dir/s.png"
+expect_error "demo --minutes soon" "--minutes" "$pipnet" demo --minutes soon
+expect_error "train --epochs 3.5" "epochs = '3.5'" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"
+[[ ! -e "$dir/z" ]] || fail "a refused run left $dir/z behind"
+echo "ok: unknown options and malformed values give one line and exit 2 on every command"
+
+# resume plus another flag: the run's own config is used, refusals write nothing
+cp "$dir/run/config.txt" "$dir/config.before"; cp "$dir/run/meanface.txt" "$dir/meanface.before"
+expect_error "resume changing the model" "keeps its width" "$pipnet" train --resume --out "$dir/run" --width 8
+cmp -s "$dir/config.before" "$dir/run/config.txt" || fail "a refused resume rewrote config.txt"
+cmp -s "$dir/meanface.before" "$dir/run/meanface.txt" || fail "a refused resume rewrote meanface.txt"
+"$pipnet" train --resume --out "$dir/run" --threads 1 --epochs 2 2>"$dir/resume.log" || fail "resume with --threads: $(tail -2 "$dir/resume.log")"
+grep -q "resuming .* after epoch 1" "$dir/resume.log" || fail "resume did not continue the run: $(head -2 "$dir/resume.log")"
+grep -q "width = 4" "$dir/run/config.txt" || fail "resume lost the run's settings: $(cat "$dir/run/config.txt")"
+cmp -s "$dir/meanface.before" "$dir/run/meanface.txt" || fail "resume rewrote the mean face"
+echo "ok: --resume with other flags keeps the run's settings; a refused override writes nothing"
+
+# test with an empty data folder keeps the previous test.json
+"$pipnet" test --run "$dir/run" >/dev/null 2>&1 || fail "pipnet test failed"
+cp "$dir/run/test.json" "$dir/test.before"
+mkdir -p "$dir/empty"
+expect_error "test on an empty folder" "$dir/empty" "$pipnet" test --run "$dir/run" --data "300w:$dir/empty"
+cmp -s "$dir/test.before" "$dir/run/test.json" || fail "a failed test damaged test.json"
+echo "ok: a failed pipnet test leaves test.json as it was"
+
+# a run killed before its end holds only the checkpoint: test and infer still work
+mkdir -p "$dir/killed"; cp "$dir/run/config.txt" "$dir/run/meanface.txt" "$dir/run/checkpoint.safetensors" "$dir/killed/"
+"$pipnet" test --run "$dir/killed" >/dev/null 2>"$dir/killed.log" || fail "test on a checkpoint-only run: $(cat "$dir/killed.log")"
+echo "ok: a checkpoint-only run directory can be tested"
+
+# infer on a folder with one bad image: nothing on stdout without --skip-bad; with it, a record saying why
+mkdir -p "$dir/imgs"
+"$pipnet" synth --n 1 --size 64 --out "$dir/imgs/good.png" >/dev/null || fail "synth"
+printf 'not a png' > "$dir/imgs/bad.png"
+out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --out "$dir/inf" 2>/dev/null); rc=$?
+[[ $rc == 2 && -z "$out" ]] || fail "a bad image in a folder: rc $rc, stdout '$out'"
+out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --out "$dir/inf" --skip-bad 2>/dev/null); rc=$?
+[[ $rc == 0 && "$out" == *'"skipped":'* && "$out" == *'good.png", "box"'* ]] || fail "--skip-bad: rc $rc, '$out'"
+python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$out" 2>/dev/null || [[ ! -x /usr/bin/python3 ]] || fail "infer output is not JSON: $out"
+echo "ok: infer fails before printing on a bad image, or skips it with --skip-bad and says why"
+echo "1 passed, 0 failed"
