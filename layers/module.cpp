@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "tensor/pth.h"
 #include "tensor/safetensors.h"
 
 // ---- Module -------------------------------------------------------------------------------------
@@ -218,6 +219,6 @@ void load_state_dict(Module& m, const NamedTensors& src, const std::string& sour
 void save_weights(const Module& m, const std::string& path) { write_safetensors(path, m.state_dict(), {{"format", "pt"}}); }
 
 void load_weights(Module& m, const std::string& path) {
-  TensorFile f = read_safetensors(path);
+  TensorFile f = read_weights_file(path);
   load_state_dict(m, f.tensors, path);
 }

@@ -71,7 +71,7 @@ class Module {
 // its exact shape, and nothing else may be (PyTorch's BatchNorm counters `num_batches_tracked` are skipped);
 // otherwise an Error lists what is missing, extra or mis-shaped, naming `source` (usually the file).
 void load_state_dict(Module& m, const NamedTensors& src, const std::string& source);
-// Weights as safetensors with PyTorch's names.
+// Weights as safetensors with PyTorch's names; load_weights also reads torch.save .pth files (tensor/pth.h).
 void save_weights(const Module& m, const std::string& path);
 void load_weights(Module& m, const std::string& path);
 

@@ -88,11 +88,15 @@ std::vector<int> Args::get_ints(const std::string& k, const std::string& def, in
   return out;
 }
 
-Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool config_keys) {
+Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool config_keys, int max_positional) {
   Args a;
   a.cmd = argv[1];
   for (int i = 2; i < argc; i++) {
     const std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 && (int)a.positional.size() < max_positional) {
+      a.positional.push_back(arg);
+      continue;
+    }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2)
       usage_error(a.cmd + ": unexpected argument '" + arg + "' (options are --key value; pipnet " + a.cmd + " --help)");
     const std::string key = underscored(arg.substr(2));
@@ -316,7 +320,8 @@ const char* kUsage =
     "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
     "  infer   landmarks for images (a face box or whole-image crops): JSON and PNG\n"
     "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n"
-    "  synth   a contact sheet of the built-in synthetic faces with their landmarks\n";
+    "  synth   a contact sheet of the built-in synthetic faces with their landmarks\n"
+    "  import  a PyTorch .pth (official PIPNet, torchvision ResNet, FaceBoxesV2) into a run directory or weights\n";
 
 }  // namespace
 
@@ -335,6 +340,7 @@ int main(int argc, char** argv) {
     if (cmd == "demo") return cmd_demo(argc, argv);
     if (cmd == "bench") return cmd_bench(argc, argv);
     if (cmd == "synth") return cmd_synth(argc, argv);
+    if (cmd == "import") return cmd_import(argc, argv);
   } catch (const Error& e) {
     if (verbose && e.file) std::fprintf(stderr, "pipnet: error: %s (raised at %s:%d)\n", e.what(), e.file, e.line);
     else std::fprintf(stderr, "pipnet: error: %s\n", e.what());

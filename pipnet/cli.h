@@ -15,6 +15,7 @@ struct Args {
   std::string cmd;
   std::vector<std::pair<std::string, std::string>> kv;  // --key value, in order, keys with '_'
   std::vector<std::string> switches;
+  std::vector<std::string> positional;                   // plain arguments, where a command takes them
   bool has(const std::string& s) const;
   std::string get(const std::string& k, const std::string& def = "") const;
   std::vector<std::string> all(const std::string& k) const;  // every value of a repeated option
@@ -25,7 +26,7 @@ struct Args {
 
 // Parses argv[2..]: every --key must be one of `options` (or, with `config_keys`, a training setting); anything
 // else exits with one line naming it and code 2.
-Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool config_keys = false);
+Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool config_keys = false, int max_positional = 0);
 // "usage: ..." plus the options' help, for --help.
 std::string help_text(const std::string& usage, const std::string& about, const std::vector<Option>& options);
 [[noreturn]] void usage_error(const std::string& msg);
@@ -34,3 +35,4 @@ void set_threads(const Args& a);  // --threads N (0 or absent: all cores)
 // The commands outside cli.cpp.
 int cmd_infer(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_import(int argc, char** argv);

@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "tensor/safetensors.h"
+#include "tensor/pth.h"
 
 static std::unique_ptr<Conv2d> head(int in, int out, Rng& rng) {
   auto c = std::make_unique<Conv2d>(in, out, 1, 1, 0, true, rng);
@@ -96,11 +96,38 @@ void PIPNet::fold_batchnorms() {
 }
 
 void load_pretrained_trunk(PIPNet& net, const std::string& path) {
-  TensorFile f = read_safetensors(path);
+  TensorFile f = read_weights_file(path);  // safetensors, or torchvision's .pth itself
   std::map<std::string, Tensor> given;
   for (auto& [n, t] : f.tensors) given[n] = t;
   NamedTensors trunk;  // every trunk tensor must be in the file; the rest of the file (fc.*) is not ours
   for (auto& [n, t] : net.trunk->state_dict())
     if (given.count(n)) trunk.push_back({n, given[n]});
   load_state_dict(*net.trunk, trunk, path);
+}
+
+PipConfig pip_config_from_weights(const NamedTensors& w, const std::string& source, int input_size) {
+  std::map<std::string, Shape> shape;
+  for (auto& [n, t] : w) shape[n] = t.shape();
+  auto need = [&](const std::string& n) {
+    if (!shape.count(n)) throw Error(source + ": not a PIPNet state_dict (no " + n + ")");
+    return shape[n];
+  };
+  PipConfig c;
+  c.input_size = input_size;
+  c.width = (int)need("conv1.weight")[0];
+  const bool bottleneck = shape.count("layer1.0.conv3.weight") > 0;
+  int blocks3 = 0;
+  while (shape.count(strf("layer3.%d.conv1.weight", blocks3))) blocks3++;
+  if (!bottleneck && blocks3 == 2) c.backbone = "resnet18";
+  else if (!bottleneck && blocks3 == 6) c.backbone = "resnet34";
+  else if (bottleneck && blocks3 == 6) c.backbone = "resnet50";
+  else if (bottleneck && blocks3 == 23) c.backbone = "resnet101";
+  else throw Error(strf("%s: a ResNet with %d blocks in layer3 (%s blocks) is not one of resnet18/34/50/101", source.c_str(),
+                        blocks3, bottleneck ? "bottleneck" : "basic"));
+  c.net_stride = shape.count("layer6.weight") ? 128 : shape.count("layer5.weight") ? 64 : shape.count("deconv1.weight") ? 16 : 32;
+  c.num_lms = (int)need("cls_layer.weight")[0];
+  const int64_t nbc = need("nb_x_layer.weight")[0];
+  if (c.num_lms <= 0 || nbc % c.num_lms) throw Error(source + ": nb_x_layer's channels are not a multiple of the landmarks");
+  c.num_nb = (int)(nbc / c.num_lms);
+  return c;
 }

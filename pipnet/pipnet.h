@@ -48,3 +48,9 @@ class PIPNet : public Module {
 // ImageNet weights of a torchvision ResNet (safetensors, PyTorch names) into the trunk; the stride layers and the
 // heads keep their initialisation (the repo's --pretrained).
 void load_pretrained_trunk(PIPNet& net, const std::string& path);
+
+// The configuration an official PIPNet state_dict was trained with, read from its names and shapes: the backbone
+// (Basic or Bottleneck blocks, and how many blocks layer3 has), the width (conv1), the net stride (layer5 / layer6 /
+// deconv1 present), the landmarks (cls_layer) and the neighbours (nb_x_layer / landmarks). The input size is not in
+// the weights: `input_size` is used (256 in the official configs). An Error names `source` when it is no PIPNet.
+PipConfig pip_config_from_weights(const NamedTensors& w, const std::string& source, int input_size = 256);

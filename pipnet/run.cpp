@@ -7,6 +7,7 @@
 #include "kernels/cuda/cuda.h"
 #include "pipnet/plot.h"
 #include "tensor/fileio.h"
+#include "tensor/pth.h"
 #include "tensor/safetensors.h"
 
 TrainConfig resume_config(const std::string& out, const KeyValues& overrides) {
@@ -127,7 +128,7 @@ LoadedRun load_run(const std::string& dir, const std::string& weights, const std
   if (w.empty()) w = path_exists(dir + "/model.safetensors") ? dir + "/model.safetensors" : dir + "/checkpoint.safetensors";
   if (!path_exists(w)) throw Error(dir + ": no weights (neither model.safetensors nor checkpoint.safetensors)");
   // a checkpoint (what a killed run leaves) holds the model under "model." beside the optimizer's state
-  TensorFile f = read_safetensors(w);
+  TensorFile f = read_weights_file(w);  // safetensors or a .pth
   if (f.metadata.count("epochs_done")) load_checkpoint(f, *r.net, nullptr, 1 << 30);
   else load_state_dict(*r.net, f.tensors, w);
   r.net->to(device_of(r.cfg.run.device));

@@ -65,4 +65,14 @@ out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --out "$dir/inf" --sk
 [[ $rc == 0 && "$out" == *'"skipped":'* && "$out" == *'good.png", "box"'* ]] || fail "--skip-bad: rc $rc, '$out'"
 python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$out" 2>/dev/null || [[ ! -x /usr/bin/python3 ]] || fail "infer output is not JSON: $out"
 echo "ok: infer fails before printing on a bad image, or skips it with --skip-bad and says why"
+# pipnet import: an official-layout PIPNet .pth (committed fixture) becomes a run that infer uses
+src=$(dirname "$0")/data/pth
+echo "0.3 0.3 0.7 0.3 0.5 0.5 0.35 0.7 0.65 0.7" > "$dir/mf5.txt"
+"$pipnet" import "$src/pipnet_r18_s64.pth" --out "$dir/imported" --meanface "$dir/mf5.txt" --input-size 128 >/dev/null || fail "import"
+grep -q "net_stride = 64" "$dir/imported/config.txt" || fail "import: stride not read from the weights"
+"$pipnet" infer --run "$dir/imported" --image "$dir/imgs/good.png" --out "$dir/inf2" >/dev/null 2>&1 || fail "infer on an imported run"
+expect_error "import of a non-PIPNet" "neither a PIPNet" "$pipnet" import "$src/state_zip.pth" --out "$dir/imp2"
+expect_error "import of a text file" "not a PyTorch file" "$pipnet" import "$dir/mf5.txt" --out "$dir/imp3"
+expect_error "import without a mean face" "--meanface" "$pipnet" import "$src/pipnet_r18_s64.pth" --out "$dir/imp4"
+echo "ok: pipnet import turns a .pth into a run directory; other files give one line"
 echo "1 passed, 0 failed"
