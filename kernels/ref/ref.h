@@ -1,5 +1,6 @@
 // ref.h: the reference kernels. Plain loops, no tricks, templated on the scalar type so that tests can run them in
-// double. They define what every fast kernel in cpu/ and cuda/ must compute; tests and benchmarks call them.
+// double. They define what every fast kernel in cpu/ and cuda/ must compute, and with which signature (FAST_VERSIONS
+// at the end of this file); tests and benchmarks call them.
 //
 // Conventions: row-major; "+=" in a name's comment means the kernel accumulates into its output (backward passes
 // accumulate into gradients, as autograd requires).
@@ -298,3 +299,37 @@ template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr,
 }
 
 }  // namespace ref
+
+// ---- the fast versions: one signature per op -------------------------------------------------------------------
+// Every op the dispatch table (kernels/dispatch.cpp) serves has two fast versions with the reference's own
+// signature at float: cpu::op (kernels/cpu, host pointers) and cudak::op (kernels/cuda, device pointers; defined
+// only when nvcc built them). FAST_VERSIONS declares both from ref::op<float>, so a version whose signature drifts
+// from the reference's does not compile, and the table is one row per op: {op, cpu::op, ref::op<double>, cudak::op}.
+#define FAST_VERSIONS(op)                          \
+  namespace cpu { decltype(ref::op<float>) op; }   \
+  namespace cudak { decltype(ref::op<float>) op; }
+FAST_VERSIONS(conv2d_forward)
+FAST_VERSIONS(conv2d_backward_input)
+FAST_VERSIONS(conv2d_backward_weight)
+FAST_VERSIONS(batchnorm_forward_train)
+FAST_VERSIONS(batchnorm_forward_eval)
+FAST_VERSIONS(batchnorm_backward)
+FAST_VERSIONS(batchnorm_backward_eval)
+FAST_VERSIONS(relu_forward)
+FAST_VERSIONS(relu_backward)
+FAST_VERSIONS(add)
+FAST_VERSIONS(accumulate)
+FAST_VERSIONS(axpy)
+FAST_VERSIONS(maxpool_forward)
+FAST_VERSIONS(maxpool_backward)
+FAST_VERSIONS(avgpool_forward)
+FAST_VERSIONS(avgpool_backward)
+FAST_VERSIONS(mse_loss)
+FAST_VERSIONS(mse_loss_backward)
+FAST_VERSIONS(l1_loss)
+FAST_VERSIONS(l1_loss_backward)
+FAST_VERSIONS(gather_cells)
+FAST_VERSIONS(gather_cells_backward)
+FAST_VERSIONS(adam_step)
+FAST_VERSIONS(sgd_step)
+#undef FAST_VERSIONS
