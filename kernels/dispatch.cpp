@@ -99,6 +99,12 @@ const auto relu_fwd = row("relu_forward",
     "omp simd", cpu::relu_forward, "ref loop", ref::relu_forward<double>, CUDA_IMPL("elementwise", cudak::relu_forward));
 const auto relu_bwd = row("relu_backward",
     "omp simd", cpu::relu_backward, "ref loop", ref::relu_backward<double>, CUDA_IMPL("elementwise", cudak::relu_backward));
+const auto leaky_fwd = row("leaky_relu_forward",
+    "omp simd", cpu::leaky_relu_forward, "ref loop", ref::leaky_relu_forward<double>,
+    CUDA_IMPL("elementwise", cudak::leaky_relu_forward));
+const auto leaky_bwd = row("leaky_relu_backward",
+    "omp simd", cpu::leaky_relu_backward, "ref loop", ref::leaky_relu_backward<double>,
+    CUDA_IMPL("elementwise", cudak::leaky_relu_backward));
 const auto add_row = row("add",
     "omp simd", cpu::add, "ref loop", ref::add<double>, CUDA_IMPL("elementwise", cudak::add));
 const auto acc_row = row("accumulate",
@@ -200,6 +206,14 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& ga
 }
 void relu_forward(const Tensor& x, Tensor& y) { same_shape("relu", x, y); unary(relu_fwd, x, y); }
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) { binary(relu_bwd, y, dy, dx); }
+void leaky_relu_forward(double slope, const Tensor& x, Tensor& y) {
+  same_shape("leaky_relu", x, y);
+  scaled_unary(leaky_fwd, slope, x, y);
+}
+void leaky_relu_backward(double slope, const Tensor& x, const Tensor& dy, Tensor& dx) {
+  same_shape("leaky_relu_backward", x, dx);
+  run(leaky_bwd, x, [&](auto fn, auto p) { fn(x.numel(), slope, p(x), p(dy), p(dx)); });
+}
 void add(const Tensor& a, const Tensor& b, Tensor& y) { same_shape("add", a, b); binary(add_row, a, b, y); }
 void accumulate(const Tensor& x, Tensor& y) {
   CHECK_OR_FAIL(x.numel() == y.numel(), "accumulate: sizes differ");

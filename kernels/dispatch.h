@@ -30,6 +30,8 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& ga
 
 void relu_forward(const Tensor& x, Tensor& y);
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // +=
+void leaky_relu_forward(double negative_slope, const Tensor& x, Tensor& y);
+void leaky_relu_backward(double negative_slope, const Tensor& x, const Tensor& dy, Tensor& dx);  // +=, from the input
 void add(const Tensor& a, const Tensor& b, Tensor& y);
 void accumulate(const Tensor& x, Tensor& y);  // y += x
 void axpy(double a, const Tensor& x, Tensor& y);  // y += a*x

@@ -1,4 +1,4 @@
-// elementwise.cpp: the memory-bound CPU kernels (ReLU, add, pools, losses, the cell gather, Adam, SGD),
+// elementwise.cpp: the memory-bound CPU kernels (ReLU, leaky ReLU, add, pools, losses, the cell gather, Adam, SGD),
 // OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
 #include <cmath>
 #include <algorithm>
@@ -18,6 +18,16 @@ void relu_forward(int64_t n, const float* x, float* y) {
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void leaky_relu_forward(int64_t n, double slope, const float* x, float* y) {
+  const float s = (float)slope;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : s * x[i];
+}
+void leaky_relu_backward(int64_t n, double slope, const float* x, const float* dy, float* dx) {
+  const float s = (float)slope;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : s * dy[i];
 }
 void add(int64_t n, const float* a, const float* b, float* y) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)

@@ -317,6 +317,10 @@ void batchnorm_backward_eval(int N, int C, int HW, const float* x, const float* 
 #define GRID_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 __global__ void relu_fwd_kernel(int64_t n, const float* x, float* y) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
 __global__ void relu_bwd_kernel(int64_t n, const float* y, const float* dy, float* dx) { GRID_LOOP(i, n) if (y[i] > 0.0f) dx[i] += dy[i]; }
+__global__ void leaky_relu_fwd_kernel(int64_t n, float s, const float* x, float* y) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : s * x[i]; }
+__global__ void leaky_relu_bwd_kernel(int64_t n, float s, const float* x, const float* dy, float* dx) {
+  GRID_LOOP(i, n) dx[i] += x[i] > 0.0f ? dy[i] : s * dy[i];
+}
 __global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) { GRID_LOOP(i, n) y[i] = a[i] + b[i]; }
 __global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) { GRID_LOOP(i, n) y[i] += a * x[i]; }
 __global__ void mse_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) { GRID_LOOP(i, n) dp[i] += k * (p[i] - t[i]); }
@@ -404,6 +408,14 @@ namespace cudak {
 #define GRID(n) std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()
 void relu_forward(int64_t n, const float* x, float* y) { relu_fwd_kernel<<<GRID(n)>>>(n, x, y); LAUNCH_CHECK(); }
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx) { relu_bwd_kernel<<<GRID(n)>>>(n, y, dy, dx); LAUNCH_CHECK(); }
+void leaky_relu_forward(int64_t n, double slope, const float* x, float* y) {
+  leaky_relu_fwd_kernel<<<GRID(n)>>>(n, (float)slope, x, y);
+  LAUNCH_CHECK();
+}
+void leaky_relu_backward(int64_t n, double slope, const float* x, const float* dy, float* dx) {
+  leaky_relu_bwd_kernel<<<GRID(n)>>>(n, (float)slope, x, dy, dx);
+  LAUNCH_CHECK();
+}
 void add(int64_t n, const float* a, const float* b, float* y) { add_kernel<<<GRID(n)>>>(n, a, b, y); LAUNCH_CHECK(); }
 void accumulate(int64_t n, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, 1.0f, x, y); LAUNCH_CHECK(); }
 void axpy(int64_t n, double a, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, (float)a, x, y); LAUNCH_CHECK(); }

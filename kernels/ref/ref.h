@@ -194,6 +194,15 @@ void batchnorm_backward_eval(int N, int C, int HW, const T* x, const T* dy, cons
 template <class T> void relu_forward(int64_t n, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(0); }
 template <class T> void relu_backward(int64_t n, const T* y, const T* dy, T* dx) { for (int64_t i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i]; }
 
+// Leaky ReLU (torch.nn.LeakyReLU): y = x > 0 ? x : slope*x. Backward from the input x: dx += dy * (x > 0 ? 1 : slope)
+// (at exactly 0 the slope side, as PyTorch).
+template <class T> void leaky_relu_forward(int64_t n, double slope, const T* x, T* y) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(slope) * x[i];
+}
+template <class T> void leaky_relu_backward(int64_t n, double slope, const T* x, const T* dy, T* dx) {
+  for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : T(slope) * dy[i];
+}
+
 // y = a + b; backward is the identity into both (the autograd op adds dy to each).
 template <class T> void add(int64_t n, const T* a, const T* b, T* y) { for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; }
 // y += a * x
@@ -317,6 +326,8 @@ FAST_VERSIONS(batchnorm_backward)
 FAST_VERSIONS(batchnorm_backward_eval)
 FAST_VERSIONS(relu_forward)
 FAST_VERSIONS(relu_backward)
+FAST_VERSIONS(leaky_relu_forward)
+FAST_VERSIONS(leaky_relu_backward)
 FAST_VERSIONS(add)
 FAST_VERSIONS(accumulate)
 FAST_VERSIONS(axpy)
