@@ -3,9 +3,7 @@
 #pragma once
 #include <cstddef>
 
-#include "tensor/allocator.h"
-
-bool cuda_available();  // a device exists and answers (false in builds without CUDA)
+#include "tensor/device.h"  // cuda_available() and the memory hooks, declared for tensor/
 
 #ifdef PIPNET_CUDA
 #include <cuda_runtime.h>

@@ -1,7 +1,7 @@
 // cuda_kernels.cu: every op of kernels/dispatch.h on an NVIDIA GPU, float32. Same contracts and signatures as the
 // reference kernels (kernels/ref/ref.h documents each formula and declares cudak::op), on device pointers; "+="
 // outputs accumulate. One stream (cuda_stream()), cuBLAS for the GEMMs, every call and launch checked with file
-// and line. Reductions are two-stage and ordered, scatter-adds are written as gathers: the
+// and line (cuda_check.h). Reductions are two-stage and ordered, scatter-adds are written as gathers: the
 // same inputs give the same bits on every run, as on the CPU.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -12,25 +12,10 @@
 #include <vector>
 
 #include "kernels/cuda/cuda.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/ref/ref.h"
 #include "tensor/allocator.h"
 #include "tensor/check.h"
-
-#define CUDA_CHECK(call)                                                                                   \
-  do {                                                                                                     \
-    cudaError_t err_ = (call);                                                                             \
-    if (err_ != cudaSuccess)                                                                               \
-      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call + ": " + \
-                                   cudaGetErrorString(err_));                                              \
-  } while (0)
-#define CUBLAS_CHECK(call)                                                                                 \
-  do {                                                                                                     \
-    cublasStatus_t st_ = (call);                                                                           \
-    if (st_ != CUBLAS_STATUS_SUCCESS)                                                                      \
-      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call +      \
-                                   ": cuBLAS status " + std::to_string((int)st_));                         \
-  } while (0)
-#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
 namespace {
 

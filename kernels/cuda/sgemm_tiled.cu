@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda.h"
+#include "kernels/cuda/cuda_check.h"
 
 __global__ void sgemm_v1(int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
   const int i = blockIdx.y * blockDim.y + threadIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
@@ -81,4 +82,5 @@ void cuda_sgemm_version(int version, int M, int N, int K, float alpha, const flo
     dim3 g((N + 127) / 128, (M + 127) / 128);
     sgemm_v3<<<g, 256, 0, cuda_stream()>>>(M, N, K, alpha, A, B, beta, C);
   }
+  LAUNCH_CHECK();
 }
