@@ -20,8 +20,8 @@ void cuda_set_tf32(bool on);  // cuBLAS TF32 tensor-core math (off: FP32, the de
 void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                 float beta, float* C, int ldc);
 
-// The hand-written SGEMMs of sgemm_tiled.cu, for readers and benchmarks: version 0 is cuBLAS, 1 naive, 2 shared-memory
-// tiles, 3 register tiles. Row-major, no transposes, device pointers.
+// The hand-written SGEMMs (sgemm_versions.cu, one file per version), for readers and benchmarks: version 0 is
+// cuBLAS, 1 naive, 2 shared-memory tiles, 3 register tiles. Row-major, no transposes, device pointers.
 void cuda_sgemm_version(int version, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
                         float* C);
 
