@@ -8,6 +8,7 @@
 #pragma once
 #include <string>
 
+#include "kernels/adam_params.h"
 #include "kernels/geom.h"
 #include "tensor/tensor.h"
 
@@ -54,7 +55,7 @@ void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentu
 
 // "cpu/f32: im2col + sgemm[avx2]" etc.: which implementation `op` runs for tensors like t.
 std::string impl_name(const std::string& op, const Tensor& t);
-// Every op and its implementation per backend, as a table (for `pipnet bench` and test logs).
+// Every op and its implementation per backend, as a table (for test logs and for finding out which kernel ran).
 std::string dispatch_table();
 
 }  // namespace kern

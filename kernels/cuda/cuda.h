@@ -1,5 +1,7 @@
-// cuda.h: the CUDA backend's entry points, called only through kernels/dispatch.cpp. Declared in every build;
-// defined in cuda_backend.cu when nvcc was found (PIPNET_CUDA).
+// cuda.h: the CUDA backend's entry points beyond the dispatch table's ops: its stream and cuBLAS GEMM (used by
+// cuda_kernels.cu), CUDA graphs (kernels/graph.cpp) and the numbered SGEMM versions (bench_cuda_gemm, test_cuda).
+// Declared only when nvcc was found (PIPNET_CUDA), defined in cuda_backend.cu, cuda_kernels.cu and sgemm_*.cu;
+// cuda_available() and the memory hooks come from tensor/device.h in every build.
 #pragma once
 #include <cstddef>
 
@@ -15,7 +17,6 @@ cudaStream_t cuda_stream();   // the one stream every kernel and cuBLAS call run
 void* cuda_graph_capture(const std::function<void()>& work);
 void cuda_graph_launch(void* exec);
 void cuda_graph_destroy(void* exec);
-void cuda_set_tf32(bool on);  // cuBLAS TF32 tensor-core math (off: FP32, the default)
 // Row-major C = alpha op(A) op(B) + beta C on the device (the convention is explained in its definition).
 void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                 float beta, float* C, int ldc);

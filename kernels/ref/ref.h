@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/adam_params.h"
 #include "kernels/geom.h"
 
 namespace ref {
@@ -274,14 +275,6 @@ template <class T> void gather_cells(int B, int C, int HW, int rep, const T* x, 
 }
 template <class T> void gather_cells_backward(int B, int C, int HW, int rep, const T* dy, const int32_t* cell, T* dx) {
   for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) dx[((int64_t)b * C + c) * HW + cell[b * (C / rep) + c / rep]] += dy[b * C + c];
-}
-
-// Bias over channels: y[n,c,i] += b[c]; backward db[c] += sum_{n,i} dy[n,c,i].
-template <class T> void bias_add(int N, int C, int HW, const T* b, T* y) {
-  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) y[((int64_t)n * C + c) * HW + i] += b[c];
-}
-template <class T> void bias_backward(int N, int C, int HW, const T* dy, T* db) {
-  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) db[c] += dy[((int64_t)n * C + c) * HW + i];
 }
 
 // torch.optim.Adam, one step, for one parameter tensor (PyTorch 1.13 _single_tensor_adam):
