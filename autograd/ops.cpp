@@ -134,6 +134,23 @@ Tensor relu(const Tensor& x) {
   return y;
 }
 
+// ---- leaky_relu ---------------------------------------------------------------------------------
+// y = x > 0 ? x : slope*x, so dy/dx = 1 where x > 0 and slope elsewhere: dx += dy * (x > 0 ? 1 : slope). The
+// backward reads the input x (for a negative slope, y's sign would not tell the side; with slope 0 it is relu).
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  Tensor y = like(x, x.shape());
+  kern::leaky_relu_forward(negative_slope, x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, y, negative_slope] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::leaky_relu_backward(negative_slope, x, y.grad(), dx);
+    });
+  }
+  return y;
+}
+
 // ---- add ----------------------------------------------------------------------------------------
 // y = a + b; da += dy, db += dy.
 Tensor add(const Tensor& a, const Tensor& b) {

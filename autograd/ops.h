@@ -18,6 +18,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad);
 Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // torch.nn.functional.leaky_relu
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor maxpool2d(const Tensor& x, int k, int stride, int pad);
 Tensor global_avgpool(const Tensor& x);  // [N, C, H, W] -> [N, C]

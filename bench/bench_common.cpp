@@ -12,26 +12,6 @@
 
 namespace bench {
 
-double time_median(const std::function<void()>& f, int reps, int warmup) {
-  for (int i = 0; i < warmup; i++) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; i++) {
-    auto a = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-double time_for(const std::function<void()>& f, double seconds) {
-  auto a = std::chrono::steady_clock::now();
-  f();  // warm-up, and an estimate of one call
-  double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
-  int reps = std::max(3, std::min(1000, (int)(seconds / std::max(one, 1e-7))));
-  return time_median(f, reps, 0);
-}
-
 // Register-only FMA loops: enough independent accumulators to cover the FMA latency on both ports; no memory.
 __attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters) {
   __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
@@ -61,12 +41,12 @@ Peak measure_peak() {
   const double flops_per_iter = 12.0 * (z ? 16 : 8) * 2;
   volatile double sink = 0;
   auto run = [&] { sink = sink + (z ? fma_loop_avx512(iters) : fma_loop_avx2(iters)); };
-  double t1 = time_median(run, 5);
+  double t1 = time_it(run, 1, 5).median_s();
   const int nt = omp_get_max_threads();
-  double tall = time_median([&] {
+  double tall = time_it([&] {
 #pragma omp parallel num_threads(nt)
     { double s = z ? fma_loop_avx512(iters) : fma_loop_avx2(iters); if (s == 12345.678) std::printf("."); }
-  }, 5);
+  }, 1, 5).median_s();
   return {z ? "avx512" : "avx2", iters * flops_per_iter / t1 / 1e9, nt * iters * flops_per_iter / tall / 1e9};
 }
 

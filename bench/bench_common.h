@@ -1,21 +1,17 @@
-// bench_common.h: the benchmark protocol shared by every bench_* program.
-//   - warm-up runs, then the median of timed runs (steady clock);
+// bench_common.h: what the CPU bench_* programs share besides the protocol (bench/protocol.h: validate, warm up,
+// median and spread of timed runs):
 //   - GFLOP/s, and % of the peak that a register-only FMA loop reaches on this machine in the same run;
-//   - one machine-readable line per result: "RESULT {json}".
+//   - one machine-readable line per result: "RESULT {json}";
+//   - command-line arguments.
 #pragma once
-#include <chrono>
-#include <functional>
 #include <string>
+
+#include "bench/protocol.h"
 
 // Debian's python3-torch lives under the system interpreter, which a pyenv or venv on PATH may hide.
 #define PYTHON_FOR_TORCH "/usr/bin/python3"
 
 namespace bench {
-
-// Median seconds of `reps` timed calls after `warmup` untimed ones.
-double time_median(const std::function<void()>& f, int reps, int warmup = 1);
-// Run f repeatedly for about `seconds` and return the median per-call time (at least 3 calls).
-double time_for(const std::function<void()>& f, double seconds);
 
 struct Peak {
   const char* unit;   // "avx512", "avx2" or "scalar": the widest vector unit used

@@ -1,22 +1,97 @@
 // bench_conv: each ResNet-18 convolution (256x256 input) forward, backward-input and backward-weight through the
 // engine's dispatch (cpu/f32: im2col + sgemm), in GFLOP/s and % of the measured FMA peak, side by side with
-// PyTorch (Debian's python3-torch, same threads, same shapes) when it is installed.
+// PyTorch (Debian's python3-torch, same threads, same shapes) when it is installed. The protocol of
+// bench/protocol.h: each result is validated against the definition first (a sample of its elements, computed
+// in double), then timed (warm-up, median of repeated calls); the "spread" columns are the fastest and slowest
+// call in milliseconds.
 //
 //   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART]
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "bench/bench_common.h"
 #include "bench/resnet18_shapes.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/dispatch.h"
+#include "tensor/rng.h"
 
 namespace {
 
 struct Times { double fwd = 0, bin = 0, bw = 0; };
+
+Tensor random_tensor(const Shape& s, Rng& rng) {
+  Tensor t = Tensor::empty(s);
+  init_uniform(t, rng, -1, 1);
+  return t;
+}
+
+// Step 1 of the protocol: 64 sampled elements of y, dx and dw (each computed once, from zero) against the
+// definition of the convolution written per element in double (ref::conv2d_* would take seconds per layer).
+// Tolerances as tests/test_kernels.cpp: float rounding grows with the square root of the reduction length.
+bool validate_layer(const char* name, const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& dy) {
+  Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q}), dx = Tensor::zeros(x.shape()), dw = Tensor::zeros(w.shape());
+  kern::conv2d_forward(g, x, w, nullptr, y);
+  kern::conv2d_backward_input(g, dy, w, dx);
+  kern::conv2d_backward_weight(g, x, dy, dw, nullptr);
+  const float *X = x.data<float>(), *Wt = w.data<float>(), *DY = dy.data<float>();
+  auto xat = [&](int n, int c, int h, int ww) -> double {
+    return h < 0 || h >= g.H || ww < 0 || ww >= g.W ? 0.0 : X[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww];
+  };
+  auto wat = [&](int k, int c, int r, int s) -> double { return Wt[(((int64_t)k * g.C + c) * g.R + r) * g.S + s]; };
+  auto dyat = [&](int n, int k, int p, int q) -> double { return DY[(((int64_t)n * g.K + k) * g.P + p) * g.Q + q]; };
+  Rng rng(7);
+  constexpr int kSamples = 64;
+  std::vector<float> got[3];
+  std::vector<double> want[3];
+  for (int i = 0; i < kSamples; i++) {
+    {  // y[n,k,p,q] = sum_{c,r,s} w[k,c,r,s] x[n, c, p*stride-pad+r, q*stride-pad+s]
+      const int64_t e = rng.randint(y.numel());
+      const int q = e % g.Q, p = e / g.Q % g.P, k = e / ((int64_t)g.P * g.Q) % g.K, n = e / ((int64_t)g.K * g.P * g.Q);
+      double s = 0;
+      for (int c = 0; c < g.C; c++)
+        for (int r = 0; r < g.R; r++)
+          for (int t = 0; t < g.S; t++) s += wat(k, c, r, t) * xat(n, c, p * g.stride - g.pad + r, q * g.stride - g.pad + t);
+      got[0].push_back(y.data<float>()[e]);
+      want[0].push_back(s);
+    }
+    {  // dx[n,c,h,w] = sum over the outputs (k, p, q) whose window reads (h, w) through tap (r, s)
+      const int64_t e = rng.randint(dx.numel());
+      const int ww = e % g.W, h = e / g.W % g.H, c = e / ((int64_t)g.H * g.W) % g.C, n = e / ((int64_t)g.C * g.H * g.W);
+      double s = 0;
+      for (int r = 0; r < g.R; r++)
+        for (int t = 0; t < g.S; t++) {
+          const int ph = h + g.pad - r, qw = ww + g.pad - t;
+          if (ph < 0 || qw < 0 || ph % g.stride || qw % g.stride || ph / g.stride >= g.P || qw / g.stride >= g.Q) continue;
+          for (int k = 0; k < g.K; k++) s += dyat(n, k, ph / g.stride, qw / g.stride) * wat(k, c, r, t);
+        }
+      got[1].push_back(dx.data<float>()[e]);
+      want[1].push_back(s);
+    }
+    {  // dw[k,c,r,s] = sum_{n,p,q} dy[n,k,p,q] x[n, c, p*stride-pad+r, q*stride-pad+s]
+      const int64_t e = rng.randint(dw.numel());
+      const int t = e % g.S, r = e / g.S % g.R, c = e / ((int64_t)g.R * g.S) % g.C, k = e / ((int64_t)g.C * g.R * g.S);
+      double s = 0;
+      for (int n = 0; n < g.N; n++)
+        for (int p = 0; p < g.P; p++)
+          for (int q = 0; q < g.Q; q++) s += dyat(n, k, p, q) * xat(n, c, p * g.stride - g.pad + r, q * g.stride - g.pad + t);
+      got[2].push_back(dw.data<float>()[e]);
+      want[2].push_back(s);
+    }
+  }
+  const double rtol = 1e-5;
+  const double atol[3] = {2e-5 * std::sqrt((double)g.C * g.R * g.S), 2e-5 * std::sqrt((double)g.K * g.R * g.S),
+                          2e-5 * std::sqrt((double)g.N * g.P * g.Q)};
+  const char* what[3] = {"fwd", "bwd-in", "bwd-w"};
+  bool ok = true;
+  for (int d = 0; d < 3; d++)
+    ok &= bench::validate(strf("%s %s", name, what[d]), got[d].data(), want[d].data(), kSamples, atol[d], rtol);
+  return ok;
+}
 
 // Runs tools/bench_torch_conv.py on the same layers; empty if python3 or torch is missing.
 std::map<std::string, Times> torch_times(int batch, int threads, double budget) {
@@ -62,43 +137,57 @@ int main(int argc, char** argv) {
   std::printf("ResNet-18 convolutions at 256x256, batch %d, %d thread%s, sgemm %s, FMA peak %.1f GFLOP/s (%s)\n",
               batch, threads, threads > 1 ? "s" : "", cpu::gemm_active().name, pk, peak.unit);
   if (torch.empty()) std::printf("(PyTorch not found: " PYTHON_FOR_TORCH " -c 'import torch' failed; install python3-torch. Ours only)\n");
-  std::printf("%-26s %3s | %8s %6s %7s | %8s %6s %7s | %8s %6s %7s\n", "layer", "x", "fwd GF/s", "%peak", "vs torch",
-              "bwd-in", "%peak", "vs torch", "bwd-w", "%peak", "vs torch");
+  std::printf("%-26s %3s | %8s %6s %11s %7s | %8s %6s %11s %7s | %8s %6s %11s %7s\n", "layer", "x", "fwd GF/s",
+              "%peak", "spread ms", "vs torch", "bwd-in", "%peak", "spread ms", "vs torch", "bwd-w", "%peak",
+              "spread ms", "vs torch");
   double tot[2][3] = {};  // [ours, torch][fwd, bin, bw], seconds x count
   const std::string only = bench::arg_str(argc, argv, "--only", "");
+  bool all_valid = true;
+  Rng rng(1);
   for (const ResNetConv& c : kResNet18Convs) {
     if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     ConvGeom g = ConvGeom::make(batch, c.C, c.H, c.W, c.K, c.R, c.R, c.stride, c.pad);
-    Tensor x = Tensor::full({g.N, g.C, g.H, g.W}, 0.5), w = Tensor::full({g.K, g.C, g.R, g.S}, 0.01);
-    Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q}), dy = Tensor::full(y.shape(), 0.1);
+    Tensor x = random_tensor({g.N, g.C, g.H, g.W}, rng), w = random_tensor({g.K, g.C, g.R, g.S}, rng);
+    Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q}), dy = random_tensor(y.shape(), rng);
     Tensor dx = Tensor::zeros(x.shape()), dw = Tensor::zeros(w.shape());
-    Times t;
-    t.fwd = bench::time_for([&] { kern::conv2d_forward(g, x, w, nullptr, y); }, budget);
-    t.bin = bench::time_for([&] { kern::conv2d_backward_input(g, dy, w, dx); }, budget);
-    t.bw = bench::time_for([&] { kern::conv2d_backward_weight(g, x, dy, dw, nullptr); }, budget);
+    if (!validate_layer(c.name, g, x, w, dy)) {  // a wrong result gets no time
+      all_valid = false;
+      std::printf("%-26s %3d | INVALID: not timed\n", c.name, c.count);
+      continue;
+    }
+    bench::Timing tf = bench::time_for([&] { kern::conv2d_forward(g, x, w, nullptr, y); }, budget);
+    bench::Timing tb = bench::time_for([&] { kern::conv2d_backward_input(g, dy, w, dx); }, budget);
+    bench::Timing tw = bench::time_for([&] { kern::conv2d_backward_weight(g, x, dy, dw, nullptr); }, budget);
+    const Times t{tf.median_s(), tb.median_s(), tw.median_s()};
+    const bench::Timing* spread[3] = {&tf, &tb, &tw};
     const double f = (double)g.flops() / 1e9;
     Times th = torch.count(c.name) ? torch[c.name] : Times{};
     double ours[3] = {t.fwd, t.bin, t.bw}, ref[3] = {th.fwd, th.bin, th.bw};
     std::printf("%-26s %3d |", c.name, c.count);
     for (int k = 0; k < 3; k++) {
-      std::printf(" %8.1f %5.1f%% %7s |", f / ours[k], 100 * f / ours[k] / pk,
+      std::printf(" %8.1f %5.1f%% %11s %7s |", f / ours[k], 100 * f / ours[k] / pk, spread[k]->spread().c_str(),
                   ref[k] > 0 ? strf("%.2fx", ref[k] / ours[k]).c_str() : "-");
       tot[0][k] += ours[k] * c.count;
       tot[1][k] += ref[k] * c.count;
     }
     std::printf("\n");
     bench::result_line(strf("{\"bench\":\"conv\",\"layer\":\"%s\",\"batch\":%d,\"threads\":%d,\"gflop\":%.4f,"
-                            "\"fwd_s\":%.6g,\"bwd_in_s\":%.6g,\"bwd_w_s\":%.6g,\"torch_fwd_s\":%.6g,"
+                            "\"fwd_s\":%.6g,\"bwd_in_s\":%.6g,\"bwd_w_s\":%.6g,"
+                            "\"fwd_min_s\":%.6g,\"fwd_max_s\":%.6g,\"bwd_in_min_s\":%.6g,\"bwd_in_max_s\":%.6g,"
+                            "\"bwd_w_min_s\":%.6g,\"bwd_w_max_s\":%.6g,\"reps\":[%d,%d,%d],\"torch_fwd_s\":%.6g,"
                             "\"torch_bwd_in_s\":%.6g,\"torch_bwd_w_s\":%.6g}",
-                            c.name, batch, threads, f, t.fwd, t.bin, t.bw, th.fwd, th.bin, th.bw));
+                            c.name, batch, threads, f, t.fwd, t.bin, t.bw, tf.min_ms * 1e-3, tf.max_ms * 1e-3,
+                            tb.min_ms * 1e-3, tb.max_ms * 1e-3, tw.min_ms * 1e-3, tw.max_ms * 1e-3, tf.reps, tb.reps,
+                            tw.reps, th.fwd, th.bin, th.bw));
   }
   std::printf("%-30s |", "TOTAL ms (ours / torch)");
-  for (int k = 0; k < 3; k++) std::printf(" %7.2f / %-7.2f %5s |", tot[0][k] * 1e3, tot[1][k] * 1e3,
-                                          tot[1][k] > 0 ? strf("%.2fx", tot[1][k] / tot[0][k]).c_str() : "-");
+  for (int k = 0; k < 3; k++) std::printf(" %7.2f / %-7.2f %5s %11s |", tot[0][k] * 1e3, tot[1][k] * 1e3,
+                                          tot[1][k] > 0 ? strf("%.2fx", tot[1][k] / tot[0][k]).c_str() : "-", "");
   std::printf("\n(\"vs torch\" = torch time / our time: above 1 means we are faster)\n");
   bench::result_line(strf("{\"bench\":\"conv_total\",\"batch\":%d,\"threads\":%d,\"fwd_ms\":%.3f,\"bwd_in_ms\":%.3f,"
                           "\"bwd_w_ms\":%.3f,\"torch_fwd_ms\":%.3f,\"torch_bwd_in_ms\":%.3f,\"torch_bwd_w_ms\":%.3f}",
                           batch, threads, tot[0][0] * 1e3, tot[0][1] * 1e3, tot[0][2] * 1e3, tot[1][0] * 1e3,
                           tot[1][1] * 1e3, tot[1][2] * 1e3));
-  return 0;
+  if (!all_valid) std::printf("error: some results were wrong (validate FAIL above); their layers were not timed\n");
+  return all_valid ? 0 : 1;
 }

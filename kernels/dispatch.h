@@ -8,6 +8,7 @@
 #pragma once
 #include <string>
 
+#include "kernels/adam_params.h"
 #include "kernels/geom.h"
 #include "tensor/tensor.h"
 
@@ -30,6 +31,8 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& ga
 
 void relu_forward(const Tensor& x, Tensor& y);
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // +=
+void leaky_relu_forward(double negative_slope, const Tensor& x, Tensor& y);
+void leaky_relu_backward(double negative_slope, const Tensor& x, const Tensor& dy, Tensor& dx);  // +=, from the input
 void add(const Tensor& a, const Tensor& b, Tensor& y);
 void accumulate(const Tensor& x, Tensor& y);  // y += x
 void axpy(double a, const Tensor& x, Tensor& y);  // y += a*x
@@ -52,7 +55,7 @@ void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentu
 
 // "cpu/f32: im2col + sgemm[avx2]" etc.: which implementation `op` runs for tensors like t.
 std::string impl_name(const std::string& op, const Tensor& t);
-// Every op and its implementation per backend, as a table (for `pipnet bench` and test logs).
+// Every op and its implementation per backend, as a table (for test logs and for finding out which kernel ran).
 std::string dispatch_table();
 
 }  // namespace kern

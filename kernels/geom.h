@@ -26,9 +26,3 @@ struct PoolGeom {
     return {N, C, H, W, k, stride, pad, (H + 2 * pad - k) / stride + 1, (W + 2 * pad - k) / stride + 1};
   }
 };
-
-// Adam hyper-parameters for one step (t counts from 1), exactly torch.optim.Adam's.
-struct AdamParams {
-  double lr, beta1, beta2, eps, weight_decay;
-  int64_t t;
-};

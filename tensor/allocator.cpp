@@ -1,15 +1,12 @@
 #include "tensor/allocator.h"
 
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <vector>
 
-#ifdef PIPNET_CUDA
-void* cuda_raw_alloc(size_t bytes);  // kernels/cuda/cuda_backend.cu
-void cuda_raw_free(void* p);
-#endif
+#include "tensor/check.h"
+#include "tensor/device.h"
 
 namespace {
 
@@ -25,32 +22,46 @@ struct Cache {
   std::map<size_t, std::vector<void*>> free_lists;  // rounded size -> blocks
   bool capturing = false;                           // a CUDA graph is being captured:
   std::map<size_t, std::vector<void*>> private_lists;  //   the blocks freed meanwhile, kept for that graph
+  bool exited = false;                              // the process is exiting: freed blocks go back to the OS
   AllocatorStats stats;
 };
-Cache& cache(Device dev) {
-  static Cache caches[2];
-  return caches[static_cast<int>(dev)];
-}
 
 void* os_alloc(Device dev, size_t bytes) {
-  if (dev == Device::CPU) {
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) { std::fprintf(stderr, "error: out of host memory allocating %zu bytes\n", bytes); std::exit(1); }
-    return p;
-  }
-#ifdef PIPNET_CUDA
-  return cuda_raw_alloc(bytes);
-#else
-  std::fprintf(stderr, "error: this build has no CUDA backend (nvcc was not found at configure time)\n");
-  std::exit(1);
-#endif
+  if (dev == Device::CUDA) return cuda_raw_alloc(bytes);  // throws Error when it cannot
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) fail(__FILE__, __LINE__, strf("out of host memory allocating %zu bytes", bytes));
+  return p;
 }
 
 void os_free(Device dev, void* p) {
-  if (dev == Device::CPU) { std::free(p); return; }
-#ifdef PIPNET_CUDA
-  cuda_raw_free(p);
-#endif
+  if (dev == Device::CUDA) return cuda_raw_free(p);
+  std::free(p);
+}
+
+// At exit, the host blocks sitting in the CPU cache go back to the OS (so that LeakSanitizer reports no lost
+// blocks), and from then on a freed host block goes straight back too. The caches themselves are never destroyed:
+// a tensor held by another static object can be freed during static destruction, before or after this runs, and
+// must still find its cache (and its mutex) alive. CUDA blocks are left to the driver, which reclaims a process's
+// device memory when it ends: by now the CUDA runtime may have shut down, and cudaFree would fail.
+struct ReleaseAtExit {
+  Cache* caches;
+  ~ReleaseAtExit() {
+    Cache& c = caches[static_cast<int>(Device::CPU)];
+    std::lock_guard<std::mutex> lock(c.mu);
+    for (auto& [size, blocks] : c.free_lists)
+      for (void* p : blocks) os_free(Device::CPU, p);
+    c.free_lists.clear();
+    c.stats.bytes_cached = 0;
+    c.exited = true;
+  }
+};
+
+Cache& cache(Device dev) {
+  static Cache* caches = new Cache[2];  // never deleted (see ReleaseAtExit)
+  // Constructed on the first allocation, so destroyed after every static object made after it (a static tensor's
+  // blocks are back in the cache by then) and before those made earlier (their tensors' blocks go to the OS).
+  static ReleaseAtExit release_at_exit{caches};
+  return caches[static_cast<int>(dev)];
 }
 
 }  // namespace
@@ -76,9 +87,11 @@ void* device_alloc(Device dev, size_t bytes) {
       c.stats.bytes_cached -= n;
       return p;
     }
-    c.stats.os_allocs++;
   }
-  return os_alloc(dev, n);
+  void* p = os_alloc(dev, n);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.stats.os_allocs++;
+  return p;
 }
 
 void device_free(Device dev, void* p, size_t bytes) {
@@ -90,6 +103,7 @@ void device_free(Device dev, void* p, size_t bytes) {
     c.private_lists[n].push_back(p);
     return;
   }
+  if (c.exited && dev == Device::CPU) return os_free(dev, p);
   c.free_lists[n].push_back(p);
   c.stats.bytes_cached += n;
 }
@@ -98,15 +112,6 @@ AllocatorStats allocator_stats(Device dev) {
   Cache& c = cache(dev);
   std::lock_guard<std::mutex> lock(c.mu);
   return c.stats;
-}
-
-void allocator_release_cache(Device dev) {
-  Cache& c = cache(dev);
-  std::lock_guard<std::mutex> lock(c.mu);
-  for (auto& [size, blocks] : c.free_lists)
-    for (void* p : blocks) os_free(dev, p);
-  c.free_lists.clear();
-  c.stats.bytes_cached = 0;
 }
 
 void allocator_capture_begin(Device dev) {

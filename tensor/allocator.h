@@ -1,5 +1,7 @@
 // allocator.h: a caching allocator. Blocks freed by tensors go back to a per-size free list instead of to the OS,
-// so a training loop that makes the same tensors every step stops allocating after its first step.
+// so a training loop that makes the same tensors every step stops allocating after its first step. Out of memory
+// (host or device) throws Error; the cached host blocks go back to the OS at exit. Device memory comes from the
+// hooks of tensor/device.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +19,6 @@ struct AllocatorStats {
   size_t bytes_cached = 0;   // bytes sitting in free lists now
 };
 AllocatorStats allocator_stats(Device dev);
-void allocator_release_cache(Device dev);  // give every cached block back to the OS
 
 // For captured CUDA graphs (kernels/graph.h): the blocks a graph's kernels use must stay the graph's for as long as
 // it can be replayed, or a later tensor could be given a block the graph still writes. Between capture_begin and

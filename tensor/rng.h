@@ -15,7 +15,6 @@ class Rng {
   double uniform(double a, double b) { return a + (b - a) * uniform(); }
   double normal(double mean = 0.0, double std = 1.0);
   int64_t randint(int64_t n) { return std::uniform_int_distribution<int64_t>(0, n - 1)(gen_); }  // [0, n)
-  std::mt19937_64& engine() { return gen_; }
   std::string state() const;         // serialised, for checkpoints
   void set_state(const std::string& s);
 

@@ -4,10 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#ifdef PIPNET_CUDA
-void cuda_memcpy(void* dst, Device dd, const void* src, Device sd, size_t bytes);  // kernels/cuda
-void cuda_memset_zero(void* dst, size_t bytes);
-#endif
+#include "tensor/device.h"
 
 size_t dtype_size(DType t) { return t == DType::F64 ? 8 : 4; }
 const char* dtype_name(DType t) { return t == DType::F32 ? "f32" : t == DType::F64 ? "f64" : "i32"; }
@@ -54,11 +51,7 @@ Storage::~Storage() { device_free(device, ptr, bytes ? bytes : 1); }
 
 static void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
   if (dd == Device::CPU && sd == Device::CPU) { std::memcpy(dst, src, bytes); return; }
-#ifdef PIPNET_CUDA
   cuda_memcpy(dst, dd, src, sd, bytes);
-#else
-  fail(__FILE__, __LINE__, "CUDA tensor in a build without CUDA");
-#endif
 }
 
 // ---- Tensor ---------------------------------------------------------------------------------------
@@ -166,9 +159,7 @@ void Tensor::fill_(double v) {
     else { int32_t* p = data<int32_t>(); for (int64_t i = 0; i < n; i++) p[i] = (int32_t)v; }
     return;
   }
-#ifdef PIPNET_CUDA
   if (v == 0.0) { cuda_memset_zero(raw(), nbytes()); return; }
-#endif
   Tensor h = Tensor::full(shape(), v, dtype(), Device::CPU);
   copy_(h);
 }

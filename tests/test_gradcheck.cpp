@@ -100,6 +100,12 @@ TEST_CASE("gradcheck: relu / add (one input used twice) / pools / reshape / weig
   });
 }
 
+TEST_CASE("gradcheck: leaky relu (slopes 0.01, 0.1 and -0.3), its input away from the kink at 0", "[gradcheck]") {
+  Tensor a = away_from_zero({2, 3, 5, 7}, 61), r = random_tensor({2, 3, 5, 7}, 62, DType::F64);
+  for (double slope : {0.01, 0.1, -0.3})
+    gradcheck("leaky relu " + std::to_string(slope), {a}, [&] { return ag::mse_loss(ag::leaky_relu(a, slope), r); });
+}
+
 TEST_CASE("gradcheck: mse and l1 losses / the cell gather", "[gradcheck]") {
   Tensor t = random_tensor({3, 4}, 31, DType::F64);
   Tensor p = f64({3, 4}, 32);

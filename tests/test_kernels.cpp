@@ -209,11 +209,44 @@ TEST_CASE("adam: one step equals the reference and hand-computed values", "[kern
   check_close("adam p", P, Pd, 1e-6, 1e-6);
 }
 
+TEST_CASE("leaky relu forward / backward match the reference on odd sizes (slopes 0.01, 0.2, 0, -0.5)", "[kernels]") {
+  uint64_t seed = 70;
+  for (int64_t n : {1, 7, 63, 65, 127, 129, 3 * 7 * 9 * 11, 70001}) {  // the last above the OpenMP threshold
+    for (double slope : {0.01, 0.2, 0.0, -0.5}) {
+      INFO("n " << n << " slope " << slope << " seed " << seed);
+      Tensor x = random_tensor({n}, seed++), dy = random_tensor({n}, seed++), dx0 = random_tensor({n}, seed++);
+      x.data<float>()[0] = 0.0f;  // the kink itself: the slope side, as PyTorch
+      Tensor xd = x.to(DType::F64), dyd = dy.to(DType::F64);
+      Tensor y = Tensor::empty({n}), yd = Tensor::empty({n}, DType::F64);
+      kern::leaky_relu_forward(slope, x, y);
+      kern::leaky_relu_forward(slope, xd, yd);
+      // One float product per element against the same product in double: the slope rounded to float (2^-24
+      // relative) and the product's rounding (2^-24) make at most 2^-23 = 1.2e-7 relative; x > 0 is bit-exact.
+      check_close("leaky relu", y, yd, 0, 2.5e-7);
+      Tensor dx = dx0.clone(), dxd = dx0.to(DType::F64);  // the backward accumulates
+      kern::leaky_relu_backward(slope, x, dy, dx);
+      kern::leaky_relu_backward(slope, xd, dyd, dxd);
+      check_close("leaky relu backward", dx, dxd, 2e-7, 2.5e-7);  // the same, plus one float addition into dx
+    }
+  }
+}
+
 TEST_CASE("dispatch: names each implementation and refuses a missing one loudly", "[kernels]") {
   Tensor f = Tensor::zeros({1}), d = Tensor::zeros({1}, DType::F64);
   CHECK(kern::impl_name("conv2d_forward", f).find("cpu/f32: im2col + sgemm") == 0);
   CHECK(kern::impl_name("conv2d_forward", d) == "cpu/f64: ref direct loops");
-  CHECK(kern::dispatch_table().find("batchnorm_backward") != std::string::npos);
+  const std::string table = kern::dispatch_table();
+  for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "batchnorm_forward_train",
+                         "batchnorm_forward_eval", "batchnorm_backward", "batchnorm_backward_eval", "relu_forward",
+                         "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "add", "accumulate", "axpy",
+                         "maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward", "mse_loss",
+                         "mse_loss_backward", "l1_loss", "l1_loss_backward", "gather_cells", "gather_cells_backward",
+                         "adam_step", "sgd_step"}) {
+    INFO(op);
+    CHECK(table.find(std::string(op) + " ") != std::string::npos);
+    CHECK(kern::impl_name(op, d).rfind("cpu/f64: ref ", 0) == 0);
+  }
+  CHECK(kern::impl_name("leaky_relu_forward", f) == "cpu/f32: omp simd");
   Tensor i = Tensor::zeros({1}, DType::I32);  // no op takes i32 data: the F32 entry would misread it
   CHECK_THROWS_AS(kern::relu_forward(i, i), Error);
 }

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu.h"
+#include "tensor/allocator.h"
 
 namespace cpu {
 
@@ -58,11 +59,26 @@ static ConvGeom backward_geom(const ConvGeom& g) {  // the convolution of dy tha
   return ConvGeom::make(g.N, g.K, g.P, g.Q, g.C, g.R, g.S, 1, g.R - 1 - g.pad);
 }
 
-int64_t conv2d_col_floats(const ConvGeom& g) {
-  if (backward_as_forward(g)) return (int64_t)g.K * g.C * g.R * g.S;  // the turned-around weights
+// The convolution's scratch memory, from the caching allocator (so a training loop allocates it once), given back
+// when it goes out of scope.
+namespace {
+struct Workspace {
+  size_t bytes;
+  float* p;
+  explicit Workspace(int64_t floats)
+      : bytes(sizeof(float) * (floats > 0 ? floats : 1)), p(static_cast<float*>(device_alloc(Device::CPU, bytes))) {}
+  ~Workspace() { device_free(Device::CPU, p, bytes); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+};
+}  // namespace
+// The input gradient's workspace: the turned-around weights, or one column matrix per thread.
+static int64_t col_workspace_floats(const ConvGeom& g) {
+  if (backward_as_forward(g)) return (int64_t)g.K * g.C * g.R * g.S;
   return conv_threads(g) * col_floats(g);
 }
-int64_t conv2d_partial_floats(const ConvGeom& g) {
+// The weight gradient's: one dw per thread when the batch is split across threads.
+static int64_t partial_workspace_floats(const ConvGeom& g) {
   const int t = conv_threads(g);
   return t > 1 ? (int64_t)t * g.K * g.C * g.R * g.S : 0;
 }
@@ -156,8 +172,10 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   });
 }
 
-void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx, float* col) {
+void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  Workspace ws(col_workspace_floats(g));
+  float* col = ws.p;
   if (backward_as_forward(g)) {
     const ConvGeom gb = backward_geom(g);
     const int RS = g.R * g.S, KRS = g.K * RS;
@@ -186,8 +204,10 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
   });
 }
 
-void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* partial) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);  // partial: [T][K * CRS] when T > 1
+void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
+  Workspace ws(partial_workspace_floats(g));
+  float* partial = ws.p;  // [T][K * CRS] when T > 1
   if (T > 1) std::memset(partial, 0, sizeof(float) * T * g.K * CRS);
   for_each_image(g.N, T, [&](int n, int t) {  // static schedule: thread t always gets the same images
     float* mydw = T > 1 ? partial + (int64_t)t * g.K * CRS : dw;

@@ -1,5 +1,5 @@
-// elementwise.cpp: the memory-bound CPU kernels (ReLU, add, pools, losses, Adam), OpenMP-parallel.
-// Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
+// elementwise.cpp: the memory-bound CPU kernels (ReLU, leaky ReLU, add, pools, losses, the cell gather, Adam, SGD),
+// OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -18,6 +18,16 @@ void relu_forward(int64_t n, const float* x, float* y) {
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void leaky_relu_forward(int64_t n, double slope, const float* x, float* y) {
+  const float s = (float)slope;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : s * x[i];
+}
+void leaky_relu_backward(int64_t n, double slope, const float* x, const float* dy, float* dx) {
+  const float s = (float)slope;
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : s * dy[i];
 }
 void add(int64_t n, const float* a, const float* b, float* y) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
@@ -135,6 +145,18 @@ void adam_step(int64_t n, float* p, const float* g, float* m, float* v, const Ad
     v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
     p[i] -= step * m[i] / (std::sqrt(v[i]) / ib2s + eps);
   }
+}
+
+// The cell gather (a few thousand elements per batch) and SGD (not the optimizer PIP trains with) run the reference
+// loops at float: nothing here is worth a faster version yet.
+void gather_cells(int B, int C, int HW, int rep, const float* x, const int32_t* cell, float* y) {
+  ref::gather_cells<float>(B, C, HW, rep, x, cell, y);
+}
+void gather_cells_backward(int B, int C, int HW, int rep, const float* dy, const int32_t* cell, float* dx) {
+  ref::gather_cells_backward<float>(B, C, HW, rep, dy, cell, dx);
+}
+void sgd_step(int64_t n, float* p, const float* g, float* buf, double lr, double momentum, double wd, bool first) {
+  ref::sgd_step<float>(n, p, g, buf, lr, momentum, wd, first);
 }
 
 }  // namespace cpu

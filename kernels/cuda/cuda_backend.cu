@@ -1,5 +1,6 @@
-// cuda_backend.cu: the CUDA device's memory and copies (plain cudaMalloc under the caching allocator, never managed
-// memory). Every CUDA call is checked and a failure names the file and line. The kernels: cuda_kernels.cu.
+// cuda_backend.cu: the CUDA device's memory and copies, the hooks of tensor/device.h (plain cudaMalloc under the
+// caching allocator, never managed memory), and CUDA graphs. Every CUDA call is checked (cuda_check.h) and a failure
+// names the file and line. The kernels: cuda_kernels.cu.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -7,17 +8,10 @@
 #include <string>
 
 #include "kernels/cuda/cuda.h"
-#include "tensor/tensor.h"
+#include "kernels/cuda/cuda_check.h"
+#include "tensor/device.h"
 
-#define CUDA_CHECK(call)                                                                               \
-  do {                                                                                                 \
-    cudaError_t err_ = (call);                                                                         \
-    if (err_ != cudaSuccess)                                                                           \
-      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call + \
-                                   ": " + cudaGetErrorString(err_));                                   \
-  } while (0)
-
-bool cuda_available() {
+bool cuda_available() {  // the one unchecked call: "no device" is an answer here, not an error
   int n = 0;
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }

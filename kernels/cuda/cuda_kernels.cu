@@ -1,6 +1,7 @@
-// cuda_kernels.cu: every op of kernels/dispatch.h on an NVIDIA GPU, float32. Same contracts as kernels/ref/ref.h
-// (which documents each formula); "+=" outputs accumulate. One stream (cuda_stream()), cuBLAS for the GEMMs, every
-// call checked with file and line. Reductions are two-stage and ordered, scatter-adds are written as gathers: the
+// cuda_kernels.cu: every op of kernels/dispatch.h on an NVIDIA GPU, float32. Same contracts and signatures as the
+// reference kernels (kernels/ref/ref.h documents each formula and declares cudak::op), on device pointers; "+="
+// outputs accumulate. One stream (cuda_stream()), cuBLAS for the GEMMs, every call and launch checked with file
+// and line (cuda_check.h). Reductions are two-stage and ordered, scatter-adds are written as gathers: the
 // same inputs give the same bits on every run, as on the CPU.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -11,23 +12,10 @@
 #include <vector>
 
 #include "kernels/cuda/cuda.h"
-#include "tensor/tensor.h"
-
-#define CUDA_CHECK(call)                                                                                   \
-  do {                                                                                                     \
-    cudaError_t err_ = (call);                                                                             \
-    if (err_ != cudaSuccess)                                                                               \
-      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call + ": " + \
-                                   cudaGetErrorString(err_));                                              \
-  } while (0)
-#define CUBLAS_CHECK(call)                                                                                 \
-  do {                                                                                                     \
-    cublasStatus_t st_ = (call);                                                                           \
-    if (st_ != CUBLAS_STATUS_SUCCESS)                                                                      \
-      fail(__FILE__, __LINE__, std::string(__FILE__) + ":" + std::to_string(__LINE__) + ": " + #call +      \
-                                   ": cuBLAS status " + std::to_string((int)st_));                         \
-  } while (0)
-#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/ref/ref.h"
+#include "tensor/allocator.h"
+#include "tensor/check.h"
 
 namespace {
 
@@ -36,10 +24,19 @@ int blocks_for(int64_t n) { return (int)((n + kThreads - 1) / kThreads); }
 
 cudaStream_t g_stream = nullptr;
 cublasHandle_t g_blas = nullptr;
-bool g_tf32 = false;
 
-float* f(const Tensor& t) { return static_cast<float*>(t.raw()); }
-const int32_t* i32(const Tensor& t) { return static_cast<const int32_t*>(t.raw()); }
+// Scratch device memory (n elements of T) from the caching allocator, given back when it goes out of scope. On the
+// one stream, a block handed out again is only touched by kernels queued after those that used it.
+template <class T> struct Scratch {
+  size_t bytes;
+  T* p = nullptr;
+  explicit Scratch(int64_t n) : bytes(sizeof(T) * (n > 0 ? n : 0)) {
+    if (bytes) p = static_cast<T*>(device_alloc(Device::CUDA, bytes));
+  }
+  ~Scratch() { if (p) device_free(Device::CUDA, p, bytes); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
 
 }  // namespace
 
@@ -47,8 +44,6 @@ cudaStream_t cuda_stream() {
   if (!g_stream) CUDA_CHECK(cudaStreamCreate(&g_stream));
   return g_stream;
 }
-
-void cuda_set_tf32(bool on) { g_tf32 = on; }
 
 // ---- GEMM through cuBLAS -------------------------------------------------------------------------------
 // cuBLAS is column-major; the engine is row-major. A row-major matrix X [r x c] is, read column-major, X^T [c x r].
@@ -65,9 +60,10 @@ void cuda_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float*
     void* ws = nullptr;
     CUDA_CHECK(cudaMalloc(&ws, kWorkspace));
     CUBLAS_CHECK(cublasSetWorkspace(g_blas, ws, kWorkspace));
+    // FP32 math, always: TF32 tensor-core products (10-bit mantissas) would need looser tolerances everywhere, and
+    // nothing in the engine turns them on.
+    CUBLAS_CHECK(cublasSetMathMode(g_blas, CUBLAS_DEFAULT_MATH));
   }
-  // FP32 math by default; TF32 (10-bit mantissa products) only when asked for, with its own looser tolerance.
-  CUBLAS_CHECK(cublasSetMathMode(g_blas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   CUBLAS_CHECK(cublasSgemm(g_blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B,
                            ldb, A, lda, &beta, C, ldc));
 }
@@ -128,58 +124,55 @@ __global__ void bias_grad_kernel(int N, int K, int PQ, const float* dy, float* d
 
 namespace cudak {
 
-static Tensor col_buffer(const ConvGeom& g) { return Tensor::empty({(int64_t)g.C * g.R * g.S * g.P * g.Q}, DType::F32, Device::CUDA); }
-
 // The column matrix [CRS, PQ] of image xn: the image itself for a 1x1 stride-1 convolution, else im2col into col.
-static const float* columns(const ConvGeom& g, const float* xn, Tensor& col) {
+static const float* columns(const ConvGeom& g, const float* xn, float* col) {
   if (g.is_pointwise()) return xn;
   const int64_t n = (int64_t)g.C * g.R * g.S * g.P * g.Q;
-  im2col_kernel<<<std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()>>>(g, xn, f(col));
+  im2col_kernel<<<std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()>>>(g, xn, col);
   LAUNCH_CHECK();
-  return f(col);
+  return col;
 }
+static int64_t col_floats(const ConvGeom& g) { return g.is_pointwise() ? 0 : (int64_t)g.C * g.R * g.S * g.P * g.Q; }
 
-void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  Tensor col;
-  if (!g.is_pointwise()) col = col_buffer(g);
+  Scratch<float> col(col_floats(g));
   for (int n = 0; n < g.N; n++) {
-    const float* B = columns(g, f(x) + (int64_t)n * g.C * g.H * g.W, col);
-    cuda_sgemm(false, false, g.K, PQ, CRS, 1.0f, f(w), CRS, B, PQ, 0.0f, f(y) + (int64_t)n * g.K * PQ, PQ);
+    const float* B = columns(g, x + (int64_t)n * g.C * g.H * g.W, col.p);
+    cuda_sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f, y + (int64_t)n * g.K * PQ, PQ);
   }
   if (b) {
-    bias_kernel<<<std::min(blocks_for(y.numel()), 65535), kThreads, 0, cuda_stream()>>>(y.numel(), g.K, PQ, f(*b), f(y));
+    const int64_t total = (int64_t)g.N * g.K * PQ;
+    bias_kernel<<<std::min(blocks_for(total), 65535), kThreads, 0, cuda_stream()>>>(total, g.K, PQ, b, y);
     LAUNCH_CHECK();
   }
 }
 
-void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  Tensor col;
-  if (!g.is_pointwise()) col = col_buffer(g);
+  Scratch<float> col(col_floats(g));
   for (int n = 0; n < g.N; n++) {
-    const float* dyn = f(dy) + (int64_t)n * g.K * PQ;
-    float* dxn = f(dx) + (int64_t)n * g.C * g.H * g.W;
+    const float* dyn = dy + (int64_t)n * g.K * PQ;
+    float* dxn = dx + (int64_t)n * g.C * g.H * g.W;
     if (g.is_pointwise()) {
-      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, f(w), CRS, dyn, PQ, 1.0f, dxn, PQ);
+      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 1.0f, dxn, PQ);
     } else {
-      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, f(w), CRS, dyn, PQ, 0.0f, f(col), PQ);
-      col2im_kernel<<<std::min(blocks_for((int64_t)g.C * g.H * g.W), 65535), kThreads, 0, cuda_stream()>>>(g, f(col), dxn);
+      cuda_sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 0.0f, col.p, PQ);
+      col2im_kernel<<<std::min(blocks_for((int64_t)g.C * g.H * g.W), 65535), kThreads, 0, cuda_stream()>>>(g, col.p, dxn);
       LAUNCH_CHECK();
     }
   }
 }
 
-void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
+void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  Tensor col;
-  if (!g.is_pointwise()) col = col_buffer(g);
+  Scratch<float> col(col_floats(g));
   for (int n = 0; n < g.N; n++) {
-    const float* B = columns(g, f(x) + (int64_t)n * g.C * g.H * g.W, col);
-    cuda_sgemm(false, true, g.K, CRS, PQ, 1.0f, f(dy) + (int64_t)n * g.K * PQ, PQ, B, PQ, 1.0f, f(dw), CRS);
+    const float* B = columns(g, x + (int64_t)n * g.C * g.H * g.W, col.p);
+    cuda_sgemm(false, true, g.K, CRS, PQ, 1.0f, dy + (int64_t)n * g.K * PQ, PQ, B, PQ, 1.0f, dw, CRS);
   }
   if (db) {
-    bias_grad_kernel<<<g.K, kThreads, 0, cuda_stream()>>>(g.N, g.K, PQ, f(dy), f(*db));
+    bias_grad_kernel<<<g.K, kThreads, 0, cuda_stream()>>>(g.N, g.K, PQ, dy, db);
     LAUNCH_CHECK();
   }
 }
@@ -270,34 +263,34 @@ __global__ void invstd_kernel(int C, const float* rv, double eps, float* out) {
 
 namespace cudak {
 
-static int hw(const Tensor& x) { return (int)(x.numel() / (x.size(0) * x.size(1))); }
-
-void batchnorm_forward_train(const Tensor& x, const Tensor& g, const Tensor& b, double eps, double mom, Tensor* rm,
-                             Tensor* rv, Tensor& y, Tensor& sm, Tensor& si) {
-  bn_train_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(g), f(b),
-                                                                  eps, mom, rm ? f(*rm) : nullptr, rv ? f(*rv) : nullptr,
-                                                                  f(y), f(sm), f(si));
+void batchnorm_forward_train(int N, int C, int HW, const float* x, const float* gamma, const float* beta, double eps,
+                             double momentum, float* running_mean, float* running_var, float* y, float* save_mean,
+                             float* save_invstd) {
+  bn_train_kernel<<<C, kThreads, 0, cuda_stream()>>>(N, C, HW, x, gamma, beta, eps, momentum, running_mean,
+                                                     running_var, y, save_mean, save_invstd);
   LAUNCH_CHECK();
 }
-void batchnorm_forward_eval(const Tensor& x, const Tensor& g, const Tensor& b, double eps, const Tensor& rm,
-                            const Tensor& rv, Tensor& y) {
-  bn_eval_kernel<<<std::min(blocks_for(x.numel()), 65535), kThreads, 0, cuda_stream()>>>(
-      x.numel(), (int)x.size(1), hw(x), f(x), f(g), f(b), eps, f(rm), f(rv), f(y));
+void batchnorm_forward_eval(int N, int C, int HW, const float* x, const float* gamma, const float* beta, double eps,
+                            const float* running_mean, const float* running_var, float* y) {
+  const int64_t total = (int64_t)N * C * HW;
+  bn_eval_kernel<<<std::min(blocks_for(total), 65535), kThreads, 0, cuda_stream()>>>(total, C, HW, x, gamma, beta, eps,
+                                                                                     running_mean, running_var, y);
   LAUNCH_CHECK();
 }
-void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& sm, const Tensor& si,
-                        Tensor& dx, Tensor& dg, Tensor& db) {
-  bn_backward_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(dy),
-                                                                     f(g), f(sm), f(si), false, f(dx), f(dg), f(db));
+void batchnorm_backward(int N, int C, int HW, const float* x, const float* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
+  bn_backward_kernel<<<C, kThreads, 0, cuda_stream()>>>(N, C, HW, x, dy, gamma, save_mean, save_invstd, false, dx,
+                                                        dgamma, dbeta);
   LAUNCH_CHECK();
 }
-void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& rm, const Tensor& rv,
-                             double eps, Tensor& dx, Tensor& dg, Tensor& db) {
-  Tensor inv = Tensor::empty({x.size(1)}, DType::F32, Device::CUDA);
-  invstd_kernel<<<blocks_for(x.size(1)), kThreads, 0, cuda_stream()>>>((int)x.size(1), f(rv), eps, f(inv));
+void batchnorm_backward_eval(int N, int C, int HW, const float* x, const float* dy, const float* gamma,
+                             const float* running_mean, const float* running_var, double eps, float* dx, float* dgamma,
+                             float* dbeta) {
+  Scratch<float> invstd(C);
+  invstd_kernel<<<blocks_for(C), kThreads, 0, cuda_stream()>>>(C, running_var, eps, invstd.p);
   LAUNCH_CHECK();
-  bn_backward_kernel<<<(int)x.size(1), kThreads, 0, cuda_stream()>>>((int)x.size(0), (int)x.size(1), hw(x), f(x), f(dy),
-                                                                     f(g), f(rm), f(inv), true, f(dx), f(dg), f(db));
+  bn_backward_kernel<<<C, kThreads, 0, cuda_stream()>>>(N, C, HW, x, dy, gamma, running_mean, invstd.p, true, dx,
+                                                        dgamma, dbeta);
   LAUNCH_CHECK();
 }
 
@@ -307,6 +300,10 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& g,
 #define GRID_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 __global__ void relu_fwd_kernel(int64_t n, const float* x, float* y) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
 __global__ void relu_bwd_kernel(int64_t n, const float* y, const float* dy, float* dx) { GRID_LOOP(i, n) if (y[i] > 0.0f) dx[i] += dy[i]; }
+__global__ void leaky_relu_fwd_kernel(int64_t n, float s, const float* x, float* y) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : s * x[i]; }
+__global__ void leaky_relu_bwd_kernel(int64_t n, float s, const float* x, const float* dy, float* dx) {
+  GRID_LOOP(i, n) dx[i] += x[i] > 0.0f ? dy[i] : s * dy[i];
+}
 __global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) { GRID_LOOP(i, n) y[i] = a[i] + b[i]; }
 __global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) { GRID_LOOP(i, n) y[i] += a * x[i]; }
 __global__ void mse_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) { GRID_LOOP(i, n) dp[i] += k * (p[i] - t[i]); }
@@ -392,58 +389,73 @@ __global__ void loss_partial_kernel(int64_t n, const float* p, const float* t, b
 namespace cudak {
 
 #define GRID(n) std::min(blocks_for(n), 65535), kThreads, 0, cuda_stream()
-void relu_forward(const Tensor& x, Tensor& y) { relu_fwd_kernel<<<GRID(x.numel())>>>(x.numel(), f(x), f(y)); LAUNCH_CHECK(); }
-void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) { relu_bwd_kernel<<<GRID(y.numel())>>>(y.numel(), f(y), f(dy), f(dx)); LAUNCH_CHECK(); }
-void add(const Tensor& a, const Tensor& b, Tensor& y) { add_kernel<<<GRID(a.numel())>>>(a.numel(), f(a), f(b), f(y)); LAUNCH_CHECK(); }
-void accumulate(const Tensor& x, Tensor& y) { axpy_kernel<<<GRID(x.numel())>>>(x.numel(), 1.0f, f(x), f(y)); LAUNCH_CHECK(); }
-void axpy(double a, const Tensor& x, Tensor& y) { axpy_kernel<<<GRID(x.numel())>>>(x.numel(), (float)a, f(x), f(y)); LAUNCH_CHECK(); }
-void maxpool_forward(const PoolGeom& g, const Tensor& x, Tensor& y) { maxpool_fwd_kernel<<<GRID(y.numel())>>>(g, f(x), f(y)); LAUNCH_CHECK(); }
-void maxpool_backward(const PoolGeom& g, const Tensor& x, const Tensor& dy, Tensor& dx) {
-  maxpool_bwd_kernel<<<GRID(x.numel())>>>(g, f(x), f(dy), f(dx));
+void relu_forward(int64_t n, const float* x, float* y) { relu_fwd_kernel<<<GRID(n)>>>(n, x, y); LAUNCH_CHECK(); }
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx) { relu_bwd_kernel<<<GRID(n)>>>(n, y, dy, dx); LAUNCH_CHECK(); }
+void leaky_relu_forward(int64_t n, double slope, const float* x, float* y) {
+  leaky_relu_fwd_kernel<<<GRID(n)>>>(n, (float)slope, x, y);
   LAUNCH_CHECK();
 }
-void avgpool_forward(const Tensor& x, Tensor& y) { avgpool_fwd_kernel<<<GRID(y.numel())>>>(y.numel(), hw(x), f(x), f(y)); LAUNCH_CHECK(); }
-void avgpool_backward(const Tensor& dy, Tensor& dx) { avgpool_bwd_kernel<<<GRID(dx.numel())>>>(dx.numel(), hw(dx), f(dy), f(dx)); LAUNCH_CHECK(); }
+void leaky_relu_backward(int64_t n, double slope, const float* x, const float* dy, float* dx) {
+  leaky_relu_bwd_kernel<<<GRID(n)>>>(n, (float)slope, x, dy, dx);
+  LAUNCH_CHECK();
+}
+void add(int64_t n, const float* a, const float* b, float* y) { add_kernel<<<GRID(n)>>>(n, a, b, y); LAUNCH_CHECK(); }
+void accumulate(int64_t n, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, 1.0f, x, y); LAUNCH_CHECK(); }
+void axpy(int64_t n, double a, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, (float)a, x, y); LAUNCH_CHECK(); }
+void maxpool_forward(const PoolGeom& g, const float* x, float* y) {
+  maxpool_fwd_kernel<<<GRID((int64_t)g.N * g.C * g.P * g.Q)>>>(g, x, y);
+  LAUNCH_CHECK();
+}
+void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) {
+  maxpool_bwd_kernel<<<GRID((int64_t)g.N * g.C * g.H * g.W)>>>(g, x, dy, dx);
+  LAUNCH_CHECK();
+}
+void avgpool_forward(int64_t NC, int HW, const float* x, float* y) { avgpool_fwd_kernel<<<GRID(NC)>>>(NC, HW, x, y); LAUNCH_CHECK(); }
+void avgpool_backward(int64_t NC, int HW, const float* dy, float* dx) {
+  avgpool_bwd_kernel<<<GRID(NC * HW)>>>(NC * HW, HW, dy, dx);
+  LAUNCH_CHECK();
+}
 
-static double loss(const Tensor& p, const Tensor& t, bool l1) {
-  const int blocks = std::min(blocks_for(p.numel()), 1024);
-  Tensor part = Tensor::empty({blocks}, DType::F64, Device::CUDA);
-  loss_partial_kernel<<<blocks, kThreads, 0, cuda_stream()>>>(p.numel(), f(p), f(t), l1, static_cast<double*>(part.raw()));
+static double loss(int64_t n, const float* p, const float* t, bool l1) {
+  const int blocks = std::min(blocks_for(n), 1024);
+  Scratch<double> part(blocks);
+  loss_partial_kernel<<<blocks, kThreads, 0, cuda_stream()>>>(n, p, t, l1, part.p);
   LAUNCH_CHECK();
   std::vector<double> h(blocks);
-  CUDA_CHECK(cudaMemcpyAsync(h.data(), part.raw(), blocks * sizeof(double), cudaMemcpyDeviceToHost, cuda_stream()));
+  CUDA_CHECK(cudaMemcpyAsync(h.data(), part.p, blocks * sizeof(double), cudaMemcpyDeviceToHost, cuda_stream()));
   CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
   double s = 0;
   for (double v : h) s += v;
-  return s / p.numel();
+  return s / n;
 }
-double mse_loss(const Tensor& p, const Tensor& t) { return loss(p, t, false); }
-double l1_loss(const Tensor& p, const Tensor& t) { return loss(p, t, true); }
-void mse_loss_backward(const Tensor& p, const Tensor& t, double d, Tensor& dp) {
-  mse_bwd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(t), (float)(2.0 * d / p.numel()), f(dp));
+double mse_loss(int64_t n, const float* p, const float* t) { return loss(n, p, t, false); }
+double l1_loss(int64_t n, const float* p, const float* t) { return loss(n, p, t, true); }
+void mse_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
+  mse_bwd_kernel<<<GRID(n)>>>(n, p, t, (float)(2.0 * dloss / n), dp);
   LAUNCH_CHECK();
 }
-void l1_loss_backward(const Tensor& p, const Tensor& t, double d, Tensor& dp) {
-  l1_bwd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(t), (float)(d / p.numel()), f(dp));
+void l1_loss_backward(int64_t n, const float* p, const float* t, double dloss, float* dp) {
+  l1_bwd_kernel<<<GRID(n)>>>(n, p, t, (float)(dloss / n), dp);
   LAUNCH_CHECK();
 }
-void gather_cells(const Tensor& x, const Tensor& cell, int rep, Tensor& y) {
-  gather_kernel<<<GRID(y.numel())>>>((int)x.size(0), (int)x.size(1), hw(x), rep, f(x), i32(cell), f(y));
+void gather_cells(int B, int C, int HW, int rep, const float* x, const int32_t* cell, float* y) {
+  gather_kernel<<<GRID((int64_t)B * C)>>>(B, C, HW, rep, x, cell, y);
   LAUNCH_CHECK();
 }
-void gather_cells_backward(const Tensor& dy, const Tensor& cell, int rep, Tensor& dx) {
-  gather_bwd_kernel<<<GRID(dy.numel())>>>((int)dx.size(0), (int)dx.size(1), hw(dx), rep, f(dy), i32(cell), f(dx));
+void gather_cells_backward(int B, int C, int HW, int rep, const float* dy, const int32_t* cell, float* dx) {
+  gather_bwd_kernel<<<GRID((int64_t)B * C)>>>(B, C, HW, rep, dy, cell, dx);
   LAUNCH_CHECK();
 }
-void adam_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamParams& a) {
+void adam_step(int64_t n, float* p, const float* g, float* m, float* v, const AdamParams& a) {
   const double bc1 = 1 - std::pow(a.beta1, (double)a.t), bc2s = std::sqrt(1 - std::pow(a.beta2, (double)a.t));
-  adam_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(g), f(m), f(v), (float)(a.lr / bc1), (float)a.beta1, (float)a.beta2,
-                                   (float)a.weight_decay, (float)bc2s, (float)a.eps);
+  adam_kernel<<<GRID(n)>>>(n, p, g, m, v, (float)(a.lr / bc1), (float)a.beta1, (float)a.beta2, (float)a.weight_decay,
+                           (float)bc2s, (float)a.eps);
   LAUNCH_CHECK();
 }
-void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double mom, double wd, bool first) {
-  sgd_kernel<<<GRID(p.numel())>>>(p.numel(), f(p), f(g), f(buf), (float)lr, (float)mom, (float)wd, first);
+void sgd_step(int64_t n, float* p, const float* g, float* buf, double lr, double momentum, double wd, bool first) {
+  sgd_kernel<<<GRID(n)>>>(n, p, g, buf, (float)lr, (float)momentum, (float)wd, first);
   LAUNCH_CHECK();
 }
+#undef GRID
 
 }  // namespace cudak

@@ -1,5 +1,6 @@
 // ref.h: the reference kernels. Plain loops, no tricks, templated on the scalar type so that tests can run them in
-// double. They define what every fast kernel in cpu/ and cuda/ must compute; tests and benchmarks call them.
+// double. They define what every fast kernel in cpu/ and cuda/ must compute, and with which signature (FAST_VERSIONS
+// at the end of this file); tests and benchmarks call them.
 //
 // Conventions: row-major; "+=" in a name's comment means the kernel accumulates into its output (backward passes
 // accumulate into gradients, as autograd requires).
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/adam_params.h"
 #include "kernels/geom.h"
 
 namespace ref {
@@ -193,6 +195,15 @@ void batchnorm_backward_eval(int N, int C, int HW, const T* x, const T* dy, cons
 template <class T> void relu_forward(int64_t n, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(0); }
 template <class T> void relu_backward(int64_t n, const T* y, const T* dy, T* dx) { for (int64_t i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i]; }
 
+// Leaky ReLU (torch.nn.LeakyReLU): y = x > 0 ? x : slope*x. Backward from the input x: dx += dy * (x > 0 ? 1 : slope)
+// (at exactly 0 the slope side, as PyTorch).
+template <class T> void leaky_relu_forward(int64_t n, double slope, const T* x, T* y) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(slope) * x[i];
+}
+template <class T> void leaky_relu_backward(int64_t n, double slope, const T* x, const T* dy, T* dx) {
+  for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : T(slope) * dy[i];
+}
+
 // y = a + b; backward is the identity into both (the autograd op adds dy to each).
 template <class T> void add(int64_t n, const T* a, const T* b, T* y) { for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; }
 // y += a * x
@@ -266,14 +277,6 @@ template <class T> void gather_cells_backward(int B, int C, int HW, int rep, con
   for (int b = 0; b < B; b++) for (int c = 0; c < C; c++) dx[((int64_t)b * C + c) * HW + cell[b * (C / rep) + c / rep]] += dy[b * C + c];
 }
 
-// Bias over channels: y[n,c,i] += b[c]; backward db[c] += sum_{n,i} dy[n,c,i].
-template <class T> void bias_add(int N, int C, int HW, const T* b, T* y) {
-  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) y[((int64_t)n * C + c) * HW + i] += b[c];
-}
-template <class T> void bias_backward(int N, int C, int HW, const T* dy, T* db) {
-  for (int n = 0; n < N; n++) for (int c = 0; c < C; c++) for (int i = 0; i < HW; i++) db[c] += dy[((int64_t)n * C + c) * HW + i];
-}
-
 // torch.optim.Adam, one step, for one parameter tensor (PyTorch 1.13 _single_tensor_adam):
 //   g += wd*p;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
 //   p -= (lr / (1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
@@ -298,3 +301,39 @@ template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr,
 }
 
 }  // namespace ref
+
+// ---- the fast versions: one signature per op -------------------------------------------------------------------
+// Every op the dispatch table (kernels/dispatch.cpp) serves has two fast versions with the reference's own
+// signature at float: cpu::op (kernels/cpu, host pointers) and cudak::op (kernels/cuda, device pointers; defined
+// only when nvcc built them). FAST_VERSIONS declares both from ref::op<float>, so a version whose signature drifts
+// from the reference's does not compile, and the table is one row per op: {op, cpu::op, ref::op<double>, cudak::op}.
+#define FAST_VERSIONS(op)                          \
+  namespace cpu { decltype(ref::op<float>) op; }   \
+  namespace cudak { decltype(ref::op<float>) op; }
+FAST_VERSIONS(conv2d_forward)
+FAST_VERSIONS(conv2d_backward_input)
+FAST_VERSIONS(conv2d_backward_weight)
+FAST_VERSIONS(batchnorm_forward_train)
+FAST_VERSIONS(batchnorm_forward_eval)
+FAST_VERSIONS(batchnorm_backward)
+FAST_VERSIONS(batchnorm_backward_eval)
+FAST_VERSIONS(relu_forward)
+FAST_VERSIONS(relu_backward)
+FAST_VERSIONS(leaky_relu_forward)
+FAST_VERSIONS(leaky_relu_backward)
+FAST_VERSIONS(add)
+FAST_VERSIONS(accumulate)
+FAST_VERSIONS(axpy)
+FAST_VERSIONS(maxpool_forward)
+FAST_VERSIONS(maxpool_backward)
+FAST_VERSIONS(avgpool_forward)
+FAST_VERSIONS(avgpool_backward)
+FAST_VERSIONS(mse_loss)
+FAST_VERSIONS(mse_loss_backward)
+FAST_VERSIONS(l1_loss)
+FAST_VERSIONS(l1_loss_backward)
+FAST_VERSIONS(gather_cells)
+FAST_VERSIONS(gather_cells_backward)
+FAST_VERSIONS(adam_step)
+FAST_VERSIONS(sgd_step)
+#undef FAST_VERSIONS
