@@ -208,7 +208,7 @@ int cmd_test(int argc, char** argv) {
   for (size_t i = 0; i < sets.size(); i++) {
     auto& [name, spec] = sets[i];
     const Dataset& d = data[i];
-    TestReport r = run_test(*run.net, run.nbr, d, run.cfg.recipe.batch);
+    TestReport r = run_test(*run.net, run.nbr, d, run.cfg.recipe.batch, /*progress=*/true);
     std::printf("== %s: %s\n", name.c_str(), spec.c_str());
     print_report(r);
     const std::string ced = sets.size() == 1 ? a.get("ced", dir + "/ced.png") : dir + "/ced_" + name + ".png";

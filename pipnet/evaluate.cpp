@@ -4,9 +4,10 @@
 #include <cstdio>
 
 #include "pipnet/plot.h"
+#include "pipnet/progress.h"
 #include "tensor/fileio.h"
 
-TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch) {
+TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch, bool progress) {
   ag::NoGradGuard ng;
   const bool was_training = net.is_training();
   net.eval();
@@ -22,6 +23,7 @@ TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int 
   std::vector<std::vector<float>> unmerged;
   Batch b;
   double seconds = 0;
+  Progress bar{"test", data.size};
   while (loader.next(b)) {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<Landmarks> dec = decode(net.run(b.images.to(net.device())), nbr, net.cfg.input_size, net.cfg.net_stride);
@@ -31,6 +33,7 @@ TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int 
       unmerged.push_back(dec[k].unmerged);
       rep.gt.push_back(data.labels[b.index[k]]);
     }
+    if (progress) bar.update((int64_t)rep.pred.size(), (int64_t)rep.pred.size());
   }
   rep.norm = norm_for(data.n_points);
   rep.merged = evaluate(rep.pred, rep.gt, rep.norm);

@@ -14,7 +14,8 @@ struct TestReport {
   std::vector<std::vector<float>> pred, gt;  // per image [N*2], normalised crop coordinates
   double seconds_per_image = 0;              // forward + decoding, as the repo times it
 };
-TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch);
+// `progress`: a progress bar on stderr (pipnet test; training's evaluations run without one).
+TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch, bool progress = false);
 
 std::string report_json(const TestReport& r, const std::string& data);  // one JSON object
 void print_report(const TestReport& r);                                  // the table on stdout

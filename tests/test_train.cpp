@@ -5,6 +5,8 @@
 #include "pipnet/train.h"
 #include "test_util.h"
 
+#include <cstdlib>
+
 TEST_CASE("train: a small PIP Net on synthetic faces learns (test NME bound)", "[train]") {
   TrainConfig cfg;
   cfg.model.width = 16;
@@ -15,8 +17,9 @@ TEST_CASE("train: a small PIP Net on synthetic faces learns (test NME bound)", "
   cfg.data.data = "synth:640";
   cfg.data.test_data = "synth-test:100";
   cfg.run.eval_every = 8;
-  cfg.run.out = "/tmp/pipnet_test_train";
-  std::system(("rm -rf " + cfg.run.out).c_str());
+  char tmpl[] = "/tmp/pipnet_test_train.XXXXXX";  // its own folder: other checkouts may run this test at once
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  cfg.run.out = std::string(tmpl) + "/run";
   REQUIRE(train(cfg, false) == 0);
   LoadedRun run = load_run(cfg.run.out);
   Dataset test = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
