@@ -314,6 +314,8 @@ if __name__ == '__main__':
     if sys.argv[1] == 'fixtures': fixtures(sys.argv[2])
     elif sys.argv[1] == 'mutate': mutate(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == 'meta': meta(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == 'garbage':  # N bytes of repeatable noise (seeded), so every audit run sees the same bytes
+        import random; sys.stdout.buffer.write(random.Random(int(sys.argv[3])).randbytes(int(sys.argv[2])))
     elif sys.argv[1] == 'jpeg': jpeg_gray_flat(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else: raise SystemExit('usage')
 PYEOF
@@ -325,7 +327,7 @@ RAW_RE='error: (std::|stoi|stol|stoll|stoul|stof|stod|basic_string|vector|map::a
 CRASH_RE='AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|Segmentation fault|terminate called|Assertion .* failed|core dumped|double free|free\(\): invalid|stack smashing'
 declare -A COUNT=()
 N=0
-PROTECT=""; POST=""; POSTCLASS=silent-wrong; POSTWHY=""; MULTI=0
+PROTECT=""; POST=""; POSTCLASS=silent-wrong; POSTWHY=""; MULTI=0; LOST_EVEN_ON_SUCCESS=0
 printf '%-12s  %-44s | %s\n' CLASS CASE "first stderr line (or why)" | tee "$OUT/report.txt"
 printf 'n\tclass\tcase\texpect\trc\tseconds\tstderr\n' > "$OUT/results.tsv"
 
@@ -341,7 +343,8 @@ skip() { N=$((N + 1)); record SKIP "$1" - - 0 "$2"; }
 
 # c NAME EXPECT NEED CMD...   EXPECT: err | ok. NEED: an extended regex (case-insensitive) the error line must match
 # to be 'clear' ('-' for any). Before a call, set PROTECT (files that must survive), POST (a bash check run in the
-# case folder after the command; failing makes the class POSTCLASS, with POSTWHY shown). All are reset after.
+# case folder after the command; failing makes the class POSTCLASS, with POSTWHY shown), LOST_EVEN_ON_SUCCESS=1
+# (a change to a PROTECT file is data-lost even when the command exits 0). All are reset after.
 c() {
   local name=$1 expect=$2 need=$3; shift 3
   N=$((N + 1))
@@ -356,13 +359,13 @@ c() {
   local lines; lines=$(tr '\r' '\n' < "$d/stderr" | grep -av '^[[:space:]]*$' | grep -aEv "$INFO_RE")
   local nl; nl=$(printf '%s' "$lines" | grep -ac '')
   [ "$MULTI" = 1 ] && [ "$nl" -gt 1 ] && nl=1   # the case allows help text after the error line
-  local first; first=$(printf '%s\n' "$lines" | head -n 1 | cut -c1-220)
+  local first; first=$(printf '%s\n' "$lines" | head -n 1 | LC_ALL=C tr -c '[:print:]\n' '?' | cut -c1-220)
   [ -z "$first" ] && first="(no stderr; rc=$rc)"
   local after; after=$(hashf $PROTECT)
   local cls why=""
   if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && awk -v s="$secs" -v t=$TMO 'BEGIN{exit !(s >= t)}'; }; then cls=hang; why="timeout ${TMO}s"
   elif [ "$rc" -ge 128 ] || grep -aqE "$CRASH_RE" "$d/stderr"; then cls=crash; why="rc=$rc"
-  elif [ "$rc" != 0 ] && [ "$before" != "$after" ]; then cls=data-lost; why="changed: $(diff <(echo "$before") <(echo "$after") | grep '^>' | sed 's/^> //;s/=.*//' | tr '\n' ' ')"
+  elif { [ "$rc" != 0 ] || [ "$LOST_EVEN_ON_SUCCESS" = 1 ]; } && [ "$before" != "$after" ]; then cls=data-lost; why="changed: $(diff <(echo "$before") <(echo "$after") | grep '^>' | sed 's/^> //;s/=.*//' | tr '\n' ' ')"
   elif [ "$expect" = ok ] && [ "$rc" != 0 ]; then cls=spurious; why="rc=$rc"
   elif [ "$expect" = err ] && [ "$rc" = 0 ]; then cls=silent-wrong; why="exit 0"
   elif [ -n "$POST" ] && ! ( cd "$d" && eval "$POST" ) > "$d/post.log" 2>&1; then cls=$POSTCLASS; why="$POSTWHY"
@@ -377,7 +380,7 @@ c() {
   fi
   [ -n "$why" ] && first="$first  [$why]"
   record "$cls" "$name" "$expect" "$rc" "$secs" "$first"
-  PROTECT=""; POST=""; POSTCLASS=silent-wrong; POSTWHY=""; MULTI=0
+  PROTECT=""; POST=""; POSTCLASS=silent-wrong; POSTWHY=""; MULTI=0; LOST_EVEN_ON_SUCCESS=0
 }
 
 mkrun() {  # mkrun NAME: a fresh copy of the tiny trained run; prints its path
@@ -478,6 +481,12 @@ c infer-image-missing            err 'missing.png'         "$P" infer --run "$RU
 mkdir -p "$FX/emptydir"
 c infer-image-empty-folder       err 'emptydir'            "$P" infer --run "$RUN" --image "$FX/emptydir" --out io
 c test-subset-name-with-space    err 'data|name'           "$P" test --run "$RUN" --data 'a b=synth-test:4' --json t.json
+R=$(mkrun dup-subset)
+c test-duplicate-subset-name     err 'a|subset|name'       "$P" test --run "$R" --data a=synth-test:4 --data a=synth-test:8
+R=$(mkrun json-over-config)
+LOST_EVEN_ON_SUCCESS=1; PROTECT=$(runfiles "$R"); c test-json-over-config.txt err 'config\.txt' "$P" test --run "$R" --json "$R/config.txt"
+R=$(mkrun ced-over-ckpt)
+LOST_EVEN_ON_SUCCESS=1; PROTECT=$(runfiles "$R"); c test-ced-over-checkpoint err 'checkpoint' "$P" test --run "$R" --ced "$R/checkpoint.safetensors"
 c test-no-test-data-in-run       err 'data'                "$P" test --run "$RUN" --data ''
 
 # =================================================================================================================
@@ -513,7 +522,7 @@ printf 'colour = blue\n' > "$FX/cfg-key.txt";        cf config-unknown-key      
 printf 'epochs = abc\n' > "$FX/cfg-val.txt";         cf config-bad-value          'epochs'              "$FX/cfg-val.txt"
 printf 'epochs =\n' > "$FX/cfg-empty.txt";           cf config-empty-value        'epochs'              "$FX/cfg-empty.txt"
 printf 'lr = 1e-3 # ok\nbatch = 8 8\n' > "$FX/cfg-two.txt"; cf config-two-values  'batch'               "$FX/cfg-two.txt"
-head -c 4096 /dev/urandom > "$FX/cfg-binary.txt";    cf config-binary-garbage     'cfg-binary.txt'      "$FX/cfg-binary.txt"
+py garbage 4096 1 > "$FX/cfg-binary.txt";    cf config-binary-garbage     'cfg-binary.txt'      "$FX/cfg-binary.txt"
 printf 'epo\0chs = 3\n' > "$FX/cfg-nul.txt";         cf config-nul-byte           'cfg-nul.txt|epo'     "$FX/cfg-nul.txt"
 head -c 30000000 /dev/zero | tr '\0' 'x' > "$FX/cfg-huge.txt"; cf config-huge-one-line 'cfg-huge.txt'   "$FX/cfg-huge.txt"
 cf config-is-a-directory         'emptydir'                "$FX/emptydir"
@@ -570,6 +579,7 @@ hdr() { printf 'version: 1\nn_points: %s\n{\n' "$1"; }
 { hdr 68.7; ptsbody; echo '}'; }               | pts_case pts-n-points-68.7       err 'face0\.pts'
 { hdr 1e20; ptsbody; echo '}'; }               | pts_case pts-n-points-1e20       err 'face0\.pts'
 { hdr -68; ptsbody; echo '}'; }                | pts_case pts-n-points-negative   err 'face0\.pts'
+{ hdr 0; echo '}'; }                           | pts_case pts-n-points-0          err 'face0\.pts'
 { hdr nan; ptsbody; echo '}'; }                | pts_case pts-n-points-nan        err 'face0\.pts'
 { hdr ''; ptsbody; echo '}'; }                 | pts_case pts-n-points-empty      err 'face0\.pts'
 { printf 'version: 1\n{\n'; ptsbody; echo '}'; } | pts_case pts-no-n-points-line  err 'face0\.pts'
@@ -588,7 +598,7 @@ hdr() { printf 'version: 1\nn_points: %s\n{\n' "$1"; }
 { hdr 68; ptsbody | sed '5s/$/ hello/'; echo '}'; } | pts_case pts-extra-text-on-a-line err 'face0\.pts'
 { hdr 68; ptsbody | sed '5s/.*/40/'; echo '}'; } | pts_case pts-one-number-on-a-line err 'face0\.pts'
 : | pts_case pts-empty-file                                                   err 'face0\.pts'
-head -c 3000 /dev/urandom | pts_case pts-binary-garbage                       err 'face0\.pts'
+py garbage 3000 2 | pts_case pts-binary-garbage                       err 'face0\.pts'
 { hdr 68; for i in $(seq 68); do echo '40 40'; done; echo '}'; } | pts_case pts-all-points-equal err 'face0'
 { hdr 68; ptsbody | sed '1s/.*/-3.0 -2.0/;2s/.*/97.5 98.0/'; echo '}'; } | pts_case pts-slightly-outside-image-ok ok -
 { hdr 68; ptsbody; echo '}'; } | sed 's/$/\r/' | pts_case pts-crlf-line-endings-ok ok -
@@ -619,7 +629,7 @@ sed '1s/^l0.png/nothere.png/' "$FX/list.txt"                          | list_cas
 awk '{print $1}' "$FX/list.txt"                                       | list_case list-only-names             err 'list-[0-9]+\.txt|l0|unlabel'
 awk '{print $1, $2, $3, $4, $5}' "$FX/list.txt"                       | list_case list-2-points-model-68      err 'points|list-[0-9]+'
 : | list_case list-empty-file                                                                                  err 'list-[0-9]+\.txt'
-head -c 2000 /dev/urandom                                             | list_case list-binary-garbage         err 'list-[0-9]+\.txt'
+py garbage 2000 3                                             | list_case list-binary-garbage         err 'list-[0-9]+\.txt'
 sed '1s/^\(l0.png\) [^ ]* [^ ]*/\1 -0.05 1.05/' "$FX/list.txt"        | list_case list-slightly-outside-ok    ok  -
 sed 's/$/\r/' "$FX/list.txt"                                          | list_case list-crlf-ok                ok  -
 WF=0
@@ -708,9 +718,9 @@ R=$(mkrun resume-noconfig); rm "$R/config.txt"
 PROTECT="$R/meanface.txt $R/checkpoint.safetensors"; c resume-config-missing err 'config' "$P" train --resume --out "$R" --epochs 2
 R=$(mkrun resume-same-width)
 c resume-same-width-ok           ok  -                     "$P" train --resume --out "$R" --width 4
-R=$(mkrun resume-log-garbage); head -c 500 /dev/urandom > "$R/log.csv"
+R=$(mkrun resume-log-garbage); py garbage 500 4 > "$R/log.csv"
 c resume-log-garbage-ok          ok  -                     "$P" train --resume --out "$R" --epochs 2 --max-batches 1
-R=$(mkrun resume-leftover-tmp); head -c 1000 /dev/urandom > "$R/checkpoint.safetensors.tmp"
+R=$(mkrun resume-leftover-tmp); py garbage 1000 5 > "$R/checkpoint.safetensors.tmp"
 c resume-leftover-tmp-ok         ok  -                     "$P" train --resume --out "$R" --epochs 2 --max-batches 1
 RA=$(mkrun resume-threads1)
 POST="$PYX $PY meta $RA/checkpoint.safetensors epochs_done | grep -qx 2 && [ \$(wc -l < $RA/log.csv) = 3 ]"
@@ -729,7 +739,7 @@ PROTECT=$(runfiles "$R"); c train-over-existing-run-no-resume err 'resume|checkp
 # 8. run directories (pipnet test / infer)
 R=$(mkrun no-config); rm "$R/config.txt"
 c run-config-missing             err 'config'              "$P" test --run "$R"
-R=$(mkrun cfg-garbage); head -c 300 /dev/urandom > "$R/config.txt"
+R=$(mkrun cfg-garbage); py garbage 300 6 > "$R/config.txt"
 c run-config-garbage             err 'config\.txt'         "$P" test --run "$R"
 R=$(mkrun cfg-unknown); echo 'colour = red' >> "$R/config.txt"
 c run-config-unknown-key         err 'colour'              "$P" test --run "$R"
@@ -745,6 +755,8 @@ R=$(mkrun mean-short); cut -d' ' -f1-120 "$RUN/meanface.txt" > "$R/meanface.txt"
 c run-meanface-60-points         err 'meanface|model\.safetensors|60' "$P" test --run "$R"
 R=$(mkrun mean-nan); sed 's/^[^ ]*/nan/' "$RUN/meanface.txt" > "$R/meanface.txt"
 c run-meanface-nan               err 'meanface'            "$P" test --run "$R"
+R=$(mkrun mean-1e30); sed 's/^[^ ]*/1e30/' "$RUN/meanface.txt" > "$R/meanface.txt"
+c run-meanface-1e30              err 'meanface'            "$P" test --run "$R"
 R=$(mkrun mean-empty); : > "$R/meanface.txt"
 c run-meanface-empty             err 'meanface'            "$P" test --run "$R"
 R=$(mkrun ckpt-only); rm -f "$R/model.safetensors" "$R/test.json" "$R/log.csv" "$R/loss.png" "$R"/*.png
