@@ -75,9 +75,11 @@ Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint6
   d.size = (int64_t)d.records.size();
   for (auto& r : d.records) {
     if (r.pts.empty()) throw Error(r.image + ": unlabelled image in a supervised data set");
-    d.labels.push_back(normalized_labels(r, rule, crop_scale));
     if (d.n_points == 0) d.n_points = r.n_points();
-    if (r.n_points() != d.n_points) throw Error(r.image + strf(": %d points, the data set has %d", r.n_points(), d.n_points));
+    if (r.n_points() != d.n_points)
+      throw Error(strf("%s has %d points, but %s has %d: one data set has one point count", r.image.c_str(), r.n_points(),
+                       d.records[0].image.c_str(), d.n_points));
+    d.labels.push_back(normalized_labels(r, rule, crop_scale));
   }
   d.source = records_source(d.records, rule, crop_scale, input);
   return d;

@@ -190,25 +190,35 @@ Shape Sequential::describe(const Shape& in, const std::string& name, std::vector
 void load_state_dict(Module& m, const NamedTensors& src, const std::string& source) {
   std::map<std::string, Tensor> given;
   for (auto& [n, t] : src) given[n] = t;
-  std::string missing, shapes, extra;
+  std::vector<std::string> missing, shapes, extra;
   NamedTensors mine = m.state_dict();
   std::map<std::string, bool> known;
   for (auto& [n, t] : mine) {
     known[n] = true;
     auto it = given.find(n);
-    if (it == given.end()) { missing += " " + n; continue; }
+    if (it == given.end()) { missing.push_back(n); continue; }
     if (it->second.shape() != t.shape())
-      shapes += " " + n + " (file " + it->second.shape().str() + ", model " + t.shape().str() + ")";
+      shapes.push_back(n + " (file " + it->second.shape().str() + ", model " + t.shape().str() + ")");
     else if (it->second.dtype() != t.dtype() && it->second.dtype() != DType::F32 && it->second.dtype() != DType::F64)
-      shapes += " " + n + " (file " + dtype_name(it->second.dtype()) + ", model " + dtype_name(t.dtype()) + ")";
+      shapes.push_back(n + " (file " + dtype_name(it->second.dtype()) + ", model " + dtype_name(t.dtype()) + ")");
   }
   for (auto& [n, t] : src) {
     const bool counter = n.size() >= 19 && n.compare(n.size() - 19, 19, "num_batches_tracked") == 0;
-    if (!known.count(n) && !counter) extra += " " + n;
+    if (!known.count(n) && !counter) extra.push_back(n);
   }
+  auto list = [](const std::string& what, const std::vector<std::string>& names) {  // 6 names, then a count
+    if (names.empty()) return std::string();
+    std::string out = "; " + what + ":";
+    for (size_t i = 0; i < names.size() && i < 6; i++) out += " " + names[i];
+    return out + (names.size() > 6 ? strf(" and %zu more", names.size() - 6) : "");
+  };
   if (!missing.empty() || !shapes.empty() || !extra.empty())
-    throw Error(source + ": weights do not match the model:" + (missing.empty() ? "" : "\n  missing:" + missing) +
-                (shapes.empty() ? "" : "\n  wrong shape or type:" + shapes) + (extra.empty() ? "" : "\n  unexpected:" + extra));
+    throw Error(source + ": weights do not match the model" + list("missing", missing) +
+                list("wrong shape or type", shapes) + list("unexpected", extra));
+  for (auto& [n, t] : mine)  // all checked before any is copied: a refused file leaves the module as it was
+    if (given[n].dtype() != DType::I32)
+      for (float v : given[n].to_vector())
+        if (!std::isfinite(v)) throw Error(source + ": " + n + " holds a NaN or infinite value");
   for (auto& [n, t] : mine) {
     const Tensor& g = given[n];
     Tensor dst = t;

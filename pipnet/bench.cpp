@@ -44,6 +44,7 @@ int cmd_bench(int argc, char** argv) {
       ResNetConfig::named(t);  // an Error naming an unknown backbone
       bbs.push_back(t);
     }
+    if (bbs.empty()) usage_error("bench: --backbones '" + a.get("backbones") + "': expected names such as resnet18,resnet50");
   }
   const std::vector<int> batches = a.get_ints("batches", "16", 1, 4096);
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,

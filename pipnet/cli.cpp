@@ -120,6 +120,18 @@ std::string help_text(const std::string& usage, const std::string& about, const 
   return h;
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code e1, e2;
+  const auto pa = std::filesystem::weakly_canonical(a, e1), pb = std::filesystem::weakly_canonical(b, e2);
+  return !e1 && !e2 && pa == pb;
+}
+
+void refuse_run_file(const std::string& path, const std::string& run_dir) {
+  for (const char* f : {"config.txt", "meanface.txt", "checkpoint.safetensors", "model.safetensors", "log.csv", "loss.png"})
+    if (same_file(path, run_dir + "/" + f))
+      usage_error("refusing to write " + path + ": it is the run's own " + f);
+}
+
 void set_threads(const Args& a) {
   const int t = a.get_int("threads", 0, 0, 1024);
   if (t > 0) omp_set_num_threads(t);
@@ -174,14 +186,15 @@ int cmd_test(int argc, char** argv) {
       {"threads", "N", "compute threads (0: all cores)"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts);
-  if (a.has("help") || a.get("run").empty()) {
+  if (!a.has("help") && a.get("run").empty()) usage_error("test: --run DIR is required (pipnet test --help)");
+  if (a.has("help")) {
     std::printf("%s", help_text("pipnet test --run DIR [--data [NAME=]SPEC]... [options]",
                                 "  NME, FR@0.1 and AUC@0.1 (merged and unmerged decoding) per data set; e.g. 300W's subsets\n"
                                 "    --data full=list:test.txt:images_test --data common=list:test_common.txt:images_test\n"
                                 "  or WFLW's attributes (--data pose=wflw:list_98pt_rect_attr_test.txt:WFLW_images:pose ...).\n"
                                 "  Writes the JSON, the CED curves and overlay_NAME.png (the first 16 faces, predicted\n"
                                 "  landmarks green over the truth red) into the run directory.\n", opts).c_str());
-    return a.has("help") ? 0 : 2;
+    return 0;
   }
   set_threads(a);
   const std::string dir = a.get("run");
@@ -193,6 +206,8 @@ int cmd_test(int argc, char** argv) {
     const std::string name = named ? v.substr(0, eq) : "test";
     if (name.empty() || name.find_first_of("/\\ ") != std::string::npos)
       usage_error("test: --data '" + v + "': a subset name is letters, digits, '-' or '_'");
+    for (auto& [other, spec] : sets)
+      if (other == name) usage_error("test: two --data sets are named '" + name + "'; give each its own NAME=SPEC");
     sets.push_back({name, named ? v.substr(eq + 1) : v});
   }
   if (sets.empty()) sets.push_back({"test", run.cfg.data.test_data});
@@ -203,6 +218,18 @@ int cmd_test(int argc, char** argv) {
     data.push_back(open_dataset(spec, run.cfg.model.input_size, run.cfg.data.crop_scale, run.cfg.run.seed));
     if (data.back().n_points != run.meanface.N)
       throw Error(strf("%s has %d points, the model %d", spec.c_str(), data.back().n_points, run.meanface.N));
+  }
+  // Outputs must not land on the run's own files (a --json or --ced typed wrong would destroy them).
+  const std::string json = a.get("json", dir + "/test.json");
+  std::vector<std::string> outputs = {json};
+  for (auto& [name, spec] : sets) {
+    outputs.push_back(sets.size() == 1 ? a.get("ced", dir + "/ced.png") : dir + "/ced_" + name + ".png");
+    outputs.push_back(dir + "/overlay_" + name + ".png");
+  }
+  for (size_t i = 0; i < outputs.size(); i++) {
+    refuse_run_file(outputs[i], dir);
+    for (size_t j = 0; j < i; j++)
+      if (same_file(outputs[i], outputs[j])) usage_error("test: two outputs would both be written to " + outputs[i]);
   }
   std::string js = "{";
   for (size_t i = 0; i < sets.size(); i++) {
@@ -221,7 +248,6 @@ int cmd_test(int argc, char** argv) {
     std::printf("wrote %s\nwrote %s\n", ov.c_str(), ced.c_str());
     js += (i ? ",\n" : "\n") + ("\"" + json_escape(name) + "\": ") + report_json(r, spec);
   }
-  const std::string json = a.get("json", dir + "/test.json");
   write_file_atomic(json, js + "}\n");
   std::printf("wrote %s\n", json.c_str());
   return 0;
@@ -334,13 +360,18 @@ int main(int argc, char** argv) {
   bool verbose = false;
   for (int i = 2; i < argc; i++) verbose |= !std::strcmp(argv[i], "--verbose");
   try {
-    if (cmd == "train") return cmd_train(argc, argv);
-    if (cmd == "test") return cmd_test(argc, argv);
-    if (cmd == "infer") return cmd_infer(argc, argv);
-    if (cmd == "demo") return cmd_demo(argc, argv);
-    if (cmd == "bench") return cmd_bench(argc, argv);
-    if (cmd == "synth") return cmd_synth(argc, argv);
-    if (cmd == "import") return cmd_import(argc, argv);
+    int rc = -1;
+    if (cmd == "train") rc = cmd_train(argc, argv);
+    else if (cmd == "test") rc = cmd_test(argc, argv);
+    else if (cmd == "infer") rc = cmd_infer(argc, argv);
+    else if (cmd == "demo") rc = cmd_demo(argc, argv);
+    else if (cmd == "bench") rc = cmd_bench(argc, argv);
+    else if (cmd == "synth") rc = cmd_synth(argc, argv);
+    else if (cmd == "import") rc = cmd_import(argc, argv);
+    if (rc >= 0) {
+      if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Error("cannot write to standard output (disk full or closed pipe?)");
+      return rc;
+    }
   } catch (const Error& e) {
     if (verbose && e.file) std::fprintf(stderr, "pipnet: error: %s (raised at %s:%d)\n", e.what(), e.file, e.line);
     else std::fprintf(stderr, "pipnet: error: %s\n", e.what());

@@ -31,6 +31,9 @@ Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool 
 std::string help_text(const std::string& usage, const std::string& about, const std::vector<Option>& options);
 [[noreturn]] void usage_error(const std::string& msg);
 void set_threads(const Args& a);  // --threads N (0 or absent: all cores)
+bool same_file(const std::string& a, const std::string& b);  // the same path once resolved
+// Exits with one line when `path` is one of the run directory's own files (config.txt, the weights, the log ...).
+void refuse_run_file(const std::string& path, const std::string& run_dir);
 
 // The commands outside cli.cpp.
 int cmd_infer(int argc, char** argv);

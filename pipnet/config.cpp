@@ -173,6 +173,7 @@ std::map<std::string, std::string> TrainConfig::to_map() const {
 }
 
 void TrainConfig::load(const std::string& path) {
+  if (is_directory(path)) throw Error(path + ": is a folder, expected a config file (key = value lines)");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open config file");
   parse(std::string(std::istreambuf_iterator<char>(f), {}), path);

@@ -31,13 +31,15 @@ int cmd_import(int argc, char** argv) {
       {"input_size", "S", "a PIPNet's input size (not stored in its weights; default 256)"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts, false, /*max_positional=*/1);
-  if (a.has("help") || a.get("out").empty() || a.positional.empty()) {
+  if (!a.has("help") && (a.get("out").empty() || a.positional.empty()))
+    usage_error("import: usage: pipnet import FILE.pth --out DIR (pipnet import --help)");
+  if (a.has("help")) {
     std::printf("%s", help_text("pipnet import FILE.pth --out DIR [options]",
                                 "  Reads a torch.save file (zip or legacy) without Python and writes, for an official PIPNet\n"
                                 "  state_dict, a run directory that test and infer use; for a torchvision ResNet,\n"
                                 "  DIR/pretrained.safetensors (train --pretrained); for FaceBoxesV2, DIR/faceboxes.safetensors.\n",
                                 opts).c_str());
-    return a.has("help") ? 0 : 2;
+    return 0;
   }
   const std::string out = a.get("out"), file = a.positional[0];
   if (!is_pth_file(file)) throw Error(file + ": not a PyTorch file (neither a zip archive nor a legacy pickle)");

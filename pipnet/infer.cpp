@@ -2,6 +2,8 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -15,10 +17,19 @@
 
 namespace {
 
-// --box XMIN,YMIN,XMAX,YMAX: four integers and nothing else.
+// --box XMIN,YMIN,XMAX,YMAX: four integers of at most 2^24 in size and nothing else (spaces after commas allowed).
 bool parse_box(const std::string& s, int box[4]) {
-  int used = 0;
-  return std::sscanf(s.c_str(), "%d,%d,%d,%d%n", &box[0], &box[1], &box[2], &box[3], &used) == 4 && used == (int)s.size();
+  const char* p = s.c_str();
+  for (int k = 0; k < 4; k++) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(p, &end, 10);
+    if (end == p || errno || v < -(1 << 24) || v > (1 << 24)) return false;
+    box[k] = (int)v;
+    p = end;
+    if (k < 3 && *p++ != ',') return false;
+  }
+  return *p == 0;
 }
 
 std::vector<std::string> images_of(const std::string& path) {
@@ -52,12 +63,14 @@ int cmd_infer(int argc, char** argv) {
       {"threads", "N", "compute threads (0: all cores)"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts);
-  if (a.has("help") || a.get("run").empty() || a.get("image").empty()) {
+  if (!a.has("help") && (a.get("run").empty() || a.get("image").empty()))
+    usage_error("infer: --run DIR and --image FILE|DIR are required (pipnet infer --help)");
+  if (a.has("help")) {
     std::printf("%s", help_text("pipnet infer --run DIR --image FILE|DIR [options]",
                                 "  Landmarks in image pixels, printed as one JSON document once every image is done, and drawn\n"
                                 "  into OUT/<name>.png. Without --skip-bad, an unreadable image stops the command before anything\n"
                                 "  is printed.\n", opts).c_str());
-    return a.has("help") ? 0 : 2;
+    return 0;
   }
   set_threads(a);
   int box[4] = {0, 0, 0, 0};

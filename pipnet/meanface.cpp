@@ -5,9 +5,11 @@
 #include <numeric>
 #include <sstream>
 
+#include "tensor/fileio.h"
 #include "tensor/tensor.h"
 
 MeanFace MeanFace::load(const std::string& path) {
+  if (is_directory(path)) throw Error(path + ": is a folder, expected a mean-face file");
   std::ifstream f(path);
   if (!f) throw Error(path + ": cannot open mean-face file");
   std::string line, all;
@@ -19,7 +21,8 @@ MeanFace MeanFace::load(const std::string& path) {
     try {
       size_t used = 0;
       v.push_back(std::stof(tok, &used));
-      if (used != tok.size()) throw std::invalid_argument(tok);
+      // normalised crop coordinates: a mean face lies in the crop, give or take its margin
+      if (used != tok.size() || !(v.back() >= -1 && v.back() <= 2)) throw std::invalid_argument(tok);
     } catch (const std::exception&) {
       throw Error(path + ": value " + std::to_string(v.size() + 1) + " is '" + tok + "', expected a number");
     }

@@ -125,6 +125,7 @@ LoadedRun load_run(const std::string& dir, const std::string& weights, const std
   pc.num_lms = r.meanface.N;
   r.net = std::make_unique<PIPNet>(pc, rng);
   std::string w = weights;
+  if (!w.empty() && !path_exists(w)) throw Error(w + ": no such weights file");
   if (w.empty()) w = path_exists(dir + "/model.safetensors") ? dir + "/model.safetensors" : dir + "/checkpoint.safetensors";
   if (!path_exists(w)) throw Error(dir + ": no weights (neither model.safetensors nor checkpoint.safetensors)");
   // a checkpoint (what a killed run leaves) holds the model under "model." beside the optimizer's state

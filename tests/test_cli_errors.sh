@@ -29,6 +29,16 @@ expect_error "synth --n 16x" "--n '16x'" "$pipnet" synth --n 16x --out "$dir/s.p
 expect_error "demo --minutes soon" "--minutes" "$pipnet" demo --minutes soon
 expect_error "train --epochs 3.5" "epochs = '3.5'" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"
 [[ ! -e "$dir/z" ]] || fail "a refused run left $dir/z behind"
+expect_error "--box beyond int" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,99999999999,40
+expect_error "bench --backbones ''" "--backbones" "$pipnet" bench --backbones "" --no-torch
+expect_error "test without --run" "--run DIR is required" "$pipnet" test
+expect_error "infer without --image" "required" "$pipnet" infer --run "$dir/run"
+expect_error "missing --weights file" "$dir/nope.safetensors: no such weights file" "$pipnet" test --run "$dir/run" --weights "$dir/nope.safetensors"
+expect_error "config is a folder" "is a folder" "$pipnet" train --config "$dir" --out "$dir/z"
+if [[ -w /dev/full ]]; then
+  "$pipnet" synth --n 1 --size 32 --out "$dir/s.png" >/dev/full 2>"$dir/full.log"; rc=$?
+  [[ $rc == 2 ]] && grep -q "standard output" "$dir/full.log" || fail "a full stdout went unnoticed: rc $rc $(cat "$dir/full.log")"
+fi
 echo "ok: unknown options and malformed values give one line and exit 2 on every command"
 
 # resume plus another flag: the run's own config is used, refusals write nothing
@@ -48,7 +58,10 @@ cp "$dir/run/test.json" "$dir/test.before"
 mkdir -p "$dir/empty"
 expect_error "test on an empty folder" "$dir/empty" "$pipnet" test --run "$dir/run" --data "300w:$dir/empty"
 cmp -s "$dir/test.before" "$dir/run/test.json" || fail "a failed test damaged test.json"
-echo "ok: a failed pipnet test leaves test.json as it was"
+expect_error "test --json onto the run's config" "the run's own config.txt" "$pipnet" test --run "$dir/run" --json "$dir/run/config.txt"
+expect_error "test --ced onto the checkpoint" "checkpoint.safetensors" "$pipnet" test --run "$dir/run" --ced "$dir/run/checkpoint.safetensors"
+expect_error "two subsets with one name" "named 'a'" "$pipnet" test --run "$dir/run" --data a=synth-test:8 --data a=synth-test:9
+echo "ok: a failed pipnet test leaves test.json as it was; outputs never land on the run's own files"
 
 # a run killed before its end holds only the checkpoint: test and infer still work
 mkdir -p "$dir/killed"; cp "$dir/run/config.txt" "$dir/run/meanface.txt" "$dir/run/checkpoint.safetensors" "$dir/killed/"

@@ -220,3 +220,20 @@ TEST_CASE("files: an atomic write that fails leaves neither a partial file nor i
   const std::string long_text(5000, 'x');
   CHECK(strf("[%s]", long_text.c_str()).size() == 5002);  // strf never truncates (infer's records are long)
 }
+
+TEST_CASE("weights and mean faces: NaN, infinite or far-off values are refused, naming the file", "[config]") {
+  const std::string d = temp_dir("nan");
+  Tiny a;
+  NamedTensors sd = a.net.state_dict();
+  const std::vector<float> before = sd[0].second.to_vector();
+  NamedTensors bad = sd;
+  bad[3].second = bad[3].second.clone();
+  bad[3].second.data<float>()[0] = NAN;
+  CHECK_THROWS_WITH(load_state_dict(a.net, bad, "n.safetensors"), Catch::Contains("n.safetensors: " + bad[3].first + " holds a NaN"));
+  CHECK(a.net.state_dict()[0].second.to_vector() == before);  // nothing was copied
+  for (const char* v : {"nan", "1e30", "-7"}) {
+    std::ofstream(d + "/mf.txt") << "0.1 0.2 " << v << " 0.4\n";
+    INFO(v);
+    CHECK_THROWS_WITH(MeanFace::load(d + "/mf.txt"), Catch::Contains(d + "/mf.txt: value 3"));
+  }
+}
