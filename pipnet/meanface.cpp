@@ -1,6 +1,7 @@
 #include "pipnet/meanface.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -18,14 +19,18 @@ MeanFace MeanFace::load(const std::string& path) {
   std::vector<float> v;
   std::string tok;
   while (is >> tok) {
+    float x = NAN;
     try {
       size_t used = 0;
-      v.push_back(std::stof(tok, &used));
-      // normalised crop coordinates: a mean face lies in the crop, give or take its margin
-      if (used != tok.size() || !(v.back() >= -1 && v.back() <= 2)) throw std::invalid_argument(tok);
+      x = std::stof(tok, &used);
+      if (used != tok.size()) x = NAN;
     } catch (const std::exception&) {
-      throw Error(path + ": value " + std::to_string(v.size() + 1) + " is '" + tok + "', expected a number");
     }
+    // normalised crop coordinates: a mean face lies in the crop, give or take its margin
+    if (!(x >= -1 && x <= 2))
+      throw Error(path + ": value " + std::to_string(v.size() + 1) + " is '" + tok +
+                  "', expected a number in [-1, 2] (normalised crop coordinates)");
+    v.push_back(x);
   }
   if (v.empty() || v.size() % 2) throw Error(path + ": " + std::to_string(v.size()) + " values, expected 2N (x y per landmark)");
   MeanFace m;
