@@ -163,3 +163,138 @@ TEST_CASE("safetensors: 0-byte tensors round trip / I64 values beyond I32 are er
   CHECK_THROWS_WITH(parse(safetensors(R"({"i":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", i64)),
                     Contains("tensor 'i' (I64) element 1 = 1099511627776 does not fit the I32"));
 }
+
+// ---- images ---------------------------------------------------------------------------------------------------
+TEST_CASE("images: 0-height and 0-width images are errors at load / resize refuses an empty image", "[robust]") {
+  CHECK_THROWS_WITH(load_image(write("h0.pgm", "P5\n16 0\n255\n")), Contains("h0.pgm") && Contains("16x0") && Contains("at least 1"));
+  CHECK_THROWS_WITH(load_image(write("w0.pgm", "P5\n0 16\n255\n")), Contains("w0.pgm") && Contains("0x16"));
+  Image empty;
+  CHECK_THROWS_WITH(resize_bilinear(empty, 8, 8), Contains("resize_bilinear") && Contains("0x0"));
+  CHECK_THROWS_WITH(resize_bilinear(test_image(4, 4), 8, 0), Contains("target size 8x0"));
+  Image ok = load_image(write("ok.pgm", "P5\n# a comment\n2 2\n255\n\x01\x02\x03\x04"));
+  CHECK(ok.w == 2);
+  CHECK(ok.at(1, 1)[2] == 4);
+}
+
+TEST_CASE("images: a 16-bit PNM header without pixels is refused before stb sees it", "[robust]") {
+  CHECK_THROWS_WITH(load_image(write("deep.pgm", "P5 2000 2000 65535")), Contains("deep.pgm") && Contains("only 8-bit"));
+  CHECK_THROWS_WITH(load_image(write("deep.ppm", "P6\n2 2\n65535\n" + std::string(24, '\0'))), Contains("maxval 65535"));
+  CHECK_THROWS_WITH(load_image(write("ascii.pgm", "P2\n2 2\n255\n1 2 3 4\n")), Contains("P2") && Contains("not supported"));
+  CHECK_THROWS_WITH(load_image(write("junk.png", "hello, I am not an image")), Contains("junk.png: unknown image type"));
+  CHECK_THROWS_WITH(load_image(write("zero.jpg", "")), Contains("zero.jpg: empty image file"));
+}
+
+TEST_CASE("images: truncated PGM, PPM, BMP, PNG and JPEG files are errors, not black or grey fill", "[robust]") {
+  // PGM with 10 of its 64 pixel bytes
+  CHECK_THROWS_WITH(load_image(write("short.pgm", "P5\n8 8\n255\n" + std::string(10, '\x80'))),
+                    Contains("short.pgm: truncated PGM: 8x8 needs 64 pixel bytes, the file has 10"));
+  CHECK_THROWS_WITH(load_image(write("short.ppm", "P6\n4 4\n255\n" + std::string(47, '\x80'))), Contains("truncated PPM"));
+  const Image im = test_image(37, 29);
+  REQUIRE(stbi_write_bmp(tmp("full.bmp").c_str(), im.w, im.h, 3, im.px.data()));
+  REQUIRE(load_image(tmp("full.bmp")).px == im.px);
+  save_png(im, tmp("full.png"));
+  save_jpeg(im, tmp("full.jpg"));
+  REQUIRE(load_image(tmp("full.png")).px == im.px);
+  REQUIRE(load_image(tmp("full.jpg")).w == 37);
+  for (const char* kind : {"bmp", "png", "jpg"}) {
+    const std::string full = slurp(tmp(std::string("full.") + kind));
+    for (size_t keep : {full.size() / 2, full.size() - 1, full.size() - 2, (size_t)40, (size_t)20}) {
+      INFO(kind << " cut to " << keep << " of " << full.size() << " bytes");
+      const std::string cut = write(std::string("cut.") + kind, full.substr(0, keep));
+      CHECK_THROWS_WITH(load_image(cut), Contains("cut.") && Contains("truncated"));
+    }
+  }
+  // a JPEG may carry bytes after its end marker; that is not truncation
+  const std::string jpg = slurp(tmp("full.jpg"));
+  CHECK(load_image(write("tail.jpg", jpg + "trailing")).h == 29);
+}
+
+TEST_CASE("images: a 100000x100000 PNG header says too large, before anything is allocated", "[robust]") {
+  // signature, IHDR (13 bytes: w, h, bit depth 8, colour type 2, ...), a CRC that nobody gets to check
+  std::string png = "\x89PNG\r\n\x1a\n" + std::string("\0\0\0\x0dIHDR", 8) + std::string("\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 13) + "CRC!";
+  CHECK_THROWS_WITH(load_image(write("huge.png", png)), Contains("huge.png: image too large: 100000x100000, limit 32768"));
+  CHECK_THROWS_WITH(load_image(write("huge.pgm", "P5 30000 30000 255 ")), Contains("too large: 30000x30000") && Contains("2^28 pixels"));
+  // through a 300W folder
+  std::filesystem::create_directories(tmp("300w"));
+  std::ofstream(tmp("300w/a.png"), std::ios::binary) << png;
+  std::ofstream(tmp("300w/a.pts")) << "version: 1\nn_points: 1\n{\n1 1\n}\n";
+  CHECK_THROWS_WITH(read_pts_folder(tmp("300w")), Contains("a.png: image too large"));
+}
+
+TEST_CASE("drawing: NaN and huge coordinates are clipped or ignored, never cast", "[robust]") {
+  Image im = test_image(16, 16);
+  const uint8_t red[3] = {255, 0, 0};
+  draw_disc(im, 1e30f, 5, 3, red);
+  draw_disc(im, NAN, 5, 3, red);
+  draw_disc(im, 5, 5, 1e30f, red);  // covers everything, clipped to the image
+  CHECK(im.at(15, 15)[0] == 255);
+  draw_line(im, -1e30f, 8, 1e30f, 8, red);
+  draw_line(im, NAN, 0, 4, 4, red);
+  draw_line(im, -5, -5, -1e9f, 1e9f, red);
+  CHECK_THROWS_WITH(contact_sheet({test_image(4, 4), test_image(5, 4)}, 2), Contains("tiles must share"));
+}
+
+// ---- label files ----------------------------------------------------------------------------------------------
+TEST_CASE("pts: n_points must be an integer in 1..100000", "[robust]") {
+  auto pts = [](const std::string& n) { return "version: 1\nn_points: " + n + "\n{\n1 2\n}\n"; };
+  CHECK(read_pts(write("one.pts", pts("1"))).size() == 2);
+  CHECK_THROWS_WITH(read_pts(write("frac.pts", pts("68.7"))), Contains("frac.pts:2: n_points: expected an integer in [1, 100000], got '68.7'"));
+  CHECK_THROWS_WITH(read_pts(write("big.pts", pts("1e20"))), Contains("big.pts:2: n_points") && Contains("1e20"));
+  CHECK_THROWS_WITH(read_pts(write("ovf.pts", pts("2147483648"))), Contains("ovf.pts:2: n_points") && Contains("out of range"));
+  CHECK_THROWS_WITH(read_pts(write("zero.pts", pts("0"))), Contains("zero.pts:2: n_points"));
+}
+
+TEST_CASE("pts: coordinates that are NaN, infinite or far outside any image name the file, line and point", "[robust]") {
+  auto pts = [](const std::string& x) { return "version: 1\nn_points: 2\n{\n10 20\n" + x + " 30\n}\n"; };
+  CHECK_THROWS_WITH(read_pts(write("e9.pts", pts("1e9"))), Contains("e9.pts:5: x of point 1") && Contains("1e9"));
+  CHECK_THROWS_WITH(read_pts(write("e30.pts", pts("1e30"))), Contains("e30.pts:5: x of point 1"));
+  CHECK_THROWS_WITH(read_pts(write("nan.pts", pts("nan"))), Contains("nan.pts:5: x of point 1"));
+  CHECK_THROWS_WITH(read_pts(write("inf.pts", pts("-inf"))), Contains("inf.pts:5: x of point 1"));
+  // against the image: a 40x30 image allows x in [-40, 80], y in [-30, 60]
+  std::filesystem::create_directories(tmp("faces"));
+  save_png(test_image(40, 30), tmp("faces/f.png"));
+  std::ofstream(tmp("faces/f.pts")) << pts("-5");  // a little outside is legal (300W has such points)
+  CHECK(read_pts_folder(tmp("faces")).at(0).pts[2] == -5);
+  std::ofstream(tmp("faces/f.pts")) << pts("81");
+  CHECK_THROWS_WITH(read_pts_folder(tmp("faces")),
+                    Contains("f.pts (image f.png): point 1 (81, 30) is far outside the 40x30 image"));
+  // a truncated image in a 300W folder is found when the folder is read, not in the middle of training
+  const std::string png = slurp(tmp("faces/f.png"));
+  std::ofstream(tmp("faces/f.png"), std::ios::binary) << png.substr(0, png.size() - 20);
+  std::ofstream(tmp("faces/f.pts")) << pts("1");
+  CHECK_THROWS_WITH(read_pts_folder(tmp("faces")), Contains("f.png: truncated PNG"));
+}
+
+TEST_CASE("list and WFLW readers: out-of-range, NaN and malformed fields name file:line and field", "[robust]") {
+  CHECK(read_list(write("l.txt", "a.jpg -0.2 1.3\n"), "/i").at(0).pts[1] == Approx(1.3f));
+  CHECK_THROWS_WITH(read_list(write("far.txt", "a.jpg 0.1 0.2\nb.jpg 0.1 1e30\n"), "/i"),
+                    Contains("far.txt:2: field 3 (v of point 0): expected a finite number in [-1, 2], got 1e30"));
+  CHECK_THROWS_WITH(read_list(write("nan.txt", "a.jpg nan 0.2\n"), "/i"), Contains("nan.txt:1: field 2 (u of point 0)"));
+  CHECK_THROWS_WITH(read_list(write("neg.txt", "a.jpg 0.5 -1.5\n"), "/i"), Contains("neg.txt:1: field 3"));
+  auto wflw = [](const std::string& x0, const std::string& attr0) {
+    std::string s = x0 + " ";
+    for (int i = 1; i < 196; i++) s += "15.5 ";
+    return s + "10 20 110 120 " + attr0 + " 0 0 0 1 0 sub/a.jpg\n";
+  };
+  CHECK(read_wflw(write("w.txt", wflw("1.5", "1")), "/i").size() == 1);
+  CHECK_THROWS_WITH(read_wflw(write("w1.txt", wflw("1e30", "1")), "/i"), Contains("w1.txt:1: field 1 (x of point 0)"));
+  CHECK_THROWS_WITH(read_wflw(write("w2.txt", wflw("inf", "1")), "/i"), Contains("w2.txt:1: field 1"));
+  CHECK_THROWS_WITH(read_wflw(write("w3.txt", wflw("1", "0.5")), "/i"), Contains("w3.txt:1: field 201 (attribute flag 0)"));
+  CHECK_THROWS_WITH(read_wflw(write("w4.txt", wflw("1", "7")), "/i"), Contains("field 201") && Contains("[0, 1]"));
+  CHECK_THROWS_WITH(read_flip_table(write("flip.txt", "1 0 2.5"), 3), Contains("flip.txt: entry 2") && Contains("'2.5'"));
+  CHECK_THROWS_WITH(read_flip_table(write("flip2.txt", "1 0 -1"), 3), Contains("flip2.txt: entry 2"));
+}
+
+TEST_CASE("crop_face: points or a box far outside the image are errors naming the label, not int overflow", "[robust]") {
+  const Image im = test_image(100, 80);
+  FaceRecord r;
+  r.image = "img.jpg";
+  r.label = "list.txt:7";
+  r.pts = {10, 10, 50, 50, 60000, 40};
+  CHECK_THROWS_WITH(crop_face(im, r, CropRule::LandmarkBox, 1.1f, 32), Contains("list.txt:7 (image img.jpg): point 2 (60000, 40)"));
+  r.pts = {10, 10, 50, 50};
+  CHECK(crop_face(im, r, CropRule::LandmarkBox, 1.1f, 32).image.w == 32);
+  CHECK_THROWS_WITH(crop_face(im, r, CropRule::LandmarkBox, NAN, 32), Contains("scale"));
+  r.box[0] = 10; r.box[1] = 10; r.box[2] = 30000; r.box[3] = 50;
+  CHECK_THROWS_WITH(crop_face(im, r, CropRule::WFLW, 1, 32), Contains("list.txt:7") && Contains("box") && Contains("far outside"));
+}
