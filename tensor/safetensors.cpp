@@ -22,8 +22,9 @@ constexpr uint64_t kMaxHeader = 100 << 20;  // 100 MB, the reference implementat
 struct Json {
   enum Kind { Null, Num, Str, Arr, Obj } kind = Null;
   std::string str;  // a string's value, or a number's text
-  std::vector<Json> arr;
-  std::vector<std::pair<std::string, Json>> obj;
+  std::vector<Json> arr;         // an array's items, or an object's values
+  std::vector<std::string> keys;  // an object's keys, keys[i] names arr[i] (a pair<string, Json> member would
+                                  // need Json complete, which clang's libstdc++ checks)
 };
 
 struct Parser {
@@ -107,7 +108,8 @@ struct Parser {
         if (j.kind == Json::Obj) {
           std::string k = string();
           expect(':');
-          j.obj.push_back({std::move(k), value()});
+          j.keys.push_back(std::move(k));
+          j.arr.push_back(value());
         } else {
           j.arr.push_back(value());
         }
@@ -129,7 +131,7 @@ struct Parser {
 };
 
 const Json* field(const Json& o, const char* k) {
-  for (auto& [key, v] : o.obj) if (key == k) return &v;
+  for (size_t i = 0; i < o.keys.size(); i++) if (o.keys[i] == k) return &o.arr[i];
   return nullptr;
 }
 
@@ -218,11 +220,15 @@ TensorFile parse(const std::string& path, uint64_t size, uint64_t skip, const Re
   out.path = path;
   std::vector<Entry> entries;
   std::set<std::string> seen;
-  for (auto& [name, v] : root.obj) {
+  for (size_t t = 0; t < root.keys.size(); t++) {
+    const std::string& name = root.keys[t];
+    const Json& v = root.arr[t];
     if (!seen.insert(name).second) throw Error(path + ": tensor '" + name + "' appears twice in the header");
     if (name == "__metadata__") {
       if (v.kind != Json::Obj) throw Error(path + ": __metadata__ must be an object of strings");
-      for (auto& [k, m] : v.obj) {
+      for (size_t i = 0; i < v.keys.size(); i++) {
+        const std::string& k = v.keys[i];
+        const Json& m = v.arr[i];
         if (m.kind != Json::Str) throw Error(path + ": __metadata__ '" + k + "' must be a string");
         out.metadata[k] = m.str;
       }
