@@ -110,8 +110,26 @@ ImageHeader check_png(const Reader& r) {
   return {(int)w, (int)ht, "PNG"};
 }
 
-// JPEG: marker segments from SOI up to the first SOS, the frame size from the SOF segment, and an EOI marker
-// somewhere after the SOS (entropy-coded data never holds FF D9: a data byte FF is always followed by 00).
+// A JPEG DHT segment: tables of (class/id byte, 16 code counts, the symbols). stb 2.27 (Debian's libstb) copies
+// as many symbols as the counts add up to into 256-entry arrays without checking: counts summing past 256
+// overwrite its decoder state (found by fuzz_image with stb built in). Each table must hold at most 256
+// symbols, have class 0/1 and id 0..3, and fit in the segment.
+void check_jpeg_dht(const Reader& r, size_t at, size_t len) {
+  const size_t end = at + len;
+  while (at < end) {
+    if (end - at < 17) r.bad(strf("JPEG: Huffman table at byte %zu is cut short", at));
+    const uint8_t q = r.d[at];
+    if ((q >> 4) > 1 || (q & 15) > 3) r.bad(strf("JPEG: Huffman table at byte %zu has class %d, id %d", at, q >> 4, q & 15));
+    size_t n = 0;
+    for (int k = 1; k <= 16; k++) n += r.d[at + k];
+    if (n > 256) r.bad(strf("JPEG: Huffman table at byte %zu declares %zu codes, at most 256", at, n));
+    if (n > end - at - 17) r.bad(strf("JPEG: Huffman table at byte %zu runs past its segment", at));
+    at += 17 + n;
+  }
+}
+
+// JPEG: marker segments from SOI up to the first SOS (the frame size from the SOF segment), then the scans and
+// the segments between them up to an EOI marker; every Huffman table is checked on the way.
 ImageHeader check_jpeg(const Reader& r) {
   int64_t w = -1, ht = -1;
   size_t i = 2;
@@ -124,6 +142,7 @@ ImageHeader check_jpeg(const Reader& r) {
     if (m == 0xD9) r.bad("JPEG: end-of-image marker before any image data");
     const size_t len = be16(r.d + i + 2);
     if (len < 2 || len > r.n - i - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, i));
+    if (m == 0xC4) check_jpeg_dht(r, i + 4, len - 2);
     if ((m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOFn
       if (len < 7) r.bad("JPEG: short frame header");
       ht = be16(r.d + i + 5);
@@ -134,9 +153,21 @@ ImageHeader check_jpeg(const Reader& r) {
   }
   if (w < 0) r.bad("JPEG: no frame header (SOF) before the image data");
   check_image_size(w, ht, r.name);
-  bool eoi = false;
-  for (size_t k = i; k + 1 < r.n && !eoi; k++) eoi = r.d[k] == 0xFF && r.d[k + 1] == 0xD9;
-  if (!eoi) r.bad("truncated JPEG: no end-of-image marker (FF D9) after the image data");
+  // After the first scan header: entropy-coded data, where FF is followed only by 00 (a data byte) or a restart
+  // marker D0..D7, up to the next marker. Progressive files put more tables (DHT, checked) and scans there.
+  for (size_t k = i;;) {
+    while (k < r.n && r.d[k] != 0xFF) k++;
+    if (r.n - k < 2) r.bad("truncated JPEG: no end-of-image marker (FF D9) after the image data");
+    const uint8_t m = r.d[k + 1];
+    if (m == 0xFF) { k++; continue; }  // fill byte
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7)) { k += 2; continue; }
+    if (m == 0xD9) break;
+    if (r.n - k < 4) r.bad("truncated JPEG: the file ends inside a marker segment");
+    const size_t len = be16(r.d + k + 2);
+    if (len < 2 || len > r.n - k - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, k));
+    if (m == 0xC4) check_jpeg_dht(r, k + 4, len - 2);
+    k += 2 + len;
+  }
   return {(int)w, (int)ht, "JPEG"};
 }
 }  // namespace

@@ -209,6 +209,20 @@ TEST_CASE("images: truncated PGM, PPM, BMP, PNG and JPEG files are errors, not b
   CHECK(load_image(write("tail.jpg", jpg + "trailing")).h == 29);
 }
 
+TEST_CASE("images: a JPEG Huffman table of more than 256 codes is refused before stb overflows on it", "[robust]") {
+  // found by fuzz_image with stb compiled in: stb 2.27 copies that many symbols into 256-entry arrays
+  save_jpeg(test_image(12, 10), tmp("h.jpg"));
+  std::string jpg = slurp(tmp("h.jpg"));
+  const size_t dht = jpg.find("\xff\xc4");
+  REQUIRE(dht != std::string::npos);
+  jpg[dht + 4 + 15] = (char)200;  // the first table's counts of 15- and 16-bit codes
+  jpg[dht + 4 + 16] = (char)200;
+  CHECK_THROWS_WITH(load_image(write("dht.jpg", jpg)), Contains("dht.jpg: JPEG: Huffman table") && Contains("at most 256"));
+  jpg = slurp(tmp("h.jpg"));
+  jpg[dht + 4] = 0x25;  // class 2, id 5
+  CHECK_THROWS_WITH(load_image(write("dht2.jpg", jpg)), Contains("dht2.jpg: JPEG: Huffman table") && Contains("class 2, id 5"));
+}
+
 TEST_CASE("images: a 100000x100000 PNG header says too large, before anything is allocated", "[robust]") {
   // signature, IHDR (13 bytes: w, h, bit depth 8, colour type 2, ...), a CRC that nobody gets to check
   std::string png = "\x89PNG\r\n\x1a\n" + std::string("\0\0\0\x0dIHDR", 8) + std::string("\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 13) + "CRC!";
