@@ -38,7 +38,7 @@ ImageHeader check_pnm(const Reader& r) {
   auto number = [&](const char* what) -> int64_t {
     for (;;) {
       while (i < r.n && std::isspace(r.d[i])) i++;
-      if (i < r.n && r.d[i] == '#') { while (i < r.n && r.d[i] != '\n') i++; continue; }
+      if (i < r.n && r.d[i] == '#') { while (i < r.n && r.d[i] != '\n' && r.d[i] != '\r') i++; continue; }  // as stb
       break;
     }
     if (i >= r.n || !std::isdigit(r.d[i])) r.bad(std::string("PGM/PPM header: expected the ") + what + " (a number)");
@@ -213,7 +213,14 @@ ImageHeader check_image_file(const std::string& path) {
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   const ImageHeader hd = check_image(data, size, name);
   if (size > (size_t)INT32_MAX) throw Error(name + ": image file over 2 GB");
+  // The decoder must read the header as check_image did: a parser differential (a PGM comment ending at '\r',
+  // say, that hid a 16-bit maxval from one and not the other) made stb overflow its buffer (found by fuzz_image).
   int w, h, c;
+  if (!stbi_info_from_memory(data, (int)size, &w, &h, &c))
+    throw Error(name + ": cannot decode " + hd.format + " (" + stbi_failure_reason() + ")");
+  if (w != hd.w || h != hd.h || ((hd.format[0] == 'P' && hd.format[1] != 'N') && stbi_is_16_bit_from_memory(data, (int)size)))
+    throw Error(name + strf(": the %s header reads as %dx%d 8-bit here but as %dx%d%s to the decoder", hd.format, hd.w,
+                            hd.h, w, h, stbi_is_16_bit_from_memory(data, (int)size) ? " 16-bit" : ""));
   unsigned char* p = stbi_load_from_memory(data, (int)size, &w, &h, &c, 3);
   if (!p) throw Error(name + ": cannot decode " + hd.format + " (" + stbi_failure_reason() + ")");
   if (w != hd.w || h != hd.h) {
