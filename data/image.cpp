@@ -114,7 +114,8 @@ ImageHeader check_png(const Reader& r) {
 // as many symbols as the counts add up to into 256-entry arrays without checking: counts summing past 256
 // overwrite its decoder state (found by fuzz_image with stb built in). Each table must hold at most 256
 // symbols, have class 0/1 and id 0..3, and fit in the segment.
-void check_jpeg_dht(const Reader& r, size_t at, size_t len) {
+using JpegTables = bool[2][4];  // [class: 0 DC, 1 AC][id]: defined by a DHT so far
+void check_jpeg_dht(const Reader& r, size_t at, size_t len, JpegTables& defined) {
   const size_t end = at + len;
   while (at < end) {
     if (end - at < 17) r.bad(strf("JPEG: Huffman table at byte %zu is cut short", at));
@@ -124,7 +125,24 @@ void check_jpeg_dht(const Reader& r, size_t at, size_t len) {
     for (int k = 1; k <= 16; k++) n += r.d[at + k];
     if (n > 256) r.bad(strf("JPEG: Huffman table at byte %zu declares %zu codes, at most 256", at, n));
     if (n > end - at - 17) r.bad(strf("JPEG: Huffman table at byte %zu runs past its segment", at));
+    defined[q >> 4][q & 15] = true;
     at += 17 + n;
+  }
+}
+
+// A JPEG SOS segment: Ns, then Ns (component, DC/AC table ids), then Ss, Se, Ah/Al. stb decodes with whatever
+// table a scan names, defined or not (its tables are uninitialised heap: fuzz_image found reads 10^9 bytes out
+// of bounds); so a scan may only use tables a DHT defined before it: DC ones if it starts at coefficient 0, AC
+// ones if it ends past it.
+void check_jpeg_sos(const Reader& r, size_t at, size_t len, const JpegTables& defined) {
+  const size_t ns = len >= 1 ? r.d[at] : 0;
+  if (ns < 1 || ns > 4 || len != 4 + 2 * ns) r.bad(strf("JPEG: malformed scan header at byte %zu", at));
+  const uint8_t ss = r.d[at + 1 + 2 * ns], se = r.d[at + 2 + 2 * ns];
+  for (size_t c = 0; c < ns; c++) {
+    const int td = r.d[at + 2 + 2 * c] >> 4, ta = r.d[at + 2 + 2 * c] & 15;
+    if (td > 3 || ta > 3) r.bad(strf("JPEG: scan at byte %zu names Huffman table %d/%d; ids are 0..3", at, td, ta));
+    if ((ss == 0 && !defined[0][td]) || (se > 0 && !defined[1][ta]))
+      r.bad(strf("JPEG: scan at byte %zu uses a Huffman table that no DHT segment defined (DC %d, AC %d)", at, td, ta));
   }
 }
 
@@ -132,6 +150,7 @@ void check_jpeg_dht(const Reader& r, size_t at, size_t len) {
 // the segments between them up to an EOI marker; every Huffman table is checked on the way.
 ImageHeader check_jpeg(const Reader& r) {
   int64_t w = -1, ht = -1;
+  JpegTables tables = {};
   size_t i = 2;
   for (;;) {
     while (i < r.n && r.d[i] == 0xFF && i + 1 < r.n && r.d[i + 1] == 0xFF) i++;  // fill bytes
@@ -142,7 +161,8 @@ ImageHeader check_jpeg(const Reader& r) {
     if (m == 0xD9) r.bad("JPEG: end-of-image marker before any image data");
     const size_t len = be16(r.d + i + 2);
     if (len < 2 || len > r.n - i - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, i));
-    if (m == 0xC4) check_jpeg_dht(r, i + 4, len - 2);
+    if (m == 0xC4) check_jpeg_dht(r, i + 4, len - 2, tables);
+    if (m == 0xDA) check_jpeg_sos(r, i + 4, len - 2, tables);
     if ((m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOFn
       if (len < 7) r.bad("JPEG: short frame header");
       ht = be16(r.d + i + 5);
@@ -165,7 +185,8 @@ ImageHeader check_jpeg(const Reader& r) {
     if (r.n - k < 4) r.bad("truncated JPEG: the file ends inside a marker segment");
     const size_t len = be16(r.d + k + 2);
     if (len < 2 || len > r.n - k - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, k));
-    if (m == 0xC4) check_jpeg_dht(r, k + 4, len - 2);
+    if (m == 0xC4) check_jpeg_dht(r, k + 4, len - 2, tables);
+    if (m == 0xDA) check_jpeg_sos(r, k + 4, len - 2, tables);
     k += 2 + len;
   }
   return {(int)w, (int)ht, "JPEG"};

@@ -213,7 +213,7 @@ TEST_CASE("images: truncated PGM, PPM, BMP, PNG and JPEG files are errors, not b
   CHECK(load_image(write("tail.jpg", jpg + "trailing")).h == 29);
 }
 
-TEST_CASE("images: a JPEG Huffman table of more than 256 codes is refused before stb overflows on it", "[robust]") {
+TEST_CASE("images: JPEG Huffman tables of more than 256 codes, or used undefined, are refused before stb reads them", "[robust]") {
   // found by fuzz_image with stb compiled in: stb 2.27 copies that many symbols into 256-entry arrays
   save_jpeg(test_image(12, 10), tmp("h.jpg"));
   std::string jpg = slurp(tmp("h.jpg"));
@@ -222,6 +222,17 @@ TEST_CASE("images: a JPEG Huffman table of more than 256 codes is refused before
   jpg[dht + 4 + 15] = (char)200;  // the first table's counts of 15- and 16-bit codes
   jpg[dht + 4 + 16] = (char)200;
   CHECK_THROWS_WITH(load_image(write("dht.jpg", jpg)), Contains("dht.jpg: JPEG: Huffman table") && Contains("at most 256"));
+  // a scan naming a table no DHT defined: stb would decode with uninitialised memory (found by fuzz_image)
+  jpg = slurp(tmp("h.jpg"));
+  size_t table = dht + 4;  // stb's writer puts DC 0, AC 0, DC 1, AC 1 in one segment; rename AC 1 to AC 0
+  for (int t = 0; t < 3; t++) {
+    int n = 0;
+    for (int k = 1; k <= 16; k++) n += (uint8_t)jpg[table + k];
+    table += 17 + n;
+  }
+  REQUIRE((uint8_t)jpg[table] == 0x11);
+  jpg[table] = 0x10;
+  CHECK_THROWS_WITH(load_image(write("undef.jpg", jpg)), Contains("undef.jpg: JPEG: scan") && Contains("no DHT segment defined (DC 1, AC 1)"));
   jpg = slurp(tmp("h.jpg"));
   jpg[dht + 4] = 0x25;  // class 2, id 5
   CHECK_THROWS_WITH(load_image(write("dht2.jpg", jpg)), Contains("dht2.jpg: JPEG: Huffman table") && Contains("class 2, id 5"));
