@@ -133,15 +133,16 @@ void check_jpeg_dht(const Reader& r, size_t at, size_t len, JpegTables& defined)
 // A JPEG SOS segment: Ns, then Ns (component, DC/AC table ids), then Ss, Se, Ah/Al. stb decodes with whatever
 // table a scan names, defined or not (its tables are uninitialised heap: fuzz_image found reads 10^9 bytes out
 // of bounds); so a scan may only use tables a DHT defined before it: DC ones if it starts at coefficient 0, AC
-// ones if it ends past it.
-void check_jpeg_sos(const Reader& r, size_t at, size_t len, const JpegTables& defined) {
+// ones if it ends past it in a progressive file; a baseline scan decodes whole blocks with both, whatever its
+// Ss and Se say (found by fuzz_image too).
+void check_jpeg_sos(const Reader& r, size_t at, size_t len, const JpegTables& defined, bool progressive) {
   const size_t ns = len >= 1 ? r.d[at] : 0;
   if (ns < 1 || ns > 4 || len != 4 + 2 * ns) r.bad(strf("JPEG: malformed scan header at byte %zu", at));
   const uint8_t ss = r.d[at + 1 + 2 * ns], se = r.d[at + 2 + 2 * ns];
   for (size_t c = 0; c < ns; c++) {
     const int td = r.d[at + 2 + 2 * c] >> 4, ta = r.d[at + 2 + 2 * c] & 15;
     if (td > 3 || ta > 3) r.bad(strf("JPEG: scan at byte %zu names Huffman table %d/%d; ids are 0..3", at, td, ta));
-    if ((ss == 0 && !defined[0][td]) || (se > 0 && !defined[1][ta]))
+    if (((!progressive || ss == 0) && !defined[0][td]) || ((!progressive || se > 0) && !defined[1][ta]))
       r.bad(strf("JPEG: scan at byte %zu uses a Huffman table that no DHT segment defined (DC %d, AC %d)", at, td, ta));
   }
 }
@@ -151,6 +152,7 @@ void check_jpeg_sos(const Reader& r, size_t at, size_t len, const JpegTables& de
 ImageHeader check_jpeg(const Reader& r) {
   int64_t w = -1, ht = -1;
   JpegTables tables = {};
+  bool progressive = false;  // SOF2 (stb decodes SOF0, SOF1 and SOF2)
   size_t i = 2;
   for (;;) {
     while (i < r.n && r.d[i] == 0xFF && i + 1 < r.n && r.d[i + 1] == 0xFF) i++;  // fill bytes
@@ -162,9 +164,10 @@ ImageHeader check_jpeg(const Reader& r) {
     const size_t len = be16(r.d + i + 2);
     if (len < 2 || len > r.n - i - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, i));
     if (m == 0xC4) check_jpeg_dht(r, i + 4, len - 2, tables);
-    if (m == 0xDA) check_jpeg_sos(r, i + 4, len - 2, tables);
+    if (m == 0xDA) check_jpeg_sos(r, i + 4, len - 2, tables, progressive);
     if ((m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOFn
       if (len < 7) r.bad("JPEG: short frame header");
+      progressive = m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE;
       ht = be16(r.d + i + 5);
       w = be16(r.d + i + 7);
     }
@@ -186,7 +189,7 @@ ImageHeader check_jpeg(const Reader& r) {
     const size_t len = be16(r.d + k + 2);
     if (len < 2 || len > r.n - k - 2) r.bad(strf("truncated JPEG: segment FF%02X at byte %zu runs past the end", m, k));
     if (m == 0xC4) check_jpeg_dht(r, k + 4, len - 2, tables);
-    if (m == 0xDA) check_jpeg_sos(r, k + 4, len - 2, tables);
+    if (m == 0xDA) check_jpeg_sos(r, k + 4, len - 2, tables, progressive);
     k += 2 + len;
   }
   return {(int)w, (int)ht, "JPEG"};

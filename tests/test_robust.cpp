@@ -233,6 +233,14 @@ TEST_CASE("images: JPEG Huffman tables of more than 256 codes, or used undefined
   REQUIRE((uint8_t)jpg[table] == 0x11);
   jpg[table] = 0x10;
   CHECK_THROWS_WITH(load_image(write("undef.jpg", jpg)), Contains("undef.jpg: JPEG: scan") && Contains("no DHT segment defined (DC 1, AC 1)"));
+  // a baseline scan decodes with both tables whatever its Ss/Se say: Se = 0 must not excuse an undefined AC table
+  jpg = slurp(tmp("h.jpg"));
+  const size_t sos = jpg.find("\xff\xda");
+  REQUIRE(sos != std::string::npos);
+  REQUIRE(jpg.substr(sos + 4, 10) == std::string("\x03\x01\x00\x02\x11\x03\x11\x00\x3f\x00", 10));
+  jpg[sos + 4 + 4] = 0x13;  // component 2: DC 1, AC 3
+  jpg[sos + 4 + 8] = 0x00;  // Se = 0
+  CHECK_THROWS_WITH(load_image(write("se0.jpg", jpg)), Contains("se0.jpg: JPEG: scan") && Contains("(DC 1, AC 3)"));
   jpg = slurp(tmp("h.jpg"));
   jpg[dht + 4] = 0x25;  // class 2, id 5
   CHECK_THROWS_WITH(load_image(write("dht2.jpg", jpg)), Contains("dht2.jpg: JPEG: Huffman table") && Contains("class 2, id 5"));
