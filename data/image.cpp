@@ -14,8 +14,9 @@
 
 // ---- reading: the container is checked here, before stb sees a byte ----------------------------------
 // Debian's libstb trusts headers: a PGM that declares more pixels than it holds decodes with a black tail (or
-// crashes for 16-bit), a truncated BMP decodes with a black lower half, a truncated JPEG decodes with grey fill,
-// and a file with no known magic may be taken for a TGA. So the format is recognised by its magic bytes (JPEG,
+// crashes for 16-bit), a truncated BMP decodes with a black lower half, and a file with no known magic may be
+// taken for a TGA. (Truncated JPEGs and PNGs it mostly refuses itself, as "expected marker" or "outofdata"; a PNG
+// cut inside its IEND chunk still decodes.) So the format is recognised by its magic bytes (JPEG,
 // PNG, BMP, 8-bit PGM/PPM only), the header's size is checked against the limits and the file's length, and
 // only then is stb asked to decode.
 namespace {

@@ -188,7 +188,7 @@ TEST_CASE("images: a 16-bit PNM header without pixels is refused before stb sees
   CHECK_THROWS_WITH(load_image(write("zero.jpg", "")), Contains("zero.jpg: empty image file"));
 }
 
-TEST_CASE("images: truncated PGM, PPM, BMP, PNG and JPEG files are errors, not black or grey fill", "[robust]") {
+TEST_CASE("images: truncated PGM, PPM, BMP, PNG and JPEG files are errors that say so, never a black fill", "[robust]") {
   // PGM with 10 of its 64 pixel bytes
   CHECK_THROWS_WITH(load_image(write("short.pgm", "P5\n8 8\n255\n" + std::string(10, '\x80'))),
                     Contains("short.pgm: truncated PGM: 8x8 needs 64 pixel bytes, the file has 10"));
