@@ -90,6 +90,10 @@ void aug_grayscale(Image& im) {
 }
 
 void augment(Image& im, std::vector<float>& lms, const std::vector<int>& flip_table, const AugmentConfig& cfg, Rng& rng) {
+  // The shift becomes an int below; a huge or NaN max_shift (from a config) would make that conversion undefined.
+  CHECK_OR_FAIL(std::isfinite(cfg.max_shift) && std::fabs(cfg.max_shift) <= 1e6 && std::isfinite(cfg.max_angle),
+                strf("augment: max_shift %g / max_angle %g; expected finite values, |max_shift| <= 1e6", cfg.max_shift,
+                     cfg.max_angle));
   const double k = im.w / 256.0;  // the repo's pixel constants are for 256x256 crops
   if (cfg.translate && rng.uniform() > 0.5) {
     const int dx = (int)std::trunc((rng.uniform() - 0.5) * 2 * cfg.max_shift * k);

@@ -6,21 +6,35 @@
 #include <fstream>
 #include <sstream>
 
+#include "tensor/parse.h"
 #include "tensor/tensor.h"
 
-static float parse_float(const std::string& tok, const std::string& where) {
-  try {
-    size_t used = 0;
-    float v = std::stof(tok, &used);
-    if (used == tok.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
+// Pixel coordinates read before the image is known: a point may lie outside its image by up to the image's own
+// size (300W has points a little outside), so nothing beyond the largest image allowed can be right.
+constexpr double kMinPixel = -kMaxImageSide, kMaxPixel = 2.0 * kMaxImageSide;
+// Normalised coordinates (the list format): the crop is [0, 1]; points may fall slightly outside (spec 2.1).
+constexpr double kMinNorm = -1, kMaxNorm = 2;
+
+static float parse_coord(const std::string& tok, const std::string& where, double lo, double hi) {
+  return (float)parse_double(tok, where, lo, hi);
+}
+
+void check_points_in_image(const std::vector<float>& pts, int w, int h, const std::string& where) {
+  for (size_t i = 0; i + 1 < pts.size(); i += 2) {
+    const double x = pts[i], y = pts[i + 1];
+    if (!(x >= -w && x <= 2.0 * w && y >= -h && y <= 2.0 * h))
+      throw Error(where + strf(": point %zu (%g, %g) is far outside the %dx%d image (expected x in [%d, %d], y in [%d, %d])",
+                               i / 2, x, y, w, h, -w, 2 * w, -h, 2 * h));
   }
-  throw Error(where + ": '" + tok + "' is not a number");
 }
 
 std::vector<float> read_pts(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw Error(path + ": cannot open .pts file");
+  return read_pts(f, path);
+}
+
+std::vector<float> read_pts(std::istream& f, const std::string& path) {
   std::string line;
   int lineno = 0, n = -1;
   bool open = false, closed = false;
@@ -35,18 +49,19 @@ std::vector<float> read_pts(const std::string& path) {
     if (a == "version:") continue;
     if (a == "n_points:") {
       if (!(is >> b)) throw Error(where + ": n_points has no value");
-      n = (int)parse_float(b, where);
-      if (n <= 0) throw Error(where + ": n_points must be positive");
+      n = (int)parse_int(b, where + ": n_points", 1, 100000);
       continue;
     }
     if (a == "{") { open = true; continue; }
     if (a == "}") { closed = true; break; }
     if (!open) throw Error(where + ": expected the header (version, n_points, '{'), got '" + line + "'");
     if (!(is >> b) || (is >> extra)) throw Error(where + ": expected two numbers 'x y', got '" + line + "'");
-    pts.push_back(parse_float(a, where));
-    pts.push_back(parse_float(b, where));
+    const std::string k = std::to_string(pts.size() / 2);
+    pts.push_back(parse_coord(a, where + ": x of point " + k, kMinPixel, kMaxPixel));
+    pts.push_back(parse_coord(b, where + ": y of point " + k, kMinPixel, kMaxPixel));
   }
   if (n < 0) throw Error(path + ": no 'n_points:' line");
+  if (n < 0 && !pts.empty()) throw Error(path + ": points before any 'n_points:' line");
   if (!closed) throw Error(path + ": truncated: no closing '}' after " + std::to_string(pts.size() / 2) + " points");
   if ((int)pts.size() != 2 * n)
     throw Error(path + ": n_points says " + std::to_string(n) + " but " + std::to_string(pts.size() / 2) + " points follow");
@@ -75,8 +90,10 @@ std::vector<FaceRecord> read_pts_folder(const std::string& dir) {
     if (!is_image_name(n)) continue;
     FaceRecord r;
     r.image = dir + "/" + n;
-    const std::string pts = dir + "/" + n.substr(0, n.find_last_of('.')) + ".pts";
-    r.pts = read_pts(pts);
+    r.label = dir + "/" + n.substr(0, n.find_last_of('.')) + ".pts";
+    r.pts = read_pts(r.label);
+    const ImageHeader hd = check_image_file(r.image);  // reads the file, not the pixels
+    check_points_in_image(r.pts, hd.w, hd.h, r.label + " (image " + n + ")");
     out.push_back(std::move(r));
   }
   if (out.empty()) throw Error(dir + ": no images with .pts files");
@@ -86,6 +103,10 @@ std::vector<FaceRecord> read_pts_folder(const std::string& dir) {
 std::vector<FaceRecord> read_list(const std::string& list, const std::string& image_dir) {
   std::ifstream f(list);
   if (!f) throw Error(list + ": cannot open list file");
+  return read_list(f, list, image_dir);
+}
+
+std::vector<FaceRecord> read_list(std::istream& f, const std::string& list, const std::string& image_dir) {
   std::vector<FaceRecord> out;
   std::string line;
   int lineno = 0, npts = -1;
@@ -97,8 +118,11 @@ std::vector<FaceRecord> read_list(const std::string& list, const std::string& im
     const std::string where = list + ":" + std::to_string(lineno);
     FaceRecord r;
     r.image = image_dir + "/" + name;
+    r.label = where;
     r.normalized = true;
-    while (is >> tok) r.pts.push_back(parse_float(tok, where));
+    for (int field = 2; is >> tok; field++)
+      r.pts.push_back(parse_coord(tok, strf("%s: field %d (%c of point %zu)", where.c_str(), field,
+                                            r.pts.size() % 2 ? 'v' : 'u', r.pts.size() / 2), kMinNorm, kMaxNorm));
     if (r.pts.size() % 2) throw Error(where + ": odd number of coordinates (" + std::to_string(r.pts.size()) + ")");
     if (!r.pts.empty()) {
       if (npts < 0) npts = r.n_points();
@@ -114,6 +138,10 @@ std::vector<FaceRecord> read_list(const std::string& list, const std::string& im
 std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& image_dir) {
   std::ifstream f(list);
   if (!f) throw Error(list + ": cannot open WFLW list");
+  return read_wflw(f, list, image_dir);
+}
+
+std::vector<FaceRecord> read_wflw(std::istream& f, const std::string& list, const std::string& image_dir) {
   std::vector<FaceRecord> out;
   std::string line;
   int lineno = 0;
@@ -128,9 +156,15 @@ std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& im
     if (tok.size() != 196 + 4 + 6 + 1)
       throw Error(where + ": " + std::to_string(tok.size()) + " fields, expected 207 (196 coordinates, 4 box, 6 attributes, path)");
     FaceRecord r;
-    for (int i = 0; i < 196; i++) r.pts.push_back(parse_float(tok[i], where));
-    for (int i = 0; i < 4; i++) r.box[i] = parse_float(tok[196 + i], where);
-    for (int i = 0; i < 6; i++) r.attrs.push_back((int)parse_float(tok[200 + i], where));
+    r.label = where;
+    for (int i = 0; i < 196; i++)
+      r.pts.push_back(parse_coord(tok[i], strf("%s: field %d (%c of point %d)", where.c_str(), i + 1, i % 2 ? 'y' : 'x', i / 2),
+                                  kMinPixel, kMaxPixel));
+    static const char* box_names[4] = {"xmin", "ymin", "xmax", "ymax"};
+    for (int i = 0; i < 4; i++)
+      r.box[i] = parse_coord(tok[196 + i], strf("%s: field %d (box %s)", where.c_str(), 197 + i, box_names[i]), kMinPixel, kMaxPixel);
+    for (int i = 0; i < 6; i++)
+      r.attrs.push_back((int)parse_int(tok[200 + i], strf("%s: field %d (attribute flag %d)", where.c_str(), 201 + i, i), 0, 1));
     r.image = image_dir + "/" + tok[206];
     out.push_back(std::move(r));
   }
@@ -145,7 +179,18 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
     return c;
   }
   CHECK_OR_FAIL(!r.pts.empty(), r.image + ": a crop rule needs landmarks or a box");
+  CHECK_OR_FAIL(std::isfinite(scale) && scale > 0 && scale <= 100, strf("crop_face: scale %g; expected (0, 100]", scale));
   const int W = im.w, H = im.h, N = r.n_points();
+  // Points and box far outside the image are bad labels, and would overflow the int pixel rectangle below.
+  const std::string who = (r.label.empty() ? r.image : r.label) + " (image " + r.image + ")";
+  check_points_in_image(r.pts, W, H, who);
+  if (rule != CropRule::LandmarkBox) {
+    const std::vector<float> corners(r.box, r.box + 4);
+    try { check_points_in_image(corners, W, H, who); }
+    catch (const Error&) {
+      throw Error(who + strf(": box (%g, %g)-(%g, %g) is far outside the %dx%d image", r.box[0], r.box[1], r.box[2], r.box[3], W, H));
+    }
+  }
   double x0, y0, w, h;  // crop origin and the width/height used to normalise
   int cx0, cy0, cx1, cy1;  // pixel rectangle, end-exclusive
   std::vector<double> p(r.pts.begin(), r.pts.end());
@@ -258,7 +303,8 @@ std::vector<int> read_flip_table(const std::string& path, int n) {
   if (!f) throw Error(path + ": cannot open flip table");
   std::vector<int> t;
   std::string tok;
-  while (f >> tok) t.push_back((int)parse_float(tok, path));
+  while (f >> tok && (int)t.size() <= n)
+    t.push_back((int)parse_int(tok, path + ": entry " + std::to_string(t.size()), 0, std::max(n - 1, 0)));
   if ((int)t.size() != n) throw Error(path + ": " + std::to_string(t.size()) + " entries, expected " + std::to_string(n));
   for (int i = 0; i < n; i++)
     if (t[i] < 0 || t[i] >= n || t[t[i]] != i)

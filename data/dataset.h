@@ -1,6 +1,7 @@
 // dataset.h: the dataset layouts (spec §2), each read into FaceRecords, and the per-dataset crop rules that turn a
 // record into a square model input with landmarks in normalised crop coordinates (u = x / crop_w).
 #pragma once
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 struct FaceRecord {
   std::string image;        // path of the image file
+  std::string label;        // where the landmarks came from, for messages: "a/b.pts", "train.txt:12"
   std::vector<float> pts;   // [N*2]: pixels for raw layouts, normalised crop coordinates for the list format;
                             // empty for an unlabelled image
   bool normalized = false;  // the official preprocessed list format: the image already is the crop
@@ -16,15 +18,26 @@ struct FaceRecord {
   int n_points() const { return (int)pts.size() / 2; }
 };
 
-// 300W .pts: "version: 1", "n_points: N", "{", N lines "x y", "}". Any N is accepted; errors name file and line.
+// Label values are checked as they are read: counts are integers in range, coordinates finite and, for pixels,
+// within [-32768, 65536] (no image is larger than kMaxImageSide), for the list format's normalised ones within
+// [-1, 2]. Once the image size is known a point may lie outside the image by at most the image's own size.
+// Errors name the file, the line, and the field or point.
+
+// 300W .pts: "version: 1", "n_points: N", "{", N lines "x y", "}". N in 1..100000; errors name file and line.
 std::vector<float> read_pts(const std::string& path);
+std::vector<float> read_pts(std::istream& in, const std::string& path);  // `path` names it in messages
+// Error naming `where` and the point unless every point has -w <= x <= 2w and -h <= y <= 2h.
+void check_points_in_image(const std::vector<float>& pts, int w, int h, const std::string& where);
 // A 300W-style folder: every image (jpg/jpeg/png/bmp) with a .pts of the same stem beside it, sorted by name.
+// Each image's header is checked (format, size, not truncated) and its points against its size.
 std::vector<FaceRecord> read_pts_folder(const std::string& dir);
 // The official preprocessed list (train.txt / test.txt): "name u0 v0 u1 v1 ..." per line, images in image_dir;
 // a line with only a name is an unlabelled image. All labelled lines must have the same point count.
 std::vector<FaceRecord> read_list(const std::string& list, const std::string& image_dir);
+std::vector<FaceRecord> read_list(std::istream& in, const std::string& list, const std::string& image_dir);
 // WFLW list_98pt_rect_attr_*.txt: 196 coordinates, xmin ymin xmax ymax, 6 attribute flags, the image path.
 std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& image_dir);
+std::vector<FaceRecord> read_wflw(std::istream& in, const std::string& list, const std::string& image_dir);
 
 enum class CropRule {
   None,         // the image is already the crop (list format): only resized

@@ -14,8 +14,24 @@ struct Image {
   const uint8_t* at(int x, int y) const { return &px[((size_t)y * w + x) * 3]; }
 };
 
-// JPEG, PNG, BMP, PPM/PGM, ...: grey and RGBA become RGB. An unreadable file is an Error naming it and the reason.
+// Limits on an image's size, checked from the header before anything is allocated.
+constexpr int kMaxImageSide = 32768;
+constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
+// Error naming `name` unless 1 <= w, h <= kMaxImageSide and w * h <= kMaxImagePixels.
+void check_image_size(int64_t w, int64_t h, const std::string& name);
+
+// JPEG, PNG, BMP, 8-bit binary PGM/PPM (recognised by their magic bytes, whatever the file's extension): grey and
+// RGBA become RGB. An unreadable, unsupported, truncated (the header declares more than the file holds), empty
+// (0 pixels) or too large file is an Error naming it and the reason.
 Image load_image(const std::string& path);
+Image decode_image(const uint8_t* data, size_t size, const std::string& name);  // the same from memory
+// The checks of load_image without decoding: format, size and completeness, from the header and the file length.
+struct ImageHeader {
+  int w = 0, h = 0;
+  const char* format = "";  // "JPEG", "PNG", "BMP", "PGM", "PPM"
+};
+ImageHeader check_image(const uint8_t* data, size_t size, const std::string& name);
+ImageHeader check_image_file(const std::string& path);
 void save_png(const Image& im, const std::string& path);
 void save_jpeg(const Image& im, const std::string& path, int quality = 95);
 

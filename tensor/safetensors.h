@@ -20,7 +20,12 @@ struct TensorFile {
 };
 
 // `skip_bytes` starts the safetensors payload at that offset (for files with their own magic in front).
+// The header is checked as untrusted input: JSON nested at most 64 deep, integer shapes and offsets, supported
+// dtypes, no duplicate names, and data_offsets that tile the data section exactly (no overlap, no gap, no trailing
+// bytes, as the reference implementation requires). Any violation is an Error naming the file, tensor and field.
 TensorFile read_safetensors(const std::string& path, size_t skip_bytes = 0);
+// The same from a buffer (`name` stands for the file in messages): for tests and the fuzz target.
+TensorFile parse_safetensors(const void* data, size_t size, const std::string& name, size_t skip_bytes = 0);
 // Atomic: written to path + ".tmp", then renamed over `path`. `prefix` bytes are written in front.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {}, const std::string& prefix = "");

@@ -30,8 +30,21 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
   for (int64_t v : dims) d[ndim++] = v;
 }
 int64_t Shape::numel() const {
+  uint64_t n = 1;  // unsigned: a shape such as [2^32, 2^32, 0] passes numel_checked and must not overflow here
+  for (int i = 0; i < ndim; i++) n *= (uint64_t)d[i];
+  return (int64_t)n;
+}
+int64_t Shape::numel_checked(const std::string& where) const {
+  constexpr int64_t kMax = int64_t(1) << 60;
   int64_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= d[i];
+  for (int i = 0; i < ndim; i++) {
+    if (d[i] < 0) throw Error(where + ": " + str() + " has a negative dimension (" + std::to_string(i) + ")");
+    if (d[i] != 0 && n > kMax / d[i]) {
+      for (int k = 0; k < ndim; k++) if (d[k] == 0) return 0;  // a zero anywhere makes it empty, not huge
+      throw Error(where + ": " + str() + " has more than 2^60 elements");
+    }
+    n *= d[i];
+  }
   return n;
 }
 bool Shape::operator==(const Shape& o) const {
@@ -50,6 +63,7 @@ Storage::Storage(size_t b, Device dev) : bytes(b), device(dev) { ptr = device_al
 Storage::~Storage() { device_free(device, ptr, bytes ? bytes : 1); }
 
 static void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
+  if (bytes == 0) return;
   if (dd == Device::CPU && sd == Device::CPU) { std::memcpy(dst, src, bytes); return; }
   cuda_memcpy(dst, dd, src, sd, bytes);
 }
@@ -76,7 +90,7 @@ Tensor Tensor::from(const Shape& s, const std::vector<float>& v) {
   CHECK_OR_FAIL((int64_t)v.size() == s.numel(), "Tensor::from: " + std::to_string(v.size()) +
                                                     " values for shape " + s.str());
   Tensor x = empty(s);
-  std::memcpy(x.data<float>(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(x.data<float>(), v.data(), v.size() * sizeof(float));  // v.data() may be null
   return x;
 }
 

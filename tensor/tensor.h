@@ -29,7 +29,10 @@ struct Shape {
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims);
   int64_t operator[](int i) const { return d[i < 0 ? i + ndim : i]; }
-  int64_t numel() const;
+  int64_t numel() const;  // for shapes the program built; a shape read from a file goes through numel_checked
+  // numel() of an untrusted shape (a file header): an Error naming `where` for a negative dimension or more than
+  // 2^60 elements (so that numel * 8 bytes still fits an int64).
+  int64_t numel_checked(const std::string& where) const;
   bool operator==(const Shape& o) const;
   bool operator!=(const Shape& o) const { return !(*this == o); }
   std::string str() const;  // "[2, 3, 64, 64]"

@@ -39,7 +39,7 @@ TEST_CASE("pts: reads any declared count / and names file and line for each malf
   std::string nonnum = pts_text(3);
   nonnum.replace(nonnum.find("11.7"), 4, "1x.7");
   write(tmp("nonnum.pts"), nonnum);
-  CHECK_THROWS_WITH(read_pts(tmp("nonnum.pts")), Catch::Contains("nonnum.pts:5") && Catch::Contains("'1x.7' is not a number"));
+  CHECK_THROWS_WITH(read_pts(tmp("nonnum.pts")), Catch::Contains("nonnum.pts:5: x of point 1") && Catch::Contains("got '1x.7'"));
   CHECK_THROWS_WITH(read_pts(tmp("missing.pts")), Catch::Contains("missing.pts") && Catch::Contains("cannot open"));
 }
 
@@ -53,7 +53,7 @@ TEST_CASE("images: PNG and JPEG round trip / missing and corrupt files are named
   save_jpeg(im, tmp("a.jpg"));
   CHECK(load_image(tmp("a.jpg")).h == 7);
   write(tmp("corrupt.jpg"), "\xff\xd8\xff\xe0 this is not really a jpeg");
-  CHECK_THROWS_WITH(load_image(tmp("corrupt.jpg")), Catch::Contains("corrupt.jpg") && Catch::Contains("cannot decode"));
+  CHECK_THROWS_WITH(load_image(tmp("corrupt.jpg")), Catch::Contains("corrupt.jpg") && Catch::Contains("truncated JPEG"));
   CHECK_THROWS_WITH(load_image(tmp("nope.jpg")), Catch::Contains("nope.jpg") && Catch::Contains("cannot open"));
   // a 300W folder whose image has no .pts beside it
   mkdir(tmp("folder").c_str(), 0755);
