@@ -1,5 +1,7 @@
 #include "data/image.h"
 
+#include "tensor/fileio.h"
+
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
@@ -263,11 +265,19 @@ Image load_image(const std::string& path) {
   return decode_image(buf.data(), buf.size(), path);
 }
 
+// Encoded in memory, then written atomically (tensor/fileio.h): a picture is never left half-written.
+static void append_bytes(void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size); }
 void save_png(const Image& im, const std::string& path) {
-  if (!stbi_write_png(path.c_str(), im.w, im.h, 3, im.px.data(), im.w * 3)) throw Error(path + ": cannot write PNG");
+  std::string bytes;
+  if (im.w <= 0 || im.h <= 0 || !stbi_write_png_to_func(append_bytes, &bytes, im.w, im.h, 3, im.px.data(), im.w * 3))
+    throw Error(path + ": cannot encode PNG");
+  write_file_atomic(path, bytes);
 }
 void save_jpeg(const Image& im, const std::string& path, int quality) {
-  if (!stbi_write_jpg(path.c_str(), im.w, im.h, 3, im.px.data(), quality)) throw Error(path + ": cannot write JPEG");
+  std::string bytes;
+  if (im.w <= 0 || im.h <= 0 || !stbi_write_jpg_to_func(append_bytes, &bytes, im.w, im.h, 3, im.px.data(), quality))
+    throw Error(path + ": cannot encode JPEG");
+  write_file_atomic(path, bytes);
 }
 
 Image crop(const Image& im, int x0, int y0, int x1, int y1) {

@@ -7,6 +7,7 @@
 #include <stb/stb_image.h>
 
 #include "data/synth.h"
+#include "tensor/parse.h"
 
 namespace {
 
@@ -41,13 +42,7 @@ Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint6
     // training faces and test faces come from different seeds, so they never overlap
     const uint64_t s = f[0] == "synth" ? seed * 2 + 1 : seed * 2 + 2;
     d.size = f[0] == "synth" ? 4000 : 300;
-    if (f.size() == 2) {
-      char* end = nullptr;
-      const long long n = std::strtoll(f[1].c_str(), &end, 10);
-      if (f[1].empty() || *end || n < 1 || n > 10000000)
-        throw Error("data '" + spec + "': the face count '" + f[1] + "' should be an integer in [1, 10000000]");
-      d.size = n;
-    }
+    if (f.size() == 2) d.size = parse_int(f[1], "data '" + spec + "': the face count", 1, 10000000);
     d.source = synth_source(s, input);
     d.n_points = 68;
     for (int64_t i = 0; i < d.size; i++) d.labels.push_back(synth_landmarks(s, i, input));

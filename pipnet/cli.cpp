@@ -20,6 +20,7 @@
 #include "pipnet/run.h"
 #include "pipnet/train.h"
 #include "tensor/fileio.h"
+#include "tensor/parse.h"
 
 // ---- options --------------------------------------------------------------------------------------
 namespace {
@@ -30,13 +31,6 @@ std::string underscored(std::string s) {
 std::string dashed(std::string s) {
   for (char& c : s) if (c == '_') c = '-';
   return s;
-}
-bool parse_whole_number(const std::string& v, double& x) {
-  if (v.empty() || std::isspace((unsigned char)v[0])) return false;
-  errno = 0;
-  char* end = nullptr;
-  x = std::strtod(v.c_str(), &end);
-  return errno == 0 && end == v.c_str() + v.size() && std::isfinite(x);
 }
 }  // namespace
 
@@ -58,31 +52,35 @@ std::vector<std::string> Args::all(const std::string& k) const {
   for (auto& [a, b] : kv) if (a == k) v.push_back(b);
   return v;
 }
+// A malformed value is a usage error: one line naming the flag (tensor/parse.h says what was expected).
 double Args::get_double(const std::string& k, double def, double lo, double hi) const {
   const std::string v = get(k);
   if (v.empty()) return def;
-  double x;
-  if (!parse_whole_number(v, x) || x < lo || x > hi)
-    usage_error(strf("--%s '%s': expected a number in [%g, %g]", dashed(k).c_str(), v.c_str(), lo, hi));
-  return x;
+  try {
+    return parse_double(v, "--" + dashed(k), lo, hi);
+  } catch (const Error& e) {
+    usage_error(e.what());
+  }
 }
 int Args::get_int(const std::string& k, int def, int lo, int hi) const {
   const std::string v = get(k);
   if (v.empty()) return def;
-  double x;
-  if (!parse_whole_number(v, x) || x != std::floor(x) || x < lo || x > hi)
-    usage_error(strf("--%s '%s': expected an integer in [%d, %d]", dashed(k).c_str(), v.c_str(), lo, hi));
-  return (int)x;
+  try {
+    return (int)parse_int(v, "--" + dashed(k), lo, hi);
+  } catch (const Error& e) {
+    usage_error(e.what());
+  }
 }
 std::vector<int> Args::get_ints(const std::string& k, const std::string& def, int lo, int hi) const {
   const std::string v = get(k, def);
   std::vector<int> out;
   std::stringstream ss(v);
   for (std::string t; std::getline(ss, t, ',');) {
-    double x;
-    if (!parse_whole_number(t, x) || x != std::floor(x) || x < lo || x > hi)
-      usage_error(strf("--%s '%s': expected integers in [%d, %d] separated by commas", dashed(k).c_str(), v.c_str(), lo, hi));
-    out.push_back((int)x);
+    try {
+      out.push_back((int)parse_int(t, "--" + dashed(k) + " '" + v + "'", lo, hi));
+    } catch (const Error& e) {
+      usage_error(e.what());
+    }
   }
   if (out.empty()) usage_error("--" + dashed(k) + ": expected at least one value");
   return out;

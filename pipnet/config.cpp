@@ -11,6 +11,7 @@
 
 #include "layers/resnet.h"
 #include "tensor/fileio.h"
+#include "tensor/parse.h"
 
 namespace {
 
@@ -68,21 +69,9 @@ std::vector<Setting> settings(TrainConfig& c) {
 // Old spellings, read and never written.
 const std::map<std::string, std::string> kAliases = {{"stride", "net_stride"}, {"input", "input_size"}, {"nb", "num_nb"}};
 
-// A whole string as a number, or nothing (trailing characters, overflow, NaN).
-bool parse_number(const std::string& v, double& x) {
-  if (v.empty() || std::isspace((unsigned char)v[0])) return false;
-  errno = 0;
-  char* end = nullptr;
-  x = std::strtod(v.c_str(), &end);
-  return errno == 0 && end == v.c_str() + v.size() && std::isfinite(x);
-}
-
 void assign(const Setting& s, const std::string& v) {
   auto number = [&](bool integer) {
-    double x;
-    if (!parse_number(v, x) || x < s.lo || x > s.hi || (integer && x != std::floor(x)))
-      throw Error(strf("%s = '%s': expected %s in [%g, %g]", s.key, v.c_str(), integer ? "an integer" : "a number", s.lo, s.hi));
-    return x;
+    return integer ? (double)parse_int(v, s.key, (int64_t)s.lo, (int64_t)s.hi) : parse_double(v, s.key, s.lo, s.hi);
   };
   std::visit([&](auto* m) {
     using T = std::remove_pointer_t<decltype(m)>;
@@ -205,11 +194,8 @@ std::vector<int> TrainConfig::decay_epochs() const {
   std::vector<int> v;
   std::stringstream ss(recipe.decay);
   for (std::string t; std::getline(ss, t, ',');) {
-    double x;
     if (t.empty()) continue;
-    if (!parse_number(t, x) || x != std::floor(x) || x < 1 || x > 1e6)
-      throw Error("decay = '" + recipe.decay + "': expected epoch numbers separated by commas, e.g. 30,50");
-    v.push_back((int)x);
+    v.push_back((int)parse_int(t, "decay = '" + recipe.decay + "': an epoch", 1, 1000000));
   }
   return v;
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "tensor/fileio.h"
+#include "tensor/parse.h"
 #include "tensor/tensor.h"
 
 MeanFace MeanFace::load(const std::string& path) {
@@ -19,18 +20,8 @@ MeanFace MeanFace::load(const std::string& path) {
   std::vector<float> v;
   std::string tok;
   while (is >> tok) {
-    float x = NAN;
-    try {
-      size_t used = 0;
-      x = std::stof(tok, &used);
-      if (used != tok.size()) x = NAN;
-    } catch (const std::exception&) {
-    }
     // normalised crop coordinates: a mean face lies in the crop, give or take its margin
-    if (!(x >= -1 && x <= 2))
-      throw Error(path + ": value " + std::to_string(v.size() + 1) + " is '" + tok +
-                  "', expected a number in [-1, 2] (normalised crop coordinates)");
-    v.push_back(x);
+    v.push_back((float)parse_double(tok, path + ": value " + std::to_string(v.size() + 1) + " (normalised crop coordinates)", -1, 2));
   }
   if (v.empty() || v.size() % 2) throw Error(path + ": " + std::to_string(v.size()) + " values, expected 2N (x y per landmark)");
   MeanFace m;

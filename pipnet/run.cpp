@@ -7,6 +7,7 @@
 #include "kernels/cuda/cuda.h"
 #include "pipnet/plot.h"
 #include "tensor/fileio.h"
+#include "tensor/parse.h"
 #include "tensor/pth.h"
 #include "tensor/safetensors.h"
 
@@ -60,10 +61,7 @@ int load_checkpoint(const TensorFile& f, PIPNet& net, Adam* opt, int max_epochs)
   }
   auto it = f.metadata.find("epochs_done");
   if (it == f.metadata.end()) throw Error(path + ": checkpoint lacks the metadata 'epochs_done'");
-  char* end = nullptr;
-  const long e = std::strtol(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end || e < 0 || e > max_epochs)
-    throw Error(strf("%s: epochs_done = '%s': expected an integer in [0, %d]", path.c_str(), it->second.c_str(), max_epochs));
+  const int64_t e = parse_int(it->second, path + ": epochs_done", 0, max_epochs);
   load_state_dict(net, model, path);
   if (opt) opt->load_state(optim, path);
   return (int)e;

@@ -1,5 +1,7 @@
 #include "tensor/safetensors.h"
 
+#include "tensor/fileio.h"
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -322,20 +324,14 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   }
   h += "}";
   while ((h.size() + 8) % 8) h += ' ';  // align the data section to 8 bytes, as the reference writer does
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(tmp + ": cannot write");
-    f.write(prefix.data(), prefix.size());
+  write_file_atomic(path, [&](std::ostream& f) {  // temporary file + rename; removed if anything fails
+    f.write(prefix.data(), (std::streamsize)prefix.size());
     uint64_t n = h.size();
     f.write(reinterpret_cast<const char*>(&n), 8);
-    f.write(h.data(), h.size());
+    f.write(h.data(), (std::streamsize)h.size());
     for (auto& [name, t] : tensors) {
       Tensor c = t.to(Device::CPU);
-      f.write(static_cast<const char*>(c.raw()), c.nbytes());
+      if (c.nbytes()) f.write(static_cast<const char*>(c.raw()), (std::streamsize)c.nbytes());
     }
-    f.flush();
-    if (!f) throw Error(tmp + ": write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path + ": cannot rename " + tmp + " into place");
+  });
 }

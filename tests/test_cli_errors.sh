@@ -24,10 +24,10 @@ for cmd in train test infer demo bench synth; do
   expect_error "$cmd --bogus" "unknown option --bogus" "$pipnet" $cmd --bogus 1
 done
 expect_error "--box with trailing garbage" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,100,100abc
-expect_error "synth-test:0" "should be an integer" "$pipnet" train "${tiny[@]}" --test-data synth-test:0 --out "$dir/z"
-expect_error "synth --n 16x" "--n '16x'" "$pipnet" synth --n 16x --out "$dir/s.png"
+expect_error "synth-test:0" "the face count: expected an integer in [1, 10000000]" "$pipnet" train "${tiny[@]}" --test-data synth-test:0 --out "$dir/z"
+expect_error "synth --n 16x" "--n: expected an integer" "$pipnet" synth --n 16x --out "$dir/s.png"
 expect_error "demo --minutes soon" "--minutes" "$pipnet" demo --minutes soon
-expect_error "train --epochs 3.5" "epochs = '3.5'" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"
+expect_error "train --epochs 3.5" "epochs: expected an integer" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"
 [[ ! -e "$dir/z" ]] || fail "a refused run left $dir/z behind"
 expect_error "--box beyond int" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,99999999999,40
 expect_error "bench --backbones ''" "--backbones" "$pipnet" bench --backbones "" --no-torch

@@ -53,10 +53,10 @@ TEST_CASE("config: every setting round-trips through config.txt, old spellings r
 TEST_CASE("config: bad values name the key and what was expected", "[config]") {
   TrainConfig c;
   CHECK_THROWS_WITH(c.set("bogus", "1"), Catch::Contains("unknown setting 'bogus'"));
-  CHECK_THROWS_WITH(c.set("batch", "16x"), Catch::Contains("batch = '16x'") && Catch::Contains("integer"));
+  CHECK_THROWS_WITH(c.set("batch", "16x"), Catch::Contains("batch: expected an integer") && Catch::Contains("'16x'"));
   CHECK_THROWS_WITH(c.set("num_nb", "68.7"), Catch::Contains("integer"));
   CHECK_THROWS_WITH(c.set("epochs", "1e20"), Catch::Contains("epochs"));
-  CHECK_THROWS_WITH(c.set("lr", "nan"), Catch::Contains("lr = 'nan'"));
+  CHECK_THROWS_WITH(c.set("lr", "nan"), Catch::Contains("lr: expected a finite number") && Catch::Contains("'nan'"));
   CHECK_THROWS_WITH(c.set("augment", "maybe"), Catch::Contains("on or off"));
   CHECK_THROWS_WITH(c.set("device", "tpu"), Catch::Contains("cpu, cuda"));
   CHECK_THROWS_WITH(c.set("backbone", "vgg"), Catch::Contains("resnet18"));
@@ -70,7 +70,7 @@ TEST_CASE("config: bad values name the key and what was expected", "[config]") {
   std::ofstream(d + "/c.txt") << "epochs = 3\n\nbatch: 4\n";
   CHECK_THROWS_WITH(TrainConfig().load(d + "/c.txt"), Catch::Contains(d + "/c.txt:3") && Catch::Contains("key = value"));
   std::ofstream(d + "/c2.txt") << "# comment\nlr = fast\n";
-  CHECK_THROWS_WITH(TrainConfig().load(d + "/c2.txt"), Catch::Contains(d + "/c2.txt:2: lr = 'fast'"));
+  CHECK_THROWS_WITH(TrainConfig().load(d + "/c2.txt"), Catch::Contains(d + "/c2.txt:2: lr: expected a finite number") && Catch::Contains("'fast'"));
 }
 
 TEST_CASE("config: presets set the official names", "[config]") {
@@ -103,7 +103,7 @@ TEST_CASE("resume: the run's config.txt, then only the overrides a resumed run m
   CHECK_THROWS_WITH(resume_config(d, {{"width", "16"}}), Catch::Contains("--width 16") && Catch::Contains("keeps its width"));
   CHECK_THROWS_WITH(resume_config(d, {{"lr", "5"}}), Catch::Contains("keeps its lr"));
   CHECK_THROWS_WITH(resume_config(d, {{"stride", "64"}}), Catch::Contains("keeps its net_stride"));
-  CHECK_THROWS_WITH(resume_config(d, {{"threads", "x"}}), Catch::Contains("threads = 'x'"));
+  CHECK_THROWS_WITH(resume_config(d, {{"threads", "x"}}), Catch::Contains("threads: expected an integer"));
   CHECK_THROWS_WITH(resume_config(d + "/nothing", {}), Catch::Contains("nothing to resume"));
   CHECK(slurp(d + "/config.txt") == before);  // refusing wrote nothing
 }
@@ -172,7 +172,7 @@ TEST_CASE("checkpoint: epochs_done must be a whole number of epochs the run can 
     write_safetensors(d + "/ck.safetensors", f.tensors, f.metadata);
     INFO(bad);
     CHECK_THROWS_WITH(load_checkpoint(d + "/ck.safetensors", a.net, &a.opt, 60),
-                      Catch::Contains(std::string("epochs_done = '") + bad + "'") && Catch::Contains("[0, 60]"));
+                      Catch::Contains("ck.safetensors: epochs_done: expected an integer in [0, 60]") && Catch::Contains(bad));
   }
   f.metadata.erase("epochs_done");
   write_safetensors(d + "/ck.safetensors", f.tensors, f.metadata);
