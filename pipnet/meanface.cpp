@@ -21,7 +21,12 @@ MeanFace MeanFace::load(const std::string& path) {
   std::string tok;
   while (is >> tok) {
     // normalised crop coordinates: a mean face lies in the crop, give or take its margin
-    v.push_back((float)parse_double(tok, path + ": value " + std::to_string(v.size() + 1) + " (normalised crop coordinates)", -1, 2));
+    try {
+      v.push_back((float)parse_double(tok, "mean face", -1, 2));
+    } catch (const Error&) {
+      throw Error(path + ": value " + std::to_string(v.size() + 1) + " is '" + tok +
+                  "', expected a number in [-1, 2] (normalised crop coordinates)");
+    }
   }
   if (v.empty() || v.size() % 2) throw Error(path + ": " + std::to_string(v.size()) + " values, expected 2N (x y per landmark)");
   MeanFace m;
