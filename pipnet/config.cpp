@@ -103,6 +103,7 @@ std::string value_of(const Setting& s) {
     using T = std::remove_pointer_t<decltype(m)>;
     if constexpr (std::is_same_v<T, std::string>) return *m;
     else if constexpr (std::is_same_v<T, bool>) return *m ? "1" : "0";
+    else if constexpr (std::is_same_v<T, float>) return strf("%.7g", (double)*m);  // a float's own digits
     else if constexpr (std::is_floating_point_v<T>) return strf("%.10g", (double)*m);
     else return std::to_string(*m);
   }, s.member);
@@ -245,9 +246,11 @@ std::string config_help() {
       if ((int)s.group != g || s.hidden) continue;
       std::string flag = std::string("--") + s.key;
       for (char& ch : flag) if (ch == '_') ch = '-';
-      std::string def = value_of(s);
+      std::string def = value_of(s), choices;
       if (std::holds_alternative<std::string*>(s.member)) def = "'" + def + "'";
-      h += strf("    %-16s %s (default %s)\n", flag.c_str(), s.help, def.c_str());
+      if (std::holds_alternative<bool*>(s.member)) def = def == "1" ? "on" : "off";
+      for (auto& c : s.choices) choices += (choices.empty() ? ": " : "|") + c;
+      h += strf("    %-16s %s%s (default %s)\n", flag.c_str(), s.help, choices.c_str(), def.c_str());
     }
   }
   return h;
