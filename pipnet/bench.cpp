@@ -1,11 +1,14 @@
 // pipnet bench: inference latency and FPS at batch 1, inference and training images/s at larger batches, per
-// backbone, beside PyTorch on the same threads and shapes (the paper's Table 8 columns).
+// backbone, beside PyTorch on the same threads and shapes (the paper's Table 8 columns). The protocol is
+// bench/protocol.h's: each batch size's output is checked against the batch-1 path before it is timed, a warm-up
+// call, then the median of the timed calls (b=1: as many as fill 2 s, with their min-max printed).
 #include <omp.h>
 
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 
+#include "bench/protocol.h"
 #include "data/synth.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/dispatch.h"
@@ -50,6 +53,7 @@ int cmd_bench(int argc, char** argv) {
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
   std::string head = strf("%-10s %-8s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
+  std::string spread1;  // min-max of the last batch-1 timing
   for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
   for (int b : batches) head += strf(" %13s", strf("train b=%d", b).c_str());
   std::printf("%s\n", head.c_str());
@@ -89,11 +93,8 @@ int cmd_bench(int argc, char** argv) {
         ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
         opt.step();
       };
-      train_step();
-      auto t0 = std::chrono::steady_clock::now();
-      const int steps = 3;
-      for (int i = 0; i < steps; i++) train_step();
-      train_ips.push_back(steps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      const bench::Timing tt = bench::time_it(train_step, /*warmup=*/1, /*reps=*/3);
+      train_ips.push_back(B / tt.median_s());
     }
     // inference: batch 1 through Replay (a CUDA graph on the GPU), the batches eagerly
     net.eval();
@@ -103,25 +104,29 @@ int cmd_bench(int argc, char** argv) {
     PipOutput out1;
     Replay replay(dev, [&] { out1 = net.run(x1); });
     decode(out1, nbr, S, pc.net_stride);
-    const int reps1 = dev == Device::CUDA ? 200 : 20;
-    auto a0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps1; i++) {
+    const std::vector<float> ref1 = out1.cls.to_vector();  // the batch-1 path's score maps, to check the batches by
+    const bench::Timing t1 = bench::time_for([&] {
       replay.run();
       decode(out1, nbr, S, pc.net_stride);
-    }
-    const double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count() / reps1;
+    }, dev == Device::CUDA ? 1.0 : 2.0);
+    const double s1 = t1.median_s();
+    spread1 = t1.spread();
     for (int B : batches) {
       Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
-      decode(net.run(xb), nbr, S, pc.net_stride);
-      const int reps = dev == Device::CUDA ? 20 : 3;
-      auto b0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < reps; i++) decode(net.run(xb), nbr, S, pc.net_stride);
-      ips.push_back(reps * B / std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count());
+      // validate before timing: every image of the batch (all the same) scores as the batch-1 path does
+      const std::vector<float> cls = net.run(xb).cls.to_vector();
+      std::vector<float> want;
+      for (int b = 0; b < B; b++) want.insert(want.end(), ref1.begin(), ref1.end());
+      if (!bench::validate(strf("%s score maps, b=%d vs b=1", bb.c_str(), B), cls.data(), want.data(), want.size(), 1e-5, 1e-3))
+        throw Error(strf("pipnet bench: %s at batch %d disagrees with batch 1: not timed", bb.c_str(), B));
+      const bench::Timing t = bench::time_it([&] { decode(net.run(xb), nbr, S, pc.net_stride); }, 0,
+                                             dev == Device::CUDA ? 20 : 3);
+      ips.push_back(B / t.median_s());
     }
     std::vector<double> v = {1e3 * s1, 1 / s1};
     v.insert(v.end(), ips.begin(), ips.end());
     v.insert(v.end(), train_ips.begin(), train_ips.end());
-    std::printf("%s\n", row(bb, "pipnet", v).c_str());
+    std::printf("%s   (b=1 min-max %s ms)\n", row(bb, "pipnet", v).c_str(), spread1.c_str());
     if (!a.has("no_torch")) {
       const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s %s 2>/dev/null",
                                    PIPNET_SOURCE_DIR, bb.c_str(), S, threads, device.c_str(), a.get("batches", "16").c_str());
