@@ -215,10 +215,14 @@ void load_state_dict(Module& m, const NamedTensors& src, const std::string& sour
   if (!missing.empty() || !shapes.empty() || !extra.empty())
     throw Error(source + ": weights do not match the model" + list("missing", missing) +
                 list("wrong shape or type", shapes) + list("unexpected", extra));
-  for (auto& [n, t] : mine)  // all checked before any is copied: a refused file leaves the module as it was
-    if (given[n].dtype() != DType::I32)
-      for (float v : given[n].to_vector())
-        if (!std::isfinite(v)) throw Error(source + ": " + n + " holds a NaN or infinite value");
+  for (auto& [n, t] : mine) {  // all checked before any is copied: a refused file leaves the module as it was
+    const Tensor& g = given[n];
+    if (g.dtype() == DType::I32) continue;
+    const Tensor host = g.device() == Device::CPU && g.dtype() == DType::F32 ? g : g.to(Device::CPU).to(DType::F32);
+    const float* p = host.data<float>();
+    for (int64_t i = 0; i < host.numel(); i++)
+      if (!std::isfinite(p[i])) throw Error(source + ": " + n + " holds a NaN or infinite value");
+  }
   for (auto& [n, t] : mine) {
     const Tensor& g = given[n];
     Tensor dst = t;

@@ -236,12 +236,12 @@ int cmd_test(int argc, char** argv) {
     TestReport r = run_test(*run.net, run.nbr, d, run.cfg.recipe.batch, /*progress=*/true);
     std::printf("== %s: %s\n", name.c_str(), spec.c_str());
     print_report(r);
-    const std::string ced = sets.size() == 1 ? a.get("ced", dir + "/ced.png") : dir + "/ced_" + name + ".png";
+    const std::string& ced = outputs[1 + 2 * i];  // the paths checked above
     plot_ced(ced, r);
     std::vector<Image> tiles;
     for (int64_t k = 0; k < std::min<int64_t>(16, d.size); k++)
       tiles.push_back(overlay(d.source(k).image, r.pred[k], &r.gt[k], run.cfg.model.input_size >= 200 ? 1 : 2));
-    const std::string ov = dir + "/overlay_" + name + ".png";
+    const std::string& ov = outputs[2 + 2 * i];
     save_png(contact_sheet(tiles, 4), ov);
     std::printf("wrote %s\nwrote %s\n", ov.c_str(), ced.c_str());
     js += (i ? ",\n" : "\n") + ("\"" + json_escape(name) + "\": ") + report_json(r, spec);

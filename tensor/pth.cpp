@@ -61,30 +61,40 @@ Tensor materialize(const std::string& src, const std::string& name, const Obj& t
   }
   if (t.i < 0 || (numel > 0 && last >= st.i))
     bad(src, strf("%s: elements up to %lld of storage '%s' with %lld", name.c_str(), (long long)last, st.s.c_str(), (long long)st.i));
-  const bool is_float = !std::strncmp(type->dtype, "float", 5) || !std::strcmp(type->dtype, "bfloat16");
+  enum Kind { F32, F64, F16, BF16, I64, I32, I16, I8, U8 };  // told once, not per element
+  static const std::pair<const char*, Kind> kinds[] = {{"float32", F32}, {"float64", F64}, {"float16", F16},
+      {"bfloat16", BF16}, {"int64", I64}, {"int32", I32}, {"int16", I16}, {"int8", I8}, {"uint8", U8}, {"bool", U8}};
+  Kind kind = U8;
+  for (auto& [n, k] : kinds) if (!std::strcmp(type->dtype, n)) kind = k;
+  const bool is_float = kind <= BF16;
   Tensor out = Tensor::empty(shape, is_float ? DType::F32 : DType::I32);
+  float* of = is_float ? out.data<float>() : nullptr;
+  int32_t* oi = is_float ? nullptr : out.data<int32_t>();
   std::vector<int64_t> idx(shape.ndim, 0);
   for (int64_t e = 0; e < numel; e++) {
     int64_t off = t.i;
     for (int k = 0; k < shape.ndim; k++) off += idx[k] * t.stride[k];
     const uint8_t* q = sb.data + off * esz;
-    const std::string dt = type->dtype;
     if (is_float) {
       float v;
-      if (dt == "float32") std::memcpy(&v, q, 4);
-      else if (dt == "float64") { double x; std::memcpy(&x, q, 8); v = (float)x; }
-      else if (dt == "float16") v = half_to_float((uint16_t)le(q, 2));
-      else { uint32_t b = (uint32_t)le(q, 2) << 16; std::memcpy(&v, &b, 4); }  // bfloat16
-      out.data<float>()[e] = v;
+      switch (kind) {
+        case F32: std::memcpy(&v, q, 4); break;
+        case F64: { double x; std::memcpy(&x, q, 8); v = (float)x; break; }
+        case F16: v = half_to_float((uint16_t)le(q, 2)); break;
+        default: { uint32_t bits = (uint32_t)le(q, 2) << 16; std::memcpy(&v, &bits, 4); }  // bfloat16
+      }
+      of[e] = v;
     } else {
       int64_t v;
-      if (dt == "int64") v = (int64_t)le(q, 8);
-      else if (dt == "int32") v = (int32_t)(uint32_t)le(q, 4);
-      else if (dt == "int16") v = (int16_t)(uint16_t)le(q, 2);
-      else if (dt == "int8") v = (int8_t)q[0];
-      else v = q[0];  // uint8, bool
+      switch (kind) {
+        case I64: v = (int64_t)le(q, 8); break;
+        case I32: v = (int32_t)(uint32_t)le(q, 4); break;
+        case I16: v = (int16_t)(uint16_t)le(q, 2); break;
+        case I8: v = (int8_t)q[0]; break;
+        default: v = q[0];  // uint8, bool
+      }
       if (v < INT32_MIN || v > INT32_MAX) bad(src, strf("%s: value %lld does not fit in int32", name.c_str(), (long long)v));
-      out.data<int32_t>()[e] = (int32_t)v;
+      oi[e] = (int32_t)v;
     }
     for (int k = shape.ndim - 1; k >= 0; k--) {  // next index, last dimension fastest
       if (++idx[k] < shape.d[k]) break;

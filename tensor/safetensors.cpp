@@ -137,12 +137,6 @@ const Json* field(const Json& o, const char* k) {
   return nullptr;
 }
 
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char c : s) { if (c == '"' || c == '\\') o += '\\'; o += c; }
-  return o;
-}
-
 }  // namespace
 
 const Tensor* TensorFile::find(const std::string& name) const {
@@ -306,7 +300,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   if (!metadata.empty()) {
     h += "\"__metadata__\":{";
     bool first = true;
-    for (auto& [k, v] : metadata) { h += (first ? "\"" : ",\"") + escape(k) + "\":\"" + escape(v) + "\""; first = false; }
+    for (auto& [k, v] : metadata) { h += (first ? "\"" : ",\"") + json_escape(k) + "\":\"" + json_escape(v) + "\""; first = false; }
     h += "}";
   }
   for (auto& [name, t] : tensors) {
@@ -318,7 +312,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     }
     if (h.size() > 1) h += ',';
     h += strf("\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
-                                          escape(name).c_str(), dt, shape.c_str(), (unsigned long long)off,
+                                          json_escape(name).c_str(), dt, shape.c_str(), (unsigned long long)off,
                                           (unsigned long long)(off + t.nbytes()));
     off += t.nbytes();
   }

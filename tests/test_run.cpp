@@ -217,6 +217,11 @@ TEST_CASE("files: an atomic write that fails leaves neither a partial file nor i
   CHECK(!path_exists(d + "/a.txt.tmp"));
   CHECK_THROWS_WITH(write_file_atomic(d + "/no/such/dir/b.txt", "x"), Catch::Contains("cannot write"));
   CHECK(json_escape("a\"b\\c\n") == "a\\\"b\\\\c\\u000a");
+  // names and metadata with quotes or control characters survive a safetensors round trip (one JSON escaper)
+  write_safetensors(d + "/m.safetensors", {{"a\"b", Tensor::zeros({2})}}, {{"source", "line1\nline2\t\"q\""}});
+  TensorFile m = read_safetensors(d + "/m.safetensors");
+  CHECK(m.metadata.at("source") == "line1\nline2\t\"q\"");
+  CHECK(m.tensors[0].first == "a\"b");
   const std::string long_text(5000, 'x');
   CHECK(strf("[%s]", long_text.c_str()).size() == 5002);  // strf never truncates (infer's records are long)
 }
