@@ -2,6 +2,9 @@
 // it needs (which keeps them alive until the tape is cleared) and adds into the inputs' gradients.
 #include "autograd/ops.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "kernels/dispatch.h"
 
 namespace ag {
@@ -78,10 +81,103 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad) {
 // Train: y = (x - mean_B) / sqrt(var_B + eps) * gamma + beta; backward in ref::batchnorm_backward.
 // Eval:  y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, an affine map per channel, so dx gets
 //        only the direct term dy*gamma*invstd (the statistics do not depend on x).
+namespace {
+thread_local AllReduceSum g_bn_sync;
+
+Tensor host_to(const Tensor& like_t, const std::vector<double>& v) {
+  Tensor h = Tensor::empty({(int64_t)v.size()}, like_t.dtype());
+  for (size_t i = 0; i < v.size(); i++) {
+    if (like_t.dtype() == DType::F64) h.data<double>()[i] = v[i];
+    else h.data<float>()[i] = (float)v[i];
+  }
+  return h.to(like_t.device());
+}
+std::vector<double> to_host(const Tensor& t) {
+  const std::vector<float> f = t.dtype() == DType::F64 ? std::vector<float>{} : t.to_vector();
+  if (t.dtype() != DType::F64) return std::vector<double>(f.begin(), f.end());
+  Tensor h = t.to(Device::CPU);
+  return std::vector<double>(h.data<double>(), h.data<double>() + h.numel());
+}
+
+// Synchronised training-mode BatchNorm, built from the one-process kernels:
+//   1. each rank's own mean and variance (the training kernel, on its slice), combined over the ranks exactly
+//      (Chan et al.): the global mean from the all-reduced sums, then the global sum of squared deviations
+//      M2 = sum_r m_r * (var_r + (mean_r - mean)^2), a second all-reduce;
+//   2. y = (x - mean) / sqrt(var + eps) * gamma + beta: the eval kernel with the global statistics;
+//   3. backward: the eval kernel's backward gives dx's direct term dy*gamma*invstd and this rank's sums
+//      sum dy and sum dy*xhat; their all-reduced totals make the statistics' terms,
+//      dx += -gamma*invstd/m * (sum dy + xhat * sum dy*xhat), applied as one more eval-kernel call
+//      ((x - mean) * a + b per channel). dgamma and dbeta keep this rank's sums: the gradient all-reduce averages
+//      them with the other ranks' afterwards, as it does every parameter's.
+Tensor batchnorm2d_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                        Tensor& running_var, double momentum, double eps) {
+  const int C = (int)x.size(1);
+  const Shape c = {x.size(1)};
+  const double m_local = (double)x.numel() / C;
+  Tensor y = like(x, x.shape()), lmean = like(x, c), linv = like(x, c);
+  kern::batchnorm_forward_train(x, gamma, beta, eps, 0, nullptr, nullptr, y, lmean, linv);
+  const std::vector<double> mu = to_host(lmean), inv = to_host(linv);
+  std::vector<double> sums(C + 1);
+  for (int k = 0; k < C; k++) sums[k] = m_local * mu[k];
+  sums[C] = m_local;
+  g_bn_sync(sums.data(), C + 1);
+  const double m = sums[C];
+  std::vector<double> mean(C), m2(C), var(C);
+  for (int k = 0; k < C; k++) {
+    mean[k] = sums[k] / m;
+    const double v = 1.0 / (inv[k] * inv[k]) - eps, d = mu[k] - mean[k];
+    m2[k] = m_local * (std::max(v, 0.0) + d * d);
+  }
+  g_bn_sync(m2.data(), C);
+  for (int k = 0; k < C; k++) var[k] = m2[k] / m;
+  Tensor gmean = host_to(x, mean), gvar = host_to(x, var);
+  kern::batchnorm_forward_eval(x, gamma, beta, eps, gmean, gvar, y);
+  if (running_mean.defined()) {  // PyTorch: the unbiased variance moves the running one
+    std::vector<double> rm = to_host(running_mean), rv = to_host(running_var);
+    for (int k = 0; k < C; k++) {
+      rm[k] = (1 - momentum) * rm[k] + momentum * mean[k];
+      rv[k] = (1 - momentum) * rv[k] + momentum * (m > 1 ? m2[k] / (m - 1) : var[k]);
+    }
+    running_mean.copy_(host_to(x, rm));
+    running_var.copy_(host_to(x, rv));
+  }
+  if (any_requires_grad({&x, &gamma, &beta})) {
+    y.set_requires_grad(true);
+    AllReduceSum sync = g_bn_sync;  // the hook as it was at forward time
+    record([x, gamma, beta, y, gmean, gvar, eps, m, C, sync] {
+      Tensor dy = y.grad();
+      if (!dy.defined()) return;
+      Tensor dx = x.requires_grad() ? x.grad_or_zeros() : Tensor::zeros(x.shape(), x.dtype(), x.device());
+      Tensor dg = Tensor::zeros(gamma.shape(), x.dtype(), x.device()), db = Tensor::zeros(gamma.shape(), x.dtype(), x.device());
+      kern::batchnorm_backward_eval(x, dy, gamma, gmean, gvar, eps, dx, dg, db);
+      if (gamma.requires_grad()) { Tensor g = gamma.grad_or_zeros(); kern::accumulate(dg, g); }
+      if (beta.requires_grad()) { Tensor g = beta.grad_or_zeros(); kern::accumulate(db, g); }
+      std::vector<double> tot = to_host(db), sdyx = to_host(dg), g = to_host(gamma), var = to_host(gvar);
+      tot.insert(tot.end(), sdyx.begin(), sdyx.end());
+      sync(tot.data(), 2 * C);
+      std::vector<double> a(C), b(C), one(C, 1.0);
+      for (int k = 0; k < C; k++) {
+        const double invstd = 1.0 / std::sqrt(var[k] + eps);
+        a[k] = -g[k] * invstd * invstd * tot[C + k] / m;  // times (x - mean): the xhat * sum dy*xhat term
+        b[k] = -g[k] * invstd * tot[k] / m;               // the sum dy term
+      }
+      if (!x.requires_grad()) return;
+      Tensor corr = like(x, x.shape());
+      kern::batchnorm_forward_eval(x, host_to(x, a), host_to(x, b), 0.0, gmean, host_to(x, one), corr);
+      kern::accumulate(corr, dx);
+    });
+  }
+  return y;
+}
+}  // namespace
+
+void set_batchnorm_sync(AllReduceSum hook) { g_bn_sync = std::move(hook); }
+
 Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                    Tensor& running_var, bool training, double momentum, double eps) {
   CHECK_OR_FAIL(x.dim() >= 2 && x.size(1) == gamma.numel(),
                 "batchnorm2d: " + std::to_string(gamma.numel()) + " channels, input " + x.shape().str());
+  if (training && g_bn_sync) return batchnorm2d_sync(x, gamma, beta, running_mean, running_var, momentum, eps);
   Tensor y = like(x, x.shape());
   const Shape c = {x.size(1)};
   if (training) {

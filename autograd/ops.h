@@ -17,6 +17,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad);
 // eval mode uses the running statistics.
 Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// Synchronised BatchNorm (data-parallel training, pipnet/dist.h): while a hook is set on this thread, training-mode
+// batchnorm2d takes its statistics over every rank's batch. The hook must sum n doubles in place across the ranks
+// (an all-reduce); every rank calls it in the same order. An empty hook turns it off.
+using AllReduceSum = std::function<void(double* v, int n)>;
+void set_batchnorm_sync(AllReduceSum hook);
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // torch.nn.functional.leaky_relu
 Tensor add(const Tensor& a, const Tensor& b);

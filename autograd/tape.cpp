@@ -22,13 +22,16 @@ bool any_requires_grad(std::initializer_list<const Tensor*> xs) {
 
 void record(std::function<void()> fn) { g_tape.push_back(std::move(fn)); }
 
-void backward(const Tensor& loss) {
+void backward(const Tensor& loss, const std::function<void()>& after_step) {
   CHECK_OR_FAIL(loss.numel() == 1, "backward() needs a scalar loss, got shape " + loss.shape().str());
   CHECK_OR_FAIL(loss.requires_grad(), "backward(): the loss does not depend on anything that requires grad");
   loss.grad_or_zeros().fill_(1.0);
   // Run newest first. A closure may not record (grad mode is off while it runs).
   NoGradGuard guard;
-  for (size_t i = g_tape.size(); i-- > 0;) g_tape[i]();
+  for (size_t i = g_tape.size(); i-- > 0;) {
+    g_tape[i]();
+    if (after_step) after_step();
+  }
   g_tape.clear();
 }
 

@@ -29,7 +29,9 @@ class NoGradGuard {
 // True if grad mode is on and any of the tensors requires a gradient.
 bool any_requires_grad(std::initializer_list<const Tensor*> xs);
 void record(std::function<void()> backward_fn);
-void backward(const Tensor& loss);  // loss must have one element
+// loss must have one element. `after_step`, when given, runs after each closure (the data-parallel gradient
+// all-reduce starts a bucket there as soon as its gradients are complete: pipnet/dist.h).
+void backward(const Tensor& loss, const std::function<void()>& after_step = {});
 void clear_tape();                  // drop the recorded graph without running it
 size_t tape_size();
 

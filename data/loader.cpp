@@ -31,6 +31,9 @@ Loader::Loader(SampleSource source, int64_t n, int size, LoaderConfig cfg)
     : source_(std::move(source)), n_(n), size_(size), cfg_(std::move(cfg)) {
   CHECK_OR_FAIL(n_ > 0, "loader: no samples");
   CHECK_OR_FAIL(cfg_.batch > 0 && cfg_.workers > 0 && cfg_.prefetch > 0, "loader: batch, workers, prefetch must be positive");
+  CHECK_OR_FAIL(cfg_.ranks >= 1 && cfg_.rank >= 0 && cfg_.rank < cfg_.ranks && cfg_.batch % cfg_.ranks == 0,
+                strf("loader: a batch of %d cannot be split evenly over %d ranks", cfg_.batch, cfg_.ranks));
+  CHECK_OR_FAIL(cfg_.ranks == 1 || cfg_.drop_last, "loader: ranks need whole batches (drop_last)");
   CHECK_OR_FAIL(!cfg_.drop_last || n_ >= cfg_.batch,
                 strf("loader: %lld samples are fewer than one batch of %d (drop_last)", (long long)n_, cfg_.batch));
 }
@@ -68,13 +71,14 @@ void Loader::start_epoch(int epoch) {
 }
 
 Batch Loader::build(int64_t b) {
-  const int64_t first = b * cfg_.batch, count = std::min<int64_t>(cfg_.batch, n_ - first);
+  const int64_t local = cfg_.batch / cfg_.ranks;
+  const int64_t first = b * cfg_.batch + cfg_.rank * local, count = std::min<int64_t>(local, n_ - first);
   Batch out;
   out.images = Tensor::empty({count, 3, size_, size_});
-  Rng rng(cfg_.seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)epoch_ << 40) ^ (uint64_t)b);
   Crop c;
   for (int64_t k = 0; k < count; k++) {
-    const int64_t idx = order_[first + k];
+    const int64_t pos = first + k, idx = order_[pos];
+    Rng rng(cfg_.seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)epoch_ << 40) ^ (uint64_t)pos);
     make_sample(source_, idx, cfg_.augment, cfg_.aug, cfg_.flip_table, rng, c);
     CHECK_OR_FAIL(c.image.w == size_ && c.image.h == size_, "loader: sample has the wrong size");
     normalize_imagenet(c.image, out.images.data<float>() + k * 3 * size_ * size_);

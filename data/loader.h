@@ -1,9 +1,14 @@
 // loader.h: a pool of worker threads that decode, crop, augment and assemble NCHW batches ahead of training.
 //
 // Each epoch shuffles the sample order from (seed, epoch) and drops the last partial batch, as the official
-// training does. Batch b is built by worker b % workers with its own RNG seeded from (seed, epoch, b), so a run is
-// reproducible from its seed whatever the number of workers or their timing. Each worker keeps up to `prefetch`
-// finished batches queued; next() hands them out in order.
+// training does. Batch b is built by worker b % workers; each sample's augmentation draws from its own RNG seeded
+// from (seed, epoch, its position in the epoch's order), so a run is reproducible from its seed whatever the number
+// of workers, their timing, or the number of ranks. Each worker keeps up to `prefetch` finished batches queued;
+// next() hands them out in order.
+//
+// Data-parallel training (pipnet/dist.h): with `ranks` R > 1, `batch` is the global batch and this rank builds only
+// its slice of it, positions [b*batch + rank*batch/R, b*batch + (rank+1)*batch/R) of the one shuffled order a single
+// process would use. So R ranks together see exactly the samples, and the augmentations, of one process.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -31,6 +36,7 @@ struct LoaderConfig {
   int batch = 16, workers = 2, prefetch = 2;
   bool shuffle = true, drop_last = true, augment = true;
   uint64_t seed = 0;
+  int rank = 0, ranks = 1;                // this process's slice of each global batch (batch % ranks == 0)
   AugmentConfig aug;
   std::vector<int> flip_table;            // empty: no flipping
 };
@@ -42,6 +48,7 @@ class Loader {
   void start_epoch(int epoch);            // shuffles (seed, epoch) and starts the workers on batch 0
   bool next(Batch& out);                  // false at the end of the epoch
   int64_t batches_per_epoch() const;
+  int local_batch() const { return cfg_.batch / cfg_.ranks; }  // samples per batch on this rank
 
  private:
   void stop();

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "data/synth.h"
+#include "pipnet/dist.h"
 #include "pipnet/evaluate.h"
 #include "pipnet/plot.h"
 #include "pipnet/run.h"
@@ -358,6 +359,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   for (int i = 2; i < argc; i++) verbose |= !std::strcmp(argv[i], "--verbose");
   try {
+    dist::init(&argc, &argv);  // under mpirun: join the job (pipnet/dist.h); otherwise rank 0 of 1
     int rc = -1;
     if (cmd == "train") rc = cmd_train(argc, argv);
     else if (cmd == "test") rc = cmd_test(argc, argv);
@@ -368,6 +370,7 @@ int main(int argc, char** argv) {
     else if (cmd == "import") rc = cmd_import(argc, argv);
     if (rc >= 0) {
       if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Error("cannot write to standard output (disk full or closed pipe?)");
+      dist::finalize();
       return rc;
     }
   } catch (const Error& e) {

@@ -62,7 +62,11 @@ std::vector<Setting> settings(TrainConfig& c) {
       {"eval_every", Group::Run, &c.run.eval_every, 1, 100000, "test every N epochs (and after the last)"},
       {"max_batches", Group::Run, &c.run.max_batches, 0, 1e12, "batches per epoch, 0 = all (short runs)"},
       {"time_limit_s", Group::Run, &c.run.time_limit_s, 0, 1e9, "stop after the epoch that passes S seconds; 0 = none"},
+      {"sync_bn", Group::Run, &c.run.sync_bn, 0, 0, "under mpirun: BatchNorm statistics over the global batch, on|off"},
+      {"comm_timeout", Group::Run, &c.run.comm_timeout, 1, 1e6, "under mpirun: seconds a collective may wait for a rank"},
       {"die_at_step", Group::Run, &c.run.die_at_step, 0, 1e12, "test hook: exit as a kill would", {}, true},
+      {"die_rank", Group::Run, &c.run.die_rank, -1, 1e6, "test hook: the rank die_at_step applies to (-1 all)", {}, true},
+      {"stall_at_step", Group::Run, &c.run.stall_at_step, 0, 1e12, "test hook: hang as a wedged rank would", {}, true},
   };
 }
 

@@ -39,7 +39,11 @@ struct RunConfig {
   int eval_every = 1;                // evaluate on test_data every N epochs (and after the last)
   int64_t max_batches = 0;           // per epoch, 0 = all (short runs, tests)
   double time_limit_s = 0;           // stop (after a whole epoch) once this much time has gone; 0 = none
+  bool sync_bn = false;              // under mpirun: BatchNorm statistics all-reduced (pipnet/dist.h)
+  double comm_timeout = 300;         // under mpirun: seconds before a collective gives up on a silent rank
   int64_t die_at_step = 0;           // test hook: exit at once at this global step, as a kill would
+  int die_rank = -1;                 // test hook: only this rank dies (-1: every rank)
+  int64_t stall_at_step = 0;         // test hook: die_rank (or every rank) sleeps for ever at this step
 };
 
 struct TrainConfig {

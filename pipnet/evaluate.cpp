@@ -3,42 +3,66 @@
 #include <chrono>
 #include <cstdio>
 
+#include "pipnet/dist.h"
 #include "pipnet/plot.h"
 #include "pipnet/progress.h"
 #include "tensor/fileio.h"
 
+// Under mpirun each rank tests one contiguous slice of the data; the predictions are gathered in the data's order,
+// so every rank ends with the report one process would make.
 TestReport run_test(PIPNet& net, const Neighbors& nbr, const Dataset& data, int batch, bool progress) {
   ag::NoGradGuard ng;
   const bool was_training = net.is_training();
   net.eval();
-  LoaderConfig lc;
-  lc.batch = batch;
-  lc.shuffle = false;
-  lc.drop_last = false;
-  lc.augment = false;
-  lc.workers = 2;
-  Loader loader(data.source, data.size, net.cfg.input_size, lc);
-  loader.start_epoch(0);
+  const int R = dist::size(), r = dist::rank();
+  const int64_t begin = data.size * r / R, end = data.size * (r + 1) / R;
   TestReport rep;
-  std::vector<std::vector<float>> unmerged;
-  Batch b;
+  std::vector<float> mine;  // [merged N*2, unmerged N*2] per image of this rank's slice
   double seconds = 0;
-  Progress bar{"test", data.size};
-  while (loader.next(b)) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<Landmarks> dec = decode(net.run(b.images.to(net.device())), nbr, net.cfg.input_size, net.cfg.net_stride);
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t k = 0; k < dec.size(); k++) {
-      rep.pred.push_back(dec[k].merged);
-      unmerged.push_back(dec[k].unmerged);
-      rep.gt.push_back(data.labels[b.index[k]]);
+  if (end > begin) {
+    LoaderConfig lc;
+    lc.batch = batch;
+    lc.shuffle = false;
+    lc.drop_last = false;
+    lc.augment = false;
+    lc.workers = 2;
+    const SampleSource& src = data.source;
+    Loader loader([&src, begin](int64_t i) { return src(begin + i); }, end - begin, net.cfg.input_size, lc);
+    loader.start_epoch(0);
+    Batch b;
+    Progress bar{"test", end - begin};
+    int64_t done = 0;
+    while (loader.next(b)) {
+      auto t0 = std::chrono::steady_clock::now();
+      std::vector<Landmarks> dec = decode(net.run(b.images.to(net.device())), nbr, net.cfg.input_size, net.cfg.net_stride);
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      for (const Landmarks& L : dec) {
+        mine.insert(mine.end(), L.merged.begin(), L.merged.end());
+        mine.insert(mine.end(), L.unmerged.begin(), L.unmerged.end());
+      }
+      done += (int64_t)dec.size();
+      if (progress && dist::is_root()) bar.update(done, done);
     }
-    if (progress) bar.update((int64_t)rep.pred.size(), (int64_t)rep.pred.size());
   }
+  const std::vector<std::string> all = dist::allgather(
+      std::string(reinterpret_cast<const char*>(mine.data()), mine.size() * sizeof(float)), "the test predictions");
+  const size_t P = (size_t)data.n_points * 2;
+  std::vector<std::vector<float>> unmerged;
+  for (const std::string& part : all) {
+    const float* f = reinterpret_cast<const float*>(part.data());
+    for (size_t k = 0; k + 2 * P <= part.size() / sizeof(float); k += 2 * P) {
+      rep.pred.emplace_back(f + k, f + k + P);
+      unmerged.emplace_back(f + k + P, f + k + 2 * P);
+    }
+  }
+  CHECK_OR_FAIL((int64_t)rep.pred.size() == data.size, "run_test: the ranks' predictions do not add up to the data set");
+  rep.gt = data.labels;
   rep.norm = norm_for(data.n_points);
   rep.merged = evaluate(rep.pred, rep.gt, rep.norm);
   rep.unmerged = evaluate(unmerged, rep.gt, rep.norm);
-  rep.seconds_per_image = seconds / std::max<size_t>(1, rep.pred.size());
+  double sec_img[2] = {seconds, (double)(end - begin)};
+  dist::allreduce_sum(sec_img, 2, "the test timing");
+  rep.seconds_per_image = sec_img[0] / std::max(1.0, sec_img[1]);
   net.train(was_training);
   return rep;
 }

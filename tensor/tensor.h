@@ -97,6 +97,7 @@ class Tensor {
   Tensor grad() const { return Tensor(p_->grad); }
   Tensor grad_or_zeros() const;           // the gradient buffer, created zeroed if missing
   void zero_grad();                       // zero the gradient buffer in place (keeps it allocated)
+  void drop_grad() { p_->grad.reset(); }  // no gradient at all (PyTorch's zero_grad(set_to_none=True))
 
   TensorImpl* impl() const { return p_.get(); }
   bool same(const Tensor& o) const { return p_ == o.p_; }
