@@ -282,6 +282,26 @@ Tensor maxpool2d(const Tensor& x, int k, int stride, int pad) {
 }
 
 // Global average pool: y[n,c] = mean over H*W; dx += dy / (H*W).
+// Windowed average (count_include_pad): each output is the mean of its k x k window, zeros outside the image
+// counted; dx += dy / (k*k) over every window a pixel belongs to.
+Tensor avgpool2d(const Tensor& x, int k, int stride, int pad) {
+  check_nchw("avgpool2d", x);
+  CHECK_OR_FAIL(k > 0 && stride > 0 && pad >= 0 && 2 * pad <= k, "avgpool2d: kernel " + std::to_string(k) + ", stride " +
+                    std::to_string(stride) + ", pad " + std::to_string(pad) + " (pad at most half the kernel)");
+  PoolGeom g = PoolGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), k, stride, pad);
+  CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "avgpool2d: input " + x.shape().str() + " is smaller than the window");
+  Tensor y = like(x, {g.N, g.C, g.P, g.Q});
+  kern::avgpool2d_forward(g, x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([g, x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::avgpool2d_backward(g, y.grad(), dx);
+    });
+  }
+  return y;
+}
 Tensor global_avgpool(const Tensor& x) {
   check_nchw("global_avgpool", x);
   Tensor y = like(x, {x.size(0), x.size(1)});
@@ -292,6 +312,41 @@ Tensor global_avgpool(const Tensor& x) {
       if (!y.grad().defined()) return;
       Tensor dx = x.grad_or_zeros();
       kern::avgpool_backward(y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// ---- concat_channels ----------------------------------------------------------------------------
+// y = [x_0, x_1, ...] along the channels: y's channels c_i..c_i+C_i-1 are x_i. Each x_i's gradient is its own
+// slice of dy: dx_i += dy[:, c_i:c_i+C_i].
+Tensor concat_channels(const std::vector<Tensor>& xs) {
+  CHECK_OR_FAIL(!xs.empty(), "concat_channels: no inputs");
+  int64_t C = 0;
+  for (const Tensor& x : xs) {
+    check_nchw("concat_channels", x);
+    CHECK_OR_FAIL(x.size(0) == xs[0].size(0) && x.size(2) == xs[0].size(2) && x.size(3) == xs[0].size(3) &&
+                      x.dtype() == xs[0].dtype() && x.device() == xs[0].device(),
+                  "concat_channels: " + x.shape().str() + " does not fit beside " + xs[0].shape().str());
+    C += x.size(1);
+  }
+  Tensor y = like(xs[0], {xs[0].size(0), C, xs[0].size(2), xs[0].size(3)});
+  int c0 = 0;
+  bool grad = false;
+  for (const Tensor& x : xs) {
+    kern::concat_channels_forward(c0, x, y);
+    c0 += (int)x.size(1);
+    grad = grad || any_requires_grad({&x});
+  }
+  if (grad) {
+    y.set_requires_grad(true);
+    record([xs, y] {
+      if (!y.grad().defined()) return;
+      int at = 0;
+      for (const Tensor& x : xs) {
+        if (x.requires_grad()) { Tensor dx = x.grad_or_zeros(); kern::concat_channels_backward(at, y.grad(), dx); }
+        at += (int)x.size(1);
+      }
     });
   }
   return y;

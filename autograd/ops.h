@@ -27,6 +27,10 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // torch.nn.f
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor maxpool2d(const Tensor& x, int k, int stride, int pad);
 Tensor global_avgpool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+// torch.nn.functional.avg_pool2d (count_include_pad, no ceil mode): the window's sum over k*k
+Tensor avgpool2d(const Tensor& x, int k, int stride, int pad);
+// torch.cat(xs, 1): NCHW tensors of one batch, height and width -> [N, sum of C, H, W]
+Tensor concat_channels(const std::vector<Tensor>& xs);
 Tensor reshape(const Tensor& x, const Shape& s);
 // y = sum_i w_i * x_i, all x_i of one shape (a weighted sum of loss terms, for instance).
 Tensor weighted_sum(const std::vector<Tensor>& xs, const std::vector<double>& ws);

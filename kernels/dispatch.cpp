@@ -123,6 +123,18 @@ const auto avgpool_fwd = row("avgpool_forward",
 const auto avgpool_bwd = row("avgpool_backward",
     "omp", cpu::avgpool_backward, "ref loops", ref::avgpool_backward<double>,
     CUDA_IMPL("elementwise", cudak::avgpool_backward));
+const auto avgpool2d_fwd = row("avgpool2d_forward",
+    "per-plane, omp", cpu::avgpool2d_forward, "ref loops", ref::avgpool2d_forward<double>,
+    CUDA_IMPL("thread per output", cudak::avgpool2d_forward));
+const auto avgpool2d_bwd = row("avgpool2d_backward",
+    "per-plane, omp", cpu::avgpool2d_backward, "ref loops", ref::avgpool2d_backward<double>,
+    CUDA_IMPL("window gather", cudak::avgpool2d_backward));
+const auto concat_fwd = row("concat_channels_forward",
+    "block copy, omp", cpu::concat_channels_forward, "ref loop", ref::concat_channels_forward<double>,
+    CUDA_IMPL("elementwise", cudak::concat_channels_forward));
+const auto concat_bwd = row("concat_channels_backward",
+    "omp simd", cpu::concat_channels_backward, "ref loop", ref::concat_channels_backward<double>,
+    CUDA_IMPL("elementwise", cudak::concat_channels_backward));
 const auto mse_row = row("mse_loss",
     "omp reduction", cpu::mse_loss, "ref loop", ref::mse_loss<double>, CUDA_IMPL("two-stage reduction", cudak::mse_loss));
 const auto mse_bwd = row("mse_loss_backward",
@@ -231,6 +243,27 @@ void maxpool_backward(const PoolGeom& g, const Tensor& x, const Tensor& dy, Tens
 }
 void avgpool_forward(const Tensor& x, Tensor& y) {
   run(avgpool_fwd, x, [&](auto fn, auto p) { fn(y.numel(), hw_of(x), p(x), p(y)); });
+}
+void avgpool2d_forward(const PoolGeom& g, const Tensor& x, Tensor& y) {
+  run(avgpool2d_fwd, x, [&](auto fn, auto p) { fn(g, p(x), p(y)); });
+}
+void avgpool2d_backward(const PoolGeom& g, const Tensor& dy, Tensor& dx) {
+  run(avgpool2d_bwd, dy, [&](auto fn, auto p) { fn(g, p(dy), p(dx)); });
+}
+void concat_channels_forward(int c0, const Tensor& x, Tensor& y) {
+  CHECK_OR_FAIL(x.dim() == 4 && y.dim() == 4 && x.size(0) == y.size(0) && x.size(2) == y.size(2) &&
+                    x.size(3) == y.size(3) && c0 >= 0 && c0 + x.size(1) <= y.size(1),
+                "concat_channels: " + x.shape().str() + " at channel " + std::to_string(c0) + " of " + y.shape().str());
+  run(concat_fwd, x, [&](auto fn, auto p) {
+    fn(x.size(0), x.size(1), hw_of(x), y.size(1), c0, p(x), p(y));
+  });
+}
+void concat_channels_backward(int c0, const Tensor& dy, Tensor& dx) {
+  CHECK_OR_FAIL(dx.dim() == 4 && dy.dim() == 4 && dx.size(0) == dy.size(0) && c0 >= 0 && c0 + dx.size(1) <= dy.size(1),
+                "concat_channels_backward: " + dx.shape().str() + " at channel " + std::to_string(c0) + " of " + dy.shape().str());
+  run(concat_bwd, dy, [&](auto fn, auto p) {
+    fn(dx.size(0), dx.size(1), hw_of(dx), dy.size(1), c0, p(dy), p(dx));
+  });
 }
 void avgpool_backward(const Tensor& dy, Tensor& dx) {
   run(avgpool_bwd, dy, [&](auto fn, auto p) { fn(dy.numel(), hw_of(dx), p(dy), p(dx)); });

@@ -41,6 +41,13 @@ void maxpool_backward(const PoolGeom& g, const Tensor& x, const Tensor& dy, Tens
 void avgpool_forward(const Tensor& x, Tensor& y);    // x [N, C, H, W] -> y [N, C]
 void avgpool_backward(const Tensor& dy, Tensor& dx);  // +=
 
+// Average pooling over k x k windows, zero padding counted (torch's avg_pool2d, count_include_pad).
+void avgpool2d_forward(const PoolGeom& g, const Tensor& x, Tensor& y);
+void avgpool2d_backward(const PoolGeom& g, const Tensor& dy, Tensor& dx);  // +=
+// Channel concatenation, one input at a time: x [N, C, H, W] into channels c0..c0+C-1 of y [N, Ctot, H, W].
+void concat_channels_forward(int c0, const Tensor& x, Tensor& y);
+void concat_channels_backward(int c0, const Tensor& dy, Tensor& dx);  // dx += dy's channels c0..c0+C-1
+
 // Mean-reduced losses; the value comes back to the host as a double.
 double mse_loss(const Tensor& pred, const Tensor& target);
 void mse_loss_backward(const Tensor& pred, const Tensor& target, double dloss, Tensor& dpred);  // +=

@@ -136,6 +136,7 @@ class Sequential : public Module {
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   size_t size() const { return mods_.size(); }
   Module& operator[](size_t i) { return *mods_[i]; }
+  const Module& operator[](size_t i) const { return *mods_[i]; }
 
  private:
   std::vector<std::unique_ptr<Module>> mods_;

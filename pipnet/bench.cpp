@@ -15,7 +15,59 @@
 #include "kernels/graph.h"
 #include "layers/optim.h"
 #include "pipnet/cli.h"
+#include "pipnet/detector.h"
 #include "pipnet/run.h"
+
+namespace {
+
+// The face detector on one frame: FaceBoxesV2 (random weights: the time does not depend on them) plus decoding and
+// NMS, ms per frame. Validated first: the float heads against the same network in double on the reference kernels.
+int bench_detector(int W, int H, Device dev) {
+  Rng rng(0);
+  FaceBoxesV2 net(rng);
+  net.eval();
+  for (auto& [n, t] : net.state_dict())  // plausible BN statistics, so activations stay in range
+    if (n.find("running_var") != std::string::npos) t.fill_(4.0);
+  Image frame(W, H);
+  Rng px(1);
+  for (auto& v : frame.px) v = (uint8_t)px.randint(256);
+  const Tensor x = FaceDetector::input_of(frame);
+  ag::NoGradGuard ng;
+  FaceBoxesOutput want;
+  {
+    Rng r2(0);
+    FaceBoxesV2 ref(r2);
+    ref.eval();
+    load_state_dict(ref, net.state_dict(), "bench");
+    ref.to(DType::F64);
+    want = ref.run(x.to(DType::F64));
+  }
+  net.fold_batchnorms();
+  net.to(dev);
+  const Tensor xd = x.to(dev);
+  FaceBoxesOutput got = net.run(xd);
+  for (int k = 0; k < 3; k++) {
+    const std::vector<float> g = got.conf[k].to_vector(), w = want.conf[k].to_vector();
+    if (!bench::validate(strf("FaceBoxes conf.%d, float vs the reference in double", k), g.data(), w.data(), w.size(), 1e-3, 1e-3))
+      throw Error("pipnet bench: the detector disagrees with the reference: not timed");
+  }
+  std::vector<FaceBox> all;
+  DetectOptions o;
+  const bench::Timing t = bench::time_for([&] {
+    Tensor xi = FaceDetector::input_of(frame);
+    decode_faceboxes(net.run(dev == Device::CPU ? xi : xi.to(dev)), H, W, all);
+    select_faces(all, o);
+  }, 2.0);
+  std::printf("FaceBoxesV2 detector, %dx%d frame, %s, %d threads: %.2f ms per frame (median of %d, min-max %s ms), "
+              "%.1f frames/s; input conversion, network, decoding and NMS included\n",
+              W, H, dev == Device::CUDA ? "cuda" : "cpu", omp_get_max_threads(), t.median_ms, t.reps, t.spread().c_str(),
+              1e3 / t.median_ms);
+  std::printf("RESULT {\"bench\":\"detector\",\"width\":%d,\"height\":%d,\"device\":\"%s\",\"ms\":%.3f}\n", W, H,
+              dev == Device::CUDA ? "cuda" : "cpu", t.median_ms);
+  return 0;
+}
+
+}  // namespace
 
 int cmd_bench(int argc, char** argv) {
   const std::vector<Option> opts = {
@@ -25,6 +77,8 @@ int cmd_bench(int argc, char** argv) {
       {"device", "cpu|cuda", "where to run (default cpu)"},
       {"threads", "N", "compute threads (0: all cores)"},
       {"no_torch", nullptr, "skip the PyTorch comparison"},
+      {"detector", nullptr, "time the face detector instead (FaceBoxesV2, decoding and NMS) on one --frame"},
+      {"frame", "WxH", "the detector's frame size (default 640x480)"},
       {"verbose", nullptr, "print each network's layers and the kernel chosen for each op"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts);
@@ -36,6 +90,14 @@ int cmd_bench(int argc, char** argv) {
     return 0;
   }
   set_threads(a);
+  if (a.has("detector")) {
+    int W = 640, H = 480;
+    const std::string f = a.get("frame", "640x480");
+    if (std::sscanf(f.c_str(), "%dx%d", &W, &H) != 2 || W < 1 || H < 1 || W > 8192 || H > 8192 ||
+        f != strf("%dx%d", W, H))
+      usage_error("bench: --frame '" + f + "': expected WIDTHxHEIGHT, such as 640x480");
+    return bench_detector(W, H, device_of(a.get("device", "cpu")));
+  }
   const int S = a.get_int("input", 256, 32, 4096), threads = omp_get_max_threads();
   if (S % 32) usage_error(strf("bench: --input %d: expected a multiple of 32", S));
   const std::string device = a.get("device", "cpu");

@@ -35,7 +35,14 @@ bool same_file(const std::string& a, const std::string& b);  // the same path on
 // Exits with one line when `path` is one of the run directory's own files (config.txt, the weights, the log ...).
 void refuse_run_file(const std::string& path, const std::string& run_dir);
 
+// Images of a path: the file itself, or a folder's jpg/jpeg/png/bmp/ppm/pgm files sorted by name (none: an Error).
+std::vector<std::string> list_images(const std::string& path);
+// FaceBoxesV2 weights: `given` (--detector) if set, else the first of models/faceboxes.safetensors (in the working
+// folder, then beside the sources) and ../shared/data/faceboxes/FaceBoxesV2.pth; none is a one-line usage error.
+std::string detector_weights(const std::string& given, const std::string& cmd);
+
 // The commands outside cli.cpp.
 int cmd_infer(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_import(int argc, char** argv);
+int cmd_detect(int argc, char** argv);

@@ -72,9 +72,9 @@ echo "ok: a checkpoint-only run directory can be tested"
 mkdir -p "$dir/imgs"
 "$pipnet" synth --n 1 --size 64 --out "$dir/imgs/good.png" >/dev/null || fail "synth"
 printf 'not a png' > "$dir/imgs/bad.png"
-out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --out "$dir/inf" 2>/dev/null); rc=$?
+out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --whole-image --out "$dir/inf" 2>/dev/null); rc=$?
 [[ $rc == 2 && -z "$out" ]] || fail "a bad image in a folder: rc $rc, stdout '$out'"
-out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --out "$dir/inf" --skip-bad 2>/dev/null); rc=$?
+out=$("$pipnet" infer --run "$dir/run" --image "$dir/imgs" --whole-image --out "$dir/inf" --skip-bad 2>/dev/null); rc=$?
 [[ $rc == 0 && "$out" == *'"skipped":'* && "$out" == *'good.png", "box"'* ]] || fail "--skip-bad: rc $rc, '$out'"
 python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$out" 2>/dev/null || [[ ! -x /usr/bin/python3 ]] || fail "infer output is not JSON: $out"
 echo "ok: infer fails before printing on a bad image, or skips it with --skip-bad and says why"
@@ -83,9 +83,45 @@ src=$(dirname "$0")/data/pth
 echo "0.3 0.3 0.7 0.3 0.5 0.5 0.35 0.7 0.65 0.7" > "$dir/mf5.txt"
 "$pipnet" import "$src/pipnet_r18_s64.pth" --out "$dir/imported" --meanface "$dir/mf5.txt" --input-size 128 >/dev/null || fail "import"
 grep -q "net_stride = 64" "$dir/imported/config.txt" || fail "import: stride not read from the weights"
-"$pipnet" infer --run "$dir/imported" --image "$dir/imgs/good.png" --out "$dir/inf2" >/dev/null 2>&1 || fail "infer on an imported run"
+"$pipnet" infer --run "$dir/imported" --image "$dir/imgs/good.png" --whole-image --out "$dir/inf2" >/dev/null 2>&1 || fail "infer on an imported run"
 expect_error "import of a non-PIPNet" "neither a PIPNet" "$pipnet" import "$src/state_zip.pth" --out "$dir/imp2"
 expect_error "import of a text file" "not a PyTorch file" "$pipnet" import "$dir/mf5.txt" --out "$dir/imp3"
 expect_error "import without a mean face" "--meanface" "$pipnet" import "$src/pipnet_r18_s64.pth" --out "$dir/imp4"
 echo "ok: pipnet import turns a .pth into a run directory; other files give one line"
+# infer without a box: FaceBoxesV2 finds the faces (needs ../shared for the weights and the photos)
+shared=$(dirname "$0")/../../shared/data
+expect_error "infer --detector missing" "no such weights file" "$pipnet" infer "$dir/imgs/good.png" --run "$dir/run" --detector "$dir/none.pth"
+if [[ -f "$shared/faceboxes/FaceBoxesV2.pth" && -d "$shared/lfw68/test" ]]; then
+  photo="$shared/lfw68/test/Aaron_Patterson_0001.jpg"
+  out=$("$pipnet" infer "$photo" --run "$dir/run" --out "$dir/inf3" 2>"$dir/inf3.log") || fail "infer on a photo: $(cat "$dir/inf3.log")"
+  [[ -s "$dir/inf3/Aaron_Patterson_0001.png" ]] || fail "infer on a photo drew no overlay"
+  { printf 'P5\n64 48\n255\n'; head -c 3072 /dev/zero | tr '\0' '\200'; } > "$dir/blank.pgm"
+  blank=$("$pipnet" infer "$dir/blank.pgm" --run "$dir/run" --out "$dir/inf4" 2>/dev/null) || fail "infer on a blank image: exit $?"
+  if [[ -x /usr/bin/python3 ]]; then
+    /usr/bin/python3 - "$out" "$blank" <<'PY' || fail "infer's face records"
+import json, sys
+faces = json.loads(sys.argv[1])[0]["faces"]
+assert len(faces) == 1, faces
+f = faces[0]
+assert len(f["points"]) == 68 and len(f["confidence"]) == 68 and f["score"] > 0.9, f
+x0, y0, x1, y1 = f["crop"]
+assert all(x0 <= x <= x1 + 1 and y0 <= y <= y1 + 1 for x, y in f["points"]), "points outside the crop"
+assert json.loads(sys.argv[2])[0]["faces"] == [], "a blank image has no face"
+PY
+  fi
+  if command -v ffmpeg >/dev/null; then  # a large image: detected at a 600-pixel short side, boxes mapped back
+    ffmpeg -loglevel error -y -i "$photo" -vf scale=1500:1500 "$dir/big.png" || fail "ffmpeg"
+    big=$("$pipnet" detect "$dir/big.png" 2>/dev/null) || fail "detect on a large image"
+    small=$("$pipnet" detect "$photo" 2>/dev/null) || fail "detect on a photo"
+    /usr/bin/python3 - "$small" "$big" <<'PY' || fail "a large image's box does not map back: $small $big"
+import json, sys
+s = json.loads(sys.argv[1])[0]["faces"][0]; b = json.loads(sys.argv[2])[0]["faces"][0]
+# the same face, though seen at 600 pixels rather than 250: within 15% of its width (unmapped would be 2.5x off)
+assert all(abs(b[i] - 6 * s[i]) < 0.15 * 6 * (s[2] - s[0]) for i in range(4)), (s, b)
+PY
+  fi
+  echo "ok: infer finds the face of a photo (68 points inside its crop), none in a blank image; large images map back"
+else
+  echo "skipped: ../shared/data (FaceBoxesV2.pth, lfw68) absent, detection not tried"
+fi
 echo "1 passed, 0 failed"

@@ -46,7 +46,7 @@ TEST_CASE("cuda: convolution forward and both backwards match the CPU", "[cuda]"
   }
 }
 
-TEST_CASE("cuda: batchnorm / relu / add / pools / losses / gather / adam match the CPU", "[cuda]") {
+TEST_CASE("cuda: batchnorm / relu / add / pools / concatenation / losses / gather / adam match the CPU", "[cuda]") {
   need_gpu();
   for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 7, 9, 11}, Shape{2, 65, 15, 15}, Shape{16, 3, 33, 31}}) {
     INFO("shape " << s.str());
@@ -88,6 +88,23 @@ TEST_CASE("cuda: batchnorm / relu / add / pools / losses / gather / adam match t
     kern::maxpool_backward(pg, x, dp, dx);
     kern::maxpool_backward(pg, gpu(x), gpu(dp), dxg);
     close_gpu("maxpool backward", dxg, dx, 1e-6);
+    PoolGeom ag3 = PoolGeom::make(s[0], s[1], s[2], s[3], 3, 1, 1);  // FaceBoxes' inception pool
+    Tensor a = Tensor::empty({ag3.N, ag3.C, ag3.P, ag3.Q}), agpu = Tensor::empty(a.shape(), DType::F32, Device::CUDA);
+    kern::avgpool2d_forward(ag3, x, a);
+    kern::avgpool2d_forward(ag3, gpu(x), agpu);
+    close_gpu("avgpool2d", agpu, a, 1e-6);
+    dx.fill_(0); dxg.fill_(0);
+    kern::avgpool2d_backward(ag3, dy, dx);
+    kern::avgpool2d_backward(ag3, gpu(dy), dxg);
+    close_gpu("avgpool2d backward", dxg, dx, 1e-6);
+    Tensor cat = random_tensor({s[0], s[1] + 3, s[2], s[3]}, 18), catg = gpu(cat);
+    kern::concat_channels_forward(2, x, cat);
+    kern::concat_channels_forward(2, gpu(x), catg);
+    close_gpu("concat", catg, cat, 0, 0);
+    dx.fill_(0); dxg.fill_(0);
+    kern::concat_channels_backward(1, cat, dx);
+    kern::concat_channels_backward(1, catg, dxg);
+    close_gpu("concat backward", dxg, dx, 0, 0);
   }
   Tensor x = random_tensor({2, 6, 4, 4}, 20), cell = Tensor::empty({2, 3}, DType::I32);
   for (int i = 0; i < 6; i++) cell.data<int32_t>()[i] = (i * 5) % 16;

@@ -106,6 +106,16 @@ TEST_CASE("gradcheck: leaky relu (slopes 0.01, 0.1 and -0.3), its input away fro
     gradcheck("leaky relu " + std::to_string(slope), {a}, [&] { return ag::mse_loss(ag::leaky_relu(a, slope), r); });
 }
 
+TEST_CASE("gradcheck: windowed avgpool (3x3/1 pad 1, 3x3/2 pad 1) / channel concatenation", "[gradcheck]") {
+  Tensor b = f64({2, 3, 5, 7}, 71), c = f64({2, 2, 5, 7}, 72);
+  Tensor r1 = random_tensor({2, 3, 5, 7}, 73, DType::F64), r2 = random_tensor({2, 3, 3, 4}, 74, DType::F64);
+  gradcheck("avgpool 3x3/1", {b}, [&] { return ag::mse_loss(ag::avgpool2d(b, 3, 1, 1), r1); });
+  gradcheck("avgpool 3x3/2", {b}, [&] { return ag::mse_loss(ag::avgpool2d(b, 3, 2, 1), r2); });
+  Tensor rc = random_tensor({2, 8, 5, 7}, 75, DType::F64);
+  // b twice (its gradient is the sum of two slices), c between them
+  gradcheck("concat", {b, c}, [&] { return ag::mse_loss(ag::concat_channels({b, c, b}), rc); });
+}
+
 TEST_CASE("gradcheck: mse and l1 losses / the cell gather", "[gradcheck]") {
   Tensor t = random_tensor({3, 4}, 31, DType::F64);
   Tensor p = f64({3, 4}, 32);

@@ -7,6 +7,8 @@
 #include "kernels/ref/ref.h"
 #include "test_util.h"
 
+#include <tuple>
+
 namespace {
 
 struct ConvCase { int N, C, H, W, K, R, S, stride, pad; };
@@ -231,6 +233,47 @@ TEST_CASE("leaky relu forward / backward match the reference on odd sizes (slope
   }
 }
 
+TEST_CASE("windowed avgpool and channel concatenation match the reference on odd shapes", "[kernels]") {
+  uint64_t seed = 90;
+  for (Shape s : {Shape{1, 1, 1, 1}, Shape{1, 3, 7, 7}, Shape{3, 5, 9, 11}, Shape{2, 7, 63, 65}, Shape{1, 128, 8, 8},
+                  Shape{2, 3, 129, 5}}) {
+    // (k, stride, pad): FaceBoxes' 3x3/1 pad 1, a 2x2/2, a 3x3/2 pad 1, 1x1, and 7x7/1 pad 3
+    for (auto [k, stride, pad] : {std::tuple{3, 1, 1}, {2, 2, 0}, {3, 2, 1}, {1, 1, 0}, {7, 1, 3}}) {
+      PoolGeom g = PoolGeom::make(s[0], s[1], s[2], s[3], k, stride, pad);
+      if (g.P <= 0 || g.Q <= 0) continue;
+      INFO("shape " << s.str() << " k " << k << " stride " << stride << " pad " << pad << " seed " << seed);
+      Tensor x = random_tensor(s, seed++), xd = x.to(DType::F64);
+      Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}), yd = Tensor::empty(y.shape(), DType::F64);
+      kern::avgpool2d_forward(g, x, y);
+      kern::avgpool2d_forward(g, xd, yd);
+      // a float sum of at most k*k values in [-1, 1] (each addition rounds: k*k * 2^-24 of the sum's scale), then
+      // one division: absolute 6e-8 * k*k, relative 2.5e-7
+      check_close("avgpool2d", y, yd, 6e-8 * k * k, 2.5e-7);
+      Tensor dy = random_tensor(y.shape(), seed++), dyd = dy.to(DType::F64);
+      Tensor dx0 = random_tensor(s, seed++), dx = dx0.clone(), dxd = dx0.to(DType::F64);  // the backward accumulates
+      kern::avgpool2d_backward(g, dy, dx);
+      kern::avgpool2d_backward(g, dyd, dxd);
+      check_close("avgpool2d backward", dx, dxd, 1.2e-7 * (k * k + 1), 2.5e-7);  // up to k*k additions of |sum| <= 2
+    }
+    // concatenation: x into channels [c0, c0 + C) of a wider y whose other channels must stay as they were
+    for (int c0 : {0, 2}) {
+      const int64_t Ctot = s[1] + 5;
+      INFO("concat shape " << s.str() << " at channel " << c0);
+      Tensor x = random_tensor(s, seed++), y0 = random_tensor({s[0], Ctot, s[2], s[3]}, seed++);
+      Tensor y = y0.clone(), yd = y0.to(DType::F64);
+      kern::concat_channels_forward(c0, x, y);
+      kern::concat_channels_forward(c0, x.to(DType::F64), yd);
+      check_close("concat", y, yd, 0, 0);  // copies: bit-exact, and the other channels untouched
+      Tensor dx0 = random_tensor(s, seed++), dx = dx0.clone(), dxd = dx0.to(DType::F64);
+      kern::concat_channels_backward(c0, y0, dx);
+      kern::concat_channels_backward(c0, y0.to(DType::F64), dxd);
+      check_close("concat backward", dx, dxd, 0, 2.5e-7);  // one float addition
+    }
+  }
+  Tensor x = Tensor::zeros({1, 3, 4, 4}), y = Tensor::zeros({1, 4, 4, 4});
+  CHECK_THROWS_AS(kern::concat_channels_forward(2, x, y), Error);  // 2 + 3 channels do not fit in 4
+}
+
 TEST_CASE("dispatch: names each implementation and refuses a missing one loudly", "[kernels]") {
   Tensor f = Tensor::zeros({1}), d = Tensor::zeros({1}, DType::F64);
   CHECK(kern::impl_name("conv2d_forward", f).find("cpu/f32: im2col + sgemm") == 0);
@@ -239,7 +282,8 @@ TEST_CASE("dispatch: names each implementation and refuses a missing one loudly"
   for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "batchnorm_forward_train",
                          "batchnorm_forward_eval", "batchnorm_backward", "batchnorm_backward_eval", "relu_forward",
                          "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "add", "accumulate", "axpy",
-                         "maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward", "mse_loss",
+                         "maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward", "avgpool2d_forward",
+                         "avgpool2d_backward", "concat_channels_forward", "concat_channels_backward", "mse_loss",
                          "mse_loss_backward", "l1_loss", "l1_loss_backward", "gather_cells", "gather_cells_backward",
                          "adam_step", "sgd_step"}) {
     INFO(op);

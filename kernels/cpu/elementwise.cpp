@@ -1,5 +1,6 @@
-// elementwise.cpp: the memory-bound CPU kernels (ReLU, leaky ReLU, add, pools, losses, the cell gather, Adam, SGD),
-// OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double per thread.
+// elementwise.cpp: the memory-bound CPU kernels (ReLU, leaky ReLU, add, pools, concatenation, losses, the cell
+// gather, Adam, SGD), OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double
+// per thread.
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -98,6 +99,58 @@ void avgpool_backward(int64_t NC, int HW, const float* dy, float* dx) {
 #pragma omp parallel for schedule(static) if (NC * HW > kParallelMin)
   for (int64_t i = 0; i < NC; i++)
     for (int j = 0; j < HW; j++) dx[i * HW + j] += dy[i] / (float)HW;
+}
+
+// Windowed average pool: one plane per thread, the window clipped to the image once per output row and column.
+void avgpool2d_forward(const PoolGeom& g, const float* x, float* y) {
+#pragma omp parallel for schedule(static) if ((int64_t)g.N * g.C * g.P * g.Q * g.k * g.k > kParallelMin)
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
+    const float* xp = x + nc * g.H * g.W;
+    float* yp = y + nc * g.P * g.Q;
+    for (int p = 0; p < g.P; p++) {
+      const int h0 = std::max(p * g.stride - g.pad, 0), h1 = std::min(p * g.stride - g.pad + g.k, g.H);
+      for (int q = 0; q < g.Q; q++) {
+        const int w0 = std::max(q * g.stride - g.pad, 0), w1 = std::min(q * g.stride - g.pad + g.k, g.W);
+        float s = 0.0f;
+        for (int h = h0; h < h1; h++)
+          for (int w = w0; w < w1; w++) s += xp[h * g.W + w];
+        yp[p * g.Q + q] = s / (float)(g.k * g.k);
+      }
+    }
+  }
+}
+void avgpool2d_backward(const PoolGeom& g, const float* dy, float* dx) {
+#pragma omp parallel for schedule(static) if ((int64_t)g.N * g.C * g.P * g.Q * g.k * g.k > kParallelMin)
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
+    float* xp = dx + nc * g.H * g.W;
+    const float* yp = dy + nc * g.P * g.Q;
+    for (int p = 0; p < g.P; p++) {
+      const int h0 = std::max(p * g.stride - g.pad, 0), h1 = std::min(p * g.stride - g.pad + g.k, g.H);
+      for (int q = 0; q < g.Q; q++) {
+        const int w0 = std::max(q * g.stride - g.pad, 0), w1 = std::min(q * g.stride - g.pad + g.k, g.W);
+        const float d = yp[p * g.Q + q] / (float)(g.k * g.k);
+        for (int h = h0; h < h1; h++)
+          for (int w = w0; w < w1; w++) xp[h * g.W + w] += d;
+      }
+    }
+  }
+}
+
+// Channel concatenation: one contiguous block of C*HW floats per image.
+void concat_channels_forward(int N, int C, int HW, int Ctot, int c0, const float* x, float* y) {
+  const int64_t block = (int64_t)C * HW;
+#pragma omp parallel for schedule(static) if ((int64_t)N * block > kParallelMin)
+  for (int n = 0; n < N; n++) std::copy(x + n * block, x + (n + 1) * block, y + ((int64_t)n * Ctot + c0) * HW);
+}
+void concat_channels_backward(int N, int C, int HW, int Ctot, int c0, const float* dy, float* dx) {
+  const int64_t block = (int64_t)C * HW;
+#pragma omp parallel for schedule(static) if ((int64_t)N * block > kParallelMin)
+  for (int n = 0; n < N; n++) {
+    const float* src = dy + ((int64_t)n * Ctot + c0) * HW;
+    float* dst = dx + n * block;
+#pragma omp simd
+    for (int64_t i = 0; i < block; i++) dst[i] += src[i];
+  }
 }
 
 // Reductions in fixed chunks summed in order, so that a loss is bit-identical from run to run (OpenMP's

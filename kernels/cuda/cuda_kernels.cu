@@ -350,6 +350,40 @@ __global__ void maxpool_bwd_kernel(PoolGeom g, const float* x, const float* dy, 
     dx[i] += acc;
   }
 }
+// Windowed average pool: a thread per output; the backward a thread per input pixel, gathering the windows that
+// hold it (no atomics).
+__global__ void avgpool2d_fwd_kernel(PoolGeom g, const float* x, float* y) {
+  GRID_LOOP(i, (int64_t)g.N * g.C * g.P * g.Q) {
+    const int64_t nc = i / ((int64_t)g.P * g.Q);
+    const int p = (int)(i / g.Q % g.P), q = (int)(i % g.Q);
+    float s = 0.0f;
+    for (int r = 0; r < g.k; r++)
+      for (int c = 0; c < g.k; c++) {
+        const int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + c;
+        if (h >= 0 && h < g.H && w >= 0 && w < g.W) s += x[(nc * g.H + h) * g.W + w];
+      }
+    y[i] = s / (float)(g.k * g.k);
+  }
+}
+__global__ void avgpool2d_bwd_kernel(PoolGeom g, const float* dy, float* dx) {
+  GRID_LOOP(i, (int64_t)g.N * g.C * g.H * g.W) {
+    const int64_t nc = i / ((int64_t)g.H * g.W);
+    const int h = (int)(i / g.W % g.H), w = (int)(i % g.W);
+    float acc = 0.0f;
+    for (int p = max(0, (h + g.pad - g.k + g.stride) / g.stride); p <= min(g.P - 1, (h + g.pad) / g.stride); p++)
+      for (int q = max(0, (w + g.pad - g.k + g.stride) / g.stride); q <= min(g.Q - 1, (w + g.pad) / g.stride); q++)
+        acc += dy[(nc * g.P + p) * g.Q + q] / (float)(g.k * g.k);
+    dx[i] += acc;
+  }
+}
+__global__ void concat_fwd_kernel(int N, int C, int HW, int Ctot, int c0, const float* x, float* y) {
+  const int64_t block = (int64_t)C * HW;
+  GRID_LOOP(i, N * block) y[((i / block) * Ctot + c0) * HW + i % block] = x[i];
+}
+__global__ void concat_bwd_kernel(int N, int C, int HW, int Ctot, int c0, const float* dy, float* dx) {
+  const int64_t block = (int64_t)C * HW;
+  GRID_LOOP(i, N * block) dx[i] += dy[((i / block) * Ctot + c0) * HW + i % block];
+}
 __global__ void gather_kernel(int B, int C, int HW, int rep, const float* x, const int32_t* cell, float* y) {
   GRID_LOOP(i, (int64_t)B * C) { const int b = (int)(i / C), c = (int)(i % C); y[i] = x[i * HW + cell[b * (C / rep) + c / rep]]; }
 }
@@ -413,6 +447,23 @@ void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float*
 void avgpool_forward(int64_t NC, int HW, const float* x, float* y) { avgpool_fwd_kernel<<<GRID(NC)>>>(NC, HW, x, y); LAUNCH_CHECK(); }
 void avgpool_backward(int64_t NC, int HW, const float* dy, float* dx) {
   avgpool_bwd_kernel<<<GRID(NC * HW)>>>(NC * HW, HW, dy, dx);
+  LAUNCH_CHECK();
+}
+
+void avgpool2d_forward(const PoolGeom& g, const float* x, float* y) {
+  avgpool2d_fwd_kernel<<<GRID((int64_t)g.N * g.C * g.P * g.Q)>>>(g, x, y);
+  LAUNCH_CHECK();
+}
+void avgpool2d_backward(const PoolGeom& g, const float* dy, float* dx) {
+  avgpool2d_bwd_kernel<<<GRID((int64_t)g.N * g.C * g.H * g.W)>>>(g, dy, dx);
+  LAUNCH_CHECK();
+}
+void concat_channels_forward(int N, int C, int HW, int Ctot, int c0, const float* x, float* y) {
+  concat_fwd_kernel<<<GRID((int64_t)N * C * HW)>>>(N, C, HW, Ctot, c0, x, y);
+  LAUNCH_CHECK();
+}
+void concat_channels_backward(int N, int C, int HW, int Ctot, int c0, const float* dy, float* dx) {
+  concat_bwd_kernel<<<GRID((int64_t)N * C * HW)>>>(N, C, HW, Ctot, c0, dy, dx);
   LAUNCH_CHECK();
 }
 

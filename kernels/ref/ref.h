@@ -244,6 +244,45 @@ template <class T> void maxpool_backward(const PoolGeom& g, const T* x, const T*
       }
 }
 
+// Average pooling over k x k windows (torch.nn.functional.avg_pool2d with count_include_pad, no ceil mode), zero
+// padding: y = (sum of the window's pixels inside the image) / (k*k). Without ceil mode no window reaches past the
+// padding, so PyTorch's divisor (the window clipped to the padded image) is always k*k. Backward: every pixel of
+// a window gets dy / (k*k): dx += dy / (k*k).
+template <class T> void avgpool2d_forward(const PoolGeom& g, const T* x, T* y) {
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++) {
+        T s = 0;
+        for (int r = 0; r < g.k; r++)
+          for (int c = 0; c < g.k; c++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + c;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) s += x[(nc * g.H + h) * g.W + w];
+          }
+        y[(nc * g.P + p) * g.Q + q] = s / T(g.k * g.k);
+      }
+}
+template <class T> void avgpool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
+  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
+    for (int p = 0; p < g.P; p++)
+      for (int q = 0; q < g.Q; q++)
+        for (int r = 0; r < g.k; r++)
+          for (int c = 0; c < g.k; c++) {
+            int h = p * g.stride - g.pad + r, w = q * g.stride - g.pad + c;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) dx[(nc * g.H + h) * g.W + w] += dy[(nc * g.P + p) * g.Q + q] / T(g.k * g.k);
+          }
+}
+
+// Channel concatenation (torch.cat along dim 1), one input at a time: x [N, C, HW] fills channels c0..c0+C-1 of
+// y [N, Ctot, HW]. Backward: that slice of dy, added into dx.
+template <class T> void concat_channels_forward(int N, int C, int HW, int Ctot, int c0, const T* x, T* y) {
+  for (int n = 0; n < N; n++)
+    for (int64_t i = 0; i < (int64_t)C * HW; i++) y[((int64_t)n * Ctot + c0) * HW + i] = x[(int64_t)n * C * HW + i];
+}
+template <class T> void concat_channels_backward(int N, int C, int HW, int Ctot, int c0, const T* dy, T* dx) {
+  for (int n = 0; n < N; n++)
+    for (int64_t i = 0; i < (int64_t)C * HW; i++) dx[(int64_t)n * C * HW + i] += dy[((int64_t)n * Ctot + c0) * HW + i];
+}
+
 // Global average pool: x [NC, HW] -> y [NC]; backward dx += dy / HW.
 template <class T> void avgpool_forward(int64_t NC, int HW, const T* x, T* y) {
   for (int64_t i = 0; i < NC; i++) { T s = 0; for (int j = 0; j < HW; j++) s += x[i * HW + j]; y[i] = s / T(HW); }
@@ -328,6 +367,10 @@ FAST_VERSIONS(maxpool_forward)
 FAST_VERSIONS(maxpool_backward)
 FAST_VERSIONS(avgpool_forward)
 FAST_VERSIONS(avgpool_backward)
+FAST_VERSIONS(avgpool2d_forward)
+FAST_VERSIONS(avgpool2d_backward)
+FAST_VERSIONS(concat_channels_forward)
+FAST_VERSIONS(concat_channels_backward)
 FAST_VERSIONS(mse_loss)
 FAST_VERSIONS(mse_loss_backward)
 FAST_VERSIONS(l1_loss)
