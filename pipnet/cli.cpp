@@ -234,7 +234,8 @@ int cmd_test(int argc, char** argv) {
   for (size_t i = 0; i < sets.size(); i++) {
     auto& [name, spec] = sets[i];
     const Dataset& d = data[i];
-    TestReport r = run_test(*run.net, run.nbr, d, run.cfg.recipe.batch, /*progress=*/true);
+    TestReport r = run_test(*run.net, run.nbr, d, run.cfg.recipe.batch, /*progress=*/true);  // split over ranks
+    if (!dist::is_root()) continue;  // under mpirun rank 0 alone prints and writes
     std::printf("== %s: %s\n", name.c_str(), spec.c_str());
     print_report(r);
     const std::string& ced = outputs[1 + 2 * i];  // the paths checked above
@@ -247,6 +248,7 @@ int cmd_test(int argc, char** argv) {
     std::printf("wrote %s\nwrote %s\n", ov.c_str(), ced.c_str());
     js += (i ? ",\n" : "\n") + ("\"" + json_escape(name) + "\": ") + report_json(r, spec);
   }
+  if (!dist::is_root()) return 0;
   write_file_atomic(json, js + "}\n");
   std::printf("wrote %s\n", json.c_str());
   return 0;

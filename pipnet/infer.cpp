@@ -12,6 +12,7 @@
 
 #include "data/image.h"
 #include "pipnet/detector.h"
+#include "pipnet/dist.h"
 #include "kernels/graph.h"
 #include "pipnet/cli.h"
 #include "pipnet/progress.h"
@@ -168,16 +169,19 @@ int cmd_infer(int argc, char** argv) {
 
   ag::NoGradGuard ng;
   LandmarkRunner lm(run);
-  std::vector<std::string> records, skipped;
-  Progress bar{"infer", (int64_t)images.size()};
-  for (size_t i = 0; i < images.size(); i++) {
+  std::vector<std::string> records;
+  double skipped = 0;  // unreadable images passed over (--skip-bad)
+  // Under mpirun each rank takes one contiguous slice of the images; rank 0 prints them all, in order.
+  const size_t n = images.size(), first = n * dist::rank() / dist::size(), end = n * (dist::rank() + 1) / dist::size();
+  Progress bar{"infer", (int64_t)(end - first)};
+  for (size_t i = first; i < end; i++) {
     Image im;
     try {
       im = load_image(images[i]);
     } catch (const Error& e) {
       if (!a.has("skip_bad")) throw;
       std::fprintf(stderr, "skipped: %s\n", e.what());
-      skipped.push_back(images[i]);
+      skipped++;
       records.push_back(strf("  {\"image\": \"%s\", \"skipped\": \"%s\"}", json_escape(images[i]).c_str(),
                              json_escape(e.what()).c_str()));
       continue;
@@ -203,13 +207,22 @@ int cmd_infer(int argc, char** argv) {
                              json_escape(images[i]).c_str(), x0, y0, x1, y1, ms, pts.c_str()));
     }
     save_png(im, out + "/" + name + ".png");
-    if (images.size() > 1) bar.update((int64_t)i + 1, (int64_t)i + 1);
+    if (images.size() > 1 && dist::is_root()) bar.update((int64_t)(i + 1 - first), (int64_t)(i + 1 - first));
+  }
+  if (dist::size() > 1) {  // every rank's records, in rank order: the images' order
+    std::string mine;
+    for (const std::string& r : records) mine += r + '\0';
+    records.clear();
+    for (const std::string& part : dist::allgather(mine, "the inference records"))
+      for (size_t a = 0, b; (b = part.find('\0', a)) != std::string::npos; a = b + 1) records.push_back(part.substr(a, b - a));
+    dist::allreduce_sum(&skipped, 1, "the count of skipped images");
+    if (!dist::is_root()) return 0;
   }
   std::string js = "[\n";
   for (size_t i = 0; i < records.size(); i++) js += records[i] + (i + 1 < records.size() ? ",\n" : "\n");
   js += "]\n";
   std::fputs(js.c_str(), stdout);
   std::fprintf(stderr, "drawn into %s/%s\n", out.c_str(),
-               skipped.empty() ? "" : strf(" (%zu unreadable images skipped)", skipped.size()).c_str());
+               skipped == 0 ? "" : strf(" (%.0f unreadable images skipped)", skipped).c_str());
   return 0;
 }

@@ -3,7 +3,8 @@
 #   1. 2 ranks with --sync-bn train to the weights of 1 process on the same global batch (tolerance below);
 #      without --sync-bn they differ measurably (so the comparison can tell) and the run still learns;
 #   2. a run trained on 2 ranks resumes on 1 and ends where 1 process would;
-#   3. a rank that dies stops the job; a rank that stalls makes the others stop with a message after comm_timeout.
+#   3. pipnet test and pipnet infer DIR split over 2 ranks give one process's scores and records;
+#   4. a rank that dies stops the job; a rank that stalls makes the others stop with a message after comm_timeout.
 # Tolerance: the ranks add the same numbers in a different order (each rank's half of the batch, then the
 # all-reduce), so float rounding differs by ~1e-7 relative per step, and Adam can amplify it where a gradient is
 # near zero. The check is |A - B| < 1e-4 |A - BEFORE|: the two runs agree to 0.01% of how far training moved them.
@@ -50,6 +51,20 @@ echo "ok: 2 ranks, per-rank BN: ratio $r_nosync (the comparison tells them apart
 r_re=$(ratio "$dir/one" "$dir/re")
 below "$r_re" 1e-4 || fail "trained on 2 ranks, resumed on 1: differs from 1 process by $r_re"
 echo "ok: epoch 1 on 2 ranks, epoch 2 on 1 rank: ratio $r_re against 1 process"
+
+# distributed test and infer: each rank takes a slice; the scores and the records equal one process's
+"$pipnet" test --run "$dir/one" --json "$dir/t1.json" >/dev/null 2>&1 || fail "test, 1 process"
+"${mpi[@]}" "$pipnet" test --run "$dir/one" --json "$dir/t2.json" >"$dir/t2.log" 2>&1 || fail "test on 2 ranks: $(tail -3 "$dir/t2.log")"
+cmp <(grep -v ms_per "$dir/t1.json") <(grep -v ms_per "$dir/t2.json") || fail "test on 2 ranks scores differently"
+mkdir -p "$dir/img"
+for k in 1 2 3 4 5; do "$pipnet" synth --n 1 --size 64 --seed $k --out "$dir/img/f$k.png" >/dev/null || fail "synth"; done
+"$pipnet" infer "$dir/img" --run "$dir/one" --whole-image --out "$dir/i1" >"$dir/i1.json" 2>/dev/null || fail "infer, 1 process"
+"${mpi[@]}" "$pipnet" infer "$dir/img" --run "$dir/one" --whole-image --out "$dir/i2" >"$dir/i2.json" 2>"$dir/i2.log" ||
+  fail "infer on 2 ranks: $(tail -3 "$dir/i2.log")"
+strip() { sed 's/"ms": [0-9.]*//g' "$1"; }
+cmp <(strip "$dir/i1.json") <(strip "$dir/i2.json") || fail "infer on 2 ranks gives other records"
+[[ $(ls "$dir/i2" | wc -l) == 5 ]] || fail "infer on 2 ranks drew $(ls "$dir/i2" | wc -l) of 5 images"
+echo "ok: test and infer split over 2 ranks give one process's scores and records"
 
 start=$SECONDS
 "${mpi[@]}" "$pipnet" train "${common[@]}" --epochs 3 --die-at-step 2 --die-rank 1 --comm-timeout 30 --out "$dir/die" \
