@@ -42,7 +42,7 @@ std::vector<Setting> settings(TrainConfig& c) {
       {"width", Group::Model, &c.model.width, 1, 4096, "ResNet width (64 = torchvision; smaller for tests)"},
       {"input_size", Group::Model, &c.model.input_size, 32, 4096, "crop size in pixels (square)"},
       {"net_stride", Group::Model, &c.model.net_stride, 16, 128, "16 (resnet18 only), 32, 64 or 128"},
-      {"num_nb", Group::Model, &c.model.num_nb, 1, 200, "neighbours each landmark predicts"},
+      {"num_nb", Group::Model, &c.model.num_nb, 0, 200, "neighbours each landmark predicts (0: the seed paper's head, no merging)"},
       {"epochs", Group::Recipe, &c.recipe.epochs, 1, 100000, "epochs to train"},
       {"batch", Group::Recipe, &c.recipe.batch, 1, 4096, "images per step (the last partial batch is dropped)"},
       {"lr", Group::Recipe, &c.recipe.lr, 0, 1e12, "Adam learning rate"},

@@ -49,7 +49,7 @@ MeanFace MeanFace::from_samples(const std::vector<std::vector<float>>& samples) 
 }
 
 Neighbors Neighbors::from_meanface(const MeanFace& mf, int nb) {
-  CHECK_OR_FAIL(nb >= 1 && nb < mf.N, strf("num_nb = %d, but the mean face has %d landmarks", nb, mf.N));
+  CHECK_OR_FAIL(nb >= 0 && nb < mf.N, strf("num_nb = %d, but the mean face has %d landmarks", nb, mf.N));
   Neighbors n;
   n.N = mf.N;
   n.nb = nb;
@@ -77,6 +77,7 @@ Neighbors Neighbors::from_meanface(const MeanFace& mf, int nb) {
     for (int j = 0; j < nb; j++) rev[n.idx[i * nb + j]].push_back({i, j});
   for (auto& r : rev) n.M = std::max(n.M, (int)r.size());
   for (int k = 0; k < mf.N; k++) {
+    if (nb == 0) continue;  // no neighbours, nothing to merge (the seed paper's head)
     if (rev[k].empty())
       throw Error(strf("mean face: landmark %d is nobody's neighbour with num_nb = %d; use a larger num_nb", k, nb));
     n.rev_len.push_back((int)rev[k].size());

@@ -34,7 +34,7 @@ PipTargets make_targets(const std::vector<std::vector<float>>& lms, const Neighb
 }
 
 PipLoss pip_loss(const PipOutput& out, const PipTargets& t, const PipLossConfig& cfg) {
-  const int nb = (int)(out.nb_x.size(1) / out.x.size(1));
+  const int nb = out.nb_x.defined() ? (int)(out.nb_x.size(1) / out.x.size(1)) : 0;
   auto reg = [&](const Tensor& p, const Tensor& target) {
     return cfg.reg_l2 ? ag::mse_loss(p, target) : ag::l1_loss(p, target);
   };
@@ -43,6 +43,12 @@ PipLoss pip_loss(const PipOutput& out, const PipTargets& t, const PipLossConfig&
   L.score = cfg.cls_l1 ? ag::l1_loss(out.cls, t.score.to(out.cls.device())) : ag::mse_loss(out.cls, t.score.to(out.cls.device()));
   L.x = reg(ag::gather_cells(out.x, cell, 1), t.off_x.to(out.x.device()));
   L.y = reg(ag::gather_cells(out.y, cell, 1), t.off_y.to(out.x.device()));
+  if (nb == 0) {  // the seed paper's head: score and offsets only; the neighbour terms read as 0 in the log
+    L.nb_x = Tensor::zeros(Shape{}, out.x.dtype(), out.x.device());
+    L.nb_y = Tensor::zeros(Shape{}, out.x.dtype(), out.x.device());
+    L.total = ag::weighted_sum({L.score, L.x, L.y}, {cfg.cls_weight, cfg.reg_weight, cfg.reg_weight});
+    return L;
+  }
   L.nb_x = reg(ag::gather_cells(out.nb_x, cell, nb), t.nb_x.to(out.x.device()));
   L.nb_y = reg(ag::gather_cells(out.nb_y, cell, nb), t.nb_y.to(out.x.device()));
   L.total = ag::weighted_sum({L.score, L.x, L.y, L.nb_x, L.nb_y},
@@ -52,9 +58,10 @@ PipLoss pip_loss(const PipOutput& out, const PipTargets& t, const PipLossConfig&
 
 std::vector<Landmarks> decode(const PipOutput& out, const Neighbors& nbr, int input_size, int net_stride) {
   Tensor cls = out.cls.to(Device::CPU), X = out.x.to(Device::CPU), Y = out.y.to(Device::CPU);
-  Tensor NX = out.nb_x.to(Device::CPU), NY = out.nb_y.to(Device::CPU);
   const int B = cls.size(0), N = cls.size(1), G = cls.size(2), HW = G * cls.size(3), nb = nbr.nb, M = nbr.M;
-  CHECK_OR_FAIL(N == nbr.N && NX.size(1) == (int64_t)N * nb, "decode: outputs do not match the neighbour table");
+  CHECK_OR_FAIL(N == nbr.N && (nb == 0 ? !out.nb_x.defined() : out.nb_x.defined() && out.nb_x.size(1) == (int64_t)N * nb),
+                "decode: outputs do not match the neighbour table");
+  Tensor NX = nb ? out.nb_x.to(Device::CPU) : Tensor(), NY = nb ? out.nb_y.to(Device::CPU) : Tensor();
   const float div = (float)(1.0 * input_size / net_stride);  // the repo divides by the float 256/S
   std::vector<Landmarks> res(B);
   for (int b = 0; b < B; b++) {

@@ -51,13 +51,15 @@ PIPNet::PIPNet(const PipConfig& c, Rng& rng)
   cls_layer = head(C, N, rng);
   x_layer = head(C, N, rng);
   y_layer = head(C, N, rng);
-  nb_x_layer = head(C, N * nb, rng);
-  nb_y_layer = head(C, N * nb, rng);
   register_module("cls_layer", cls_layer.get());
   register_module("x_layer", x_layer.get());
   register_module("y_layer", y_layer.get());
-  register_module("nb_x_layer", nb_x_layer.get());
-  register_module("nb_y_layer", nb_y_layer.get());
+  if (nb > 0) {  // num_nb 0: the seed paper's head, scores and offsets only
+    nb_x_layer = head(C, N * nb, rng);
+    nb_y_layer = head(C, N * nb, rng);
+    register_module("nb_x_layer", nb_x_layer.get());
+    register_module("nb_y_layer", nb_y_layer.get());
+  }
 }
 
 PipOutput PIPNet::run(const Tensor& images) {
@@ -65,6 +67,7 @@ PipOutput PIPNet::run(const Tensor& images) {
                     images.size(3) == cfg.input_size,
                 strf("PIPNet: input %s, expected [B, 3, %d, %d]", images.shape().str().c_str(), cfg.input_size, cfg.input_size));
   const Tensor f = forward(images);
+  if (!nb_x_layer) return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), Tensor(), Tensor()};
   return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), (*nb_x_layer)(f), (*nb_y_layer)(f)};
 }
 
@@ -83,7 +86,8 @@ Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<Lay
   if (deconv1) s = bn_deconv1->describe(deconv1->describe(s, "deconv1", rows), "bn_deconv1", rows);
   cls_layer->describe(s, "cls_layer", rows);
   x_layer->describe(s, "x_layer", rows);
-  y_layer->describe(s, "y_layer", rows);
+  Shape o = y_layer->describe(s, "y_layer", rows);
+  if (!nb_x_layer) return o;
   nb_x_layer->describe(s, "nb_x_layer", rows);
   return nb_y_layer->describe(s, "nb_y_layer", rows);
 }
@@ -126,6 +130,7 @@ PipConfig pip_config_from_weights(const NamedTensors& w, const std::string& sour
                         blocks3, bottleneck ? "bottleneck" : "basic"));
   c.net_stride = shape.count("layer6.weight") ? 128 : shape.count("layer5.weight") ? 64 : shape.count("deconv1.weight") ? 16 : 32;
   c.num_lms = (int)need("cls_layer.weight")[0];
+  if (!shape.count("nb_x_layer.weight")) return c.num_nb = 0, c;  // the seed paper's head: no neighbours
   const int64_t nbc = need("nb_x_layer.weight")[0];
   if (c.num_lms <= 0 || nbc % c.num_lms) throw Error(source + ": nb_x_layer's channels are not a multiple of the landmarks");
   c.num_nb = (int)(nbc / c.num_lms);

@@ -183,3 +183,29 @@ TEST_CASE("loss: the five terms and their weights / and a step lowers it", "[pip
   ag::backward(L.total);
   CHECK(net.cls_layer->weight.grad().defined());
 }
+
+TEST_CASE("num_nb 0: the seed paper's head has no neighbour layers, no neighbour loss, and decodes without merging", "[pip]") {
+  Rng rng(0);
+  PIPNet net(PipConfig{"resnet18", 8, 5, 0, 64, 32}, rng);
+  NamedTensors sd = net.state_dict();
+  CHECK(sd.back().first == "y_layer.bias");
+  for (auto& [k, t] : sd) CHECK(k.find("nb_") == std::string::npos);
+  CHECK(pip_config_from_weights(sd, "test", 64).num_nb == 0);  // as `pipnet import` reads it
+  MeanFace mf;
+  mf.N = 5;
+  mf.xy = {0.2f, 0.3f, 0.7f, 0.3f, 0.5f, 0.5f, 0.3f, 0.7f, 0.7f, 0.7f};
+  const Neighbors nbr = Neighbors::from_meanface(mf, 0);
+  CHECK(nbr.M == 0);
+  Tensor x = Tensor::empty({2, 3, 64, 64});
+  init_normal(x, rng, 0, 1);
+  PipOutput out = net.run(x);
+  CHECK_FALSE(out.nb_x.defined());
+  PipTargets t = make_targets({mf.xy, mf.xy}, nbr, 2);
+  PipLoss L = pip_loss(out, t, PipLossConfig{});
+  CHECK(L.nb_x.item() == 0);
+  CHECK(L.total.item() == Approx(10 * L.score.item() + L.x.item() + L.y.item()));
+  ag::backward(L.total);
+  for (auto& [k, p] : net.named_parameters()) CHECK(p.grad().defined());
+  for (const Landmarks& d : decode(out, nbr, 64, 32)) CHECK(d.merged == d.unmerged);
+  CHECK_THROWS_WITH(decode(out, Neighbors::from_meanface(mf, 4), 64, 32), Catch::Contains("do not match the neighbour table"));
+}

@@ -107,8 +107,9 @@ class PipNet(nn.Module):
         self.cls_layer = nn.Conv2d(C, num_lms, 1)
         self.x_layer = nn.Conv2d(C, num_lms, 1)
         self.y_layer = nn.Conv2d(C, num_lms, 1)
-        self.nb_x_layer = nn.Conv2d(C, num_nb * num_lms, 1)
-        self.nb_y_layer = nn.Conv2d(C, num_nb * num_lms, 1)
+        if num_nb > 0:  # num_nb 0: the seed paper's head (ECCV), score and offsets only
+            self.nb_x_layer = nn.Conv2d(C, num_nb * num_lms, 1)
+            self.nb_y_layer = nn.Conv2d(C, num_nb * num_lms, 1)
 
     def forward(self, x):
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
@@ -119,6 +120,8 @@ class PipNet(nn.Module):
             x = torch.relu(self.bn6(self.layer6(x)))
         if self.net_stride == 16:
             x = torch.relu(self.bn_deconv1(self.deconv1(x)))
+        if self.num_nb == 0:
+            return self.cls_layer(x), self.x_layer(x), self.y_layer(x), None, None
         return self.cls_layer(x), self.x_layer(x), self.y_layer(x), self.nb_x_layer(x), self.nb_y_layer(x)
 
 
@@ -134,6 +137,8 @@ def get_meanface(meanface, num_nb):
         for j in range(num_nb):
             rev[idx[i][j]][0].append(i)
             rev[idx[i][j]][1].append(j)
+    if num_nb == 0:
+        return idx, [], [], 0
     max_len = max(len(rev[i][0]) for i in rev)
     r1, r2 = [], []
     for i in range(meanface.shape[0]):
@@ -170,8 +175,10 @@ def l1_margin(out, labels, num_nb):
     ids = torch.argmax(lmap.view(B * C, -1), 1).view(-1, 1)
     ids_nb = ids.repeat(1, num_nb).view(-1, 1)
     sel = lambda t, n, i: torch.gather(t.detach().reshape(B * n * C, -1), 1, i)
-    m = min((sel(ox, 1, ids) - sel(lx, 1, ids)).abs().min().item(), (sel(oy, 1, ids) - sel(ly, 1, ids)).abs().min().item(),
-            (sel(onx, num_nb, ids_nb) - sel(lnx, num_nb, ids_nb)).abs().min().item(),
+    own = min((sel(ox, 1, ids) - sel(lx, 1, ids)).abs().min().item(), (sel(oy, 1, ids) - sel(ly, 1, ids)).abs().min().item())
+    if num_nb == 0:
+        return own
+    m = min(own, (sel(onx, num_nb, ids_nb) - sel(lnx, num_nb, ids_nb)).abs().min().item(),
             (sel(ony, num_nb, ids_nb) - sel(lny, num_nb, ids_nb)).abs().min().item())
     return m
 
@@ -187,6 +194,8 @@ def compute_loss_pip(out, labels, num_nb):
     loss_map = l2(cls, lmap)
     loss_x = l1(sel(ox, 1, ids), sel(lx, 1, ids))
     loss_y = l1(sel(oy, 1, ids), sel(ly, 1, ids))
+    if num_nb == 0:  # the seed paper's loss: no neighbour terms
+        return loss_map, loss_x, loss_y, torch.zeros((), dtype=cls.dtype), torch.zeros((), dtype=cls.dtype)
     loss_nx = l1(sel(onx, num_nb, ids_nb), sel(lnx, num_nb, ids_nb))
     loss_ny = l1(sel(ony, num_nb, ids_nb), sel(lny, num_nb, ids_nb))
     return loss_map, loss_x, loss_y, loss_nx, loss_ny
@@ -194,13 +203,20 @@ def compute_loss_pip(out, labels, num_nb):
 
 def forward_pip_decode(out, r1, r2, max_len, input_size, net_stride, num_nb):
     """forward_pip of functions.py on already computed outputs, every image of the batch."""
-    cls, ox, oy, onx, ony = [t.detach() for t in out]
+    cls, ox, oy, onx, ony = [t.detach() if t is not None else None for t in out]
     B, N, H, W = cls.size()
     merged, unmerged = [], []
     for b in range(B):
         ids = torch.max(cls[b].view(N, -1), 1)[1].view(-1, 1)
         sx = torch.gather(ox[b].view(N, -1), 1, ids)
         sy = torch.gather(oy[b].view(N, -1), 1, ids)
+        div = 1.0 * input_size / net_stride
+        if num_nb == 0:  # nothing to merge: the reported output is the unmerged one
+            px = ((ids % W).view(-1, 1).float() + sx) / div
+            py = (torch.div(ids, W, rounding_mode="floor").view(-1, 1).float() + sy) / div
+            unmerged.append(torch.cat((px, py), 1).flatten())
+            merged.append(unmerged[-1])
+            continue
         ids_nb = ids.repeat(1, num_nb).view(-1, 1)
         snx = torch.gather(onx[b].view(N * num_nb, -1), 1, ids_nb).view(-1, num_nb)
         sny = torch.gather(ony[b].view(N * num_nb, -1), 1, ids_nb).view(-1, num_nb)
@@ -354,7 +370,7 @@ def main():
         res = r64
     out, parts, loss, grads, after = res["out"], res["parts"], res["loss"], res["grads"], res["after"]
     merged, unmerged = res["merged"], res["unmerged"]
-    f32 = lambda t: t.detach().float() if torch.is_tensor(t) else t
+    f32 = lambda t: t.detach().float() if torch.is_tensor(t) else t  # (None stays None: no neighbour head)
     out = [f32(t) for t in out]
     parts = [f32(t) for t in parts]
     loss = f32(loss)
@@ -366,7 +382,7 @@ def main():
                ("landmarks", lms.reshape(a.batch, -1).astype(np.float32))]
     tensors += [("target." + n, t) for n, t in zip(["score", "off_x", "off_y", "nb_x", "nb_y"], labels)]
     tensors += [("param." + k, v) for k, v in state0]
-    tensors += [("out." + n, t) for n, t in zip(["cls", "x", "y", "nb_x", "nb_y"], out)]
+    tensors += [("out." + n, t) for n, t in zip(["cls", "x", "y", "nb_x", "nb_y"], out) if t is not None]
     tensors += [("loss.total", loss.reshape(1))]
     tensors += [("loss." + n, t.reshape(1)) for n, t in zip(["score", "x", "y", "nb_x", "nb_y"], parts)]
     tensors += grads + after + [("decoded.merged", merged), ("decoded.unmerged", unmerged)]
