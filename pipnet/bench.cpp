@@ -4,7 +4,11 @@
 // call, then the median of the timed calls (b=1: as many as fill 2 s, with their min-max printed).
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <sstream>
 
@@ -17,6 +21,9 @@
 #include "pipnet/cli.h"
 #include "pipnet/detector.h"
 #include "pipnet/run.h"
+#include "tensor/fileio.h"
+#include "tensor/rng.h"
+#include "tensor/safetensors.h"
 
 namespace {
 
@@ -76,7 +83,8 @@ int cmd_bench(int argc, char** argv) {
       {"batches", "LIST", "batch sizes for throughput, e.g. 16,64 (default 16)"},
       {"device", "cpu|cuda", "where to run (default cpu)"},
       {"threads", "N", "compute threads (0: all cores)"},
-      {"no_torch", nullptr, "skip the PyTorch comparison"},
+      {"no_peers", nullptr, "skip the peers (PyTorch eager, PyTorch channels_last + freeze, ONNX Runtime)"},
+      {"no_torch", nullptr, "the old name of --no-peers"},
       {"detector", nullptr, "time the face detector instead (FaceBoxesV2, decoding and NMS) on one --frame"},
       {"frame", "WxH", "the detector's frame size (default 640x480)"},
       {"verbose", nullptr, "print each network's layers and the kernel chosen for each op"},
@@ -86,7 +94,9 @@ int cmd_bench(int argc, char** argv) {
     std::printf("%s", help_text("pipnet bench [--backbones resnet18,resnet50] [--input 256] [--batches 16] [options]",
                                 "  Inference latency and FPS at batch 1 (eval, BN folded, no grad, decoding included; on CUDA a\n"
                                 "  captured graph replayed), inference and training images/s at each of --batches, per backbone;\n"
-                                "  beside PyTorch's (Debian python3-torch, same threads, same shapes, eager).\n", opts).c_str());
+                                "  beside the peers (tools/bench_peers.py: PyTorch eager, PyTorch channels_last + TorchScript\n"
+                                "  freeze, ONNX Runtime), run on the same weights, shapes and threads after their outputs on one\n"
+                                "  image are checked against ours; tools/install_deps.sh --ref installs them.\n", opts).c_str());
     return 0;
   }
   set_threads(a);
@@ -114,20 +124,24 @@ int cmd_bench(int argc, char** argv) {
   const std::vector<int> batches = a.get_ints("batches", "16", 1, 4096);
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
-  std::string head = strf("%-10s %-8s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
+  const bool peers = !a.has("no_peers") && !a.has("no_torch");
+  std::string head = strf("%-10s %-18s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
   std::string spread1;  // min-max of the last batch-1 timing
   for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
   for (int b : batches) head += strf(" %13s", strf("train b=%d", b).c_str());
   std::printf("%s\n", head.c_str());
   std::string json = "[";
   auto row = [&](const std::string& bb, const char* engine, const std::vector<double>& v) {  // ms, fps, ips..., train...
-    std::string line = strf("%-10s %-8s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
+    std::string line = strf("%-10s %-18s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
     for (size_t i = 0; i < batches.size(); i++) line += strf(" %11.1f", v[2 + i]);
-    for (size_t i = 0; i < batches.size(); i++) line += strf(" %13.1f", v[2 + batches.size() + i]);
+    for (size_t i = 0; i < batches.size(); i++)
+      line += std::isnan(v[2 + batches.size() + i]) ? strf(" %13s", "-") : strf(" %13.1f", v[2 + batches.size() + i]);
     json += strf("%s{\"backbone\":\"%s\",\"engine\":\"%s\",\"device\":\"%s\",\"ms_b1\":%.3f,\"fps_b1\":%.2f",
                  json.size() > 1 ? "," : "", bb.c_str(), engine, device.c_str(), v[0], v[1]);
+    auto num = [](double d) { return std::isnan(d) ? std::string("null") : strf("%.2f", d); };  // JSON has no NaN
     for (size_t i = 0; i < batches.size(); i++)
-      json += strf(",\"ips_b%d\":%.2f,\"train_ips_b%d\":%.2f", batches[i], v[2 + i], batches[i], v[2 + batches.size() + i]);
+      json += strf(",\"ips_b%d\":%s,\"train_ips_b%d\":%s", batches[i], num(v[2 + i]).c_str(), batches[i],
+                   num(v[2 + batches.size() + i]).c_str());
     json += "}";
     return line;
   };
@@ -141,6 +155,19 @@ int cmd_bench(int argc, char** argv) {
     mf.N = 68;
     mf.xy = synth_landmarks(1, 0, S);
     Neighbors nbr = Neighbors::from_meanface(mf, 10);
+    // what the peers need: our initial weights, one random image and our eval-mode outputs on it
+    const std::string peer_dir = strf("/tmp/pipnet_bench_%d_%s", (int)getpid(), bb.c_str());
+    if (peers) {
+      make_dirs(peer_dir);
+      save_weights(net, peer_dir + "/weights.safetensors");
+      net.eval();
+      ag::NoGradGuard ng;
+      Tensor x = Tensor::empty({1, 3, S, S});
+      init_normal(x, rng, 0, 1);
+      PipOutput o = net.run(x.to(dev));
+      write_safetensors(peer_dir + "/check.safetensors", {{"input", x}, {"out.cls", o.cls}, {"out.x", o.x}, {"out.y", o.y},
+                                                          {"out.nb_x", o.nb_x}, {"out.nb_y", o.nb_y}});
+    }
     std::vector<double> ips, train_ips;
     // training images/s at each batch size
     net.train();
@@ -189,26 +216,45 @@ int cmd_bench(int argc, char** argv) {
     v.insert(v.end(), ips.begin(), ips.end());
     v.insert(v.end(), train_ips.begin(), train_ips.end());
     std::printf("%s   (b=1 min-max %s ms)\n", row(bb, "pipnet", v).c_str(), spread1.c_str());
-    if (!a.has("no_torch")) {
-      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_torch_pip.py %s %d %d %s %s 2>/dev/null",
-                                   PIPNET_SOURCE_DIR, bb.c_str(), S, threads, device.c_str(), a.get("batches", "16").c_str());
-      std::vector<double> tv;
+    if (peers) {
+      const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_peers.py --dir %s --backbone %s --input %d --threads %d "
+                                   "--device %s --batches %s 2>&1", PIPNET_SOURCE_DIR, peer_dir.c_str(), bb.c_str(), S,
+                                   threads, device.c_str(), a.get("batches", "16").c_str());
+      bool any = false;
       if (FILE* p = popen(cmd.c_str(), "r")) {
-        for (double d; std::fscanf(p, "%lf", &d) == 1;) tv.push_back(d);
+        char buf[4096];
+        while (std::fgets(buf, sizeof buf, p)) {
+          std::stringstream ls(buf);
+          std::string tag, name, first;
+          ls >> tag >> name >> first;
+          if (tag != "PEER") continue;
+          any = true;
+          if (first == "disagrees" || first == "unavailable") {
+            std::string why;
+            std::getline(ls, why);
+            std::printf("%-10s %-18s (%s:%s)\n", bb.c_str(), name.c_str(), first.c_str(), why.c_str());
+            continue;
+          }
+          std::vector<double> tv;  // ms, min, max, ips..., train...
+          for (std::string t; ls >> t;) tv.push_back(t == "nan" ? NAN : std::atof(t.c_str()));
+          if (tv.size() != 3 + 2 * batches.size()) continue;
+          std::vector<double> pv = {tv[0], 1e3 / tv[0]};
+          pv.insert(pv.end(), tv.begin() + 3, tv.end());
+          std::string ratio = "   (ours / peer:";
+          for (size_t i = 1; i < v.size(); i++) ratio += std::isnan(pv[i]) ? " -" : strf(" %.2fx", v[i] / pv[i]);
+          std::printf("%s%s; b=1 min-max %.2f-%.2f ms; outputs agree to %s)\n", row(bb, name.c_str(), pv).c_str(),
+                      ratio.c_str(), tv[1], tv[2], first.c_str());
+        }
         pclose(p);
       }
-      if (tv.size() == v.size()) {
-        std::string ratio = "   (ours / torch:";
-        for (size_t i = 1; i < v.size(); i++) ratio += strf(" %.2fx", v[i] / tv[i]);
-        std::printf("%s%s)\n", row(bb, "pytorch", tv).c_str(), ratio.c_str());
-      } else {
-        std::printf("%-10s %-8s (PyTorch unavailable: install python3-torch)\n", bb.c_str(), "pytorch");
-      }
+      if (!any) std::printf("%-10s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");
+      std::error_code ec;
+      std::filesystem::remove_all(peer_dir, ec);
     }
   }
   if (a.has("verbose")) std::printf("%s", kern::dispatch_table().c_str());
-  std::printf("(b=1: one image at a time, %s; the ratios are ours / PyTorch's throughput: above 1 means we are faster)\n",
-              dev == Device::CUDA ? "ours a replayed CUDA graph, PyTorch eager" : "both eager");
+  std::printf("(b=1: one image at a time, %s; the ratios are ours / the peer's throughput: above 1 means we are faster)\n",
+              dev == Device::CUDA ? "ours a replayed CUDA graph" : "every engine on the same threads");
   std::printf("RESULT %s]\n", json.c_str());
   return 0;
 }
