@@ -12,6 +12,10 @@
 #include "data/augment.h"
 #include "data/spec.h"
 #include "pipnet/distill.h"
+#include "pipnet/evaluate.h"
+#include "pipnet/metrics.h"
+#include "pipnet/run.h"
+#include "pipnet/train.h"
 #include "test_util.h"
 
 using Catch::Matchers::Contains;
@@ -271,4 +275,77 @@ TEST_CASE("distill: the data specs it reads (pts:, boxes:, crops:, '+', black:, 
   CHECK_THROWS_WITH(open_dataset("pts:" + tmp("badlist.txt"), 32, 1.1f, 1), Contains("badlist.txt:1: expected 'IMAGE PTS'"));
   CHECK_THROWS_WITH(open_unlabelled("faces:" + tmp("img"), 32, 1.1f, 1), Contains("unlabelled data 'faces:") && Contains("crops:DIR"));
   CHECK_THROWS_WITH(open_unlabelled("black:synth:3", 32, 1.1f, 1), Contains("unlabelled data 'black:synth:3'"));
+}
+
+TEST_CASE("distill: synthetic faces, 64 labelled + 384 unlabelled, one round against labelled-only (mechanics)", "[distill][train]") {
+  // A ctest budget (about 20 s on 2 cores): ResNet-18 at width 8 on 64x64 crops, 160 steps of 4 faces per round.
+  // Measured (seed 1, 2026-12-01): the teacher barely beats the mean face (unshifted predictions 17.1% NME on the
+  // unlabelled faces, the mean face 18.4%), its shifted views are worse than the unshifted one (24.2% on average,
+  // undone), their average 18.0%; held-out NME labelled-only 16.2%, distilled 20.4%. So at this budget there is
+  // no honest effect to assert, and none is: the test asserts the mechanics. The averaged pseudo-label is no
+  // farther from the truth than the views are on average (the distance is convex, so a wrong average or a view
+  // left undone breaks it), round 1 trains on the 64 + 384 faces, and both rounds are scored. The real-face
+  // comparison is tools/distill_lfw68.sh.
+  TrainConfig cfg;
+  cfg.model.width = 8;
+  cfg.model.input_size = 64;
+  cfg.model.net_stride = 16;
+  cfg.recipe.epochs = 10;
+  cfg.recipe.lr = 2e-3;
+  cfg.recipe.decay = "8";
+  cfg.data.test_data = "synth-test:100";
+  cfg.run.eval_every = 100;
+  cfg.run.max_batches = 16;  // 160 steps of 4 faces per round, labelled-only or not
+  cfg.recipe.batch = 4;
+  cfg.run.threads = 2;
+  const std::string dir = tmp("synth");
+  // round 0: labelled only
+  TrainConfig c0 = cfg;
+  c0.data.data = "synth:64";
+  c0.run.out = dir + "/round0";
+  REQUIRE(train(c0, false) == 0);
+  LoadedRun r0 = load_run(c0.run.out);
+  // pseudo-labels for faces 64..447 of the same seed (their truth is known here, hidden from the method)
+  Dataset unl = open_dataset("synth:384:64", 64, 1.1f, 1);
+  const std::vector<View> views = make_views("translate", {20, 30}, {}, false, 64);
+  const Predictor predict = network_predictor(*r0.net, r0.nbr);
+  std::vector<std::vector<float>> pseudo, single;
+  std::vector<std::vector<std::vector<float>>> per_view(views.size());
+  std::filesystem::create_directories(dir + "/crops");
+  std::string list;
+  for (int64_t i = 0; i < unl.size; i++) {
+    const Crop c = unl.source(i);
+    const PseudoLabel p = pseudo_label(c.image, views, predict, {});
+    pseudo.push_back(p.mean);
+    for (size_t k = 0; k < views.size(); k++) per_view[k].push_back(p.views[k]);
+    single.push_back(predict({c.image})[0]);
+    const std::string png = dir + strf("/crops/%03lld.png", (long long)i), pts = dir + strf("/crops/%03lld.pts", (long long)i);
+    save_png(c.image, png);
+    std::vector<float> px;
+    for (float v : p.mean) px.push_back(v * 64);
+    write_pts(pts, px);
+    list += png + " " + pts + "\n";
+  }
+  std::ofstream(dir + "/pseudo.txt") << list;
+  const NormSpec norm = norm_for(68);
+  const double nme_pseudo = evaluate(pseudo, unl.labels, norm).mean_nme, nme_single = evaluate(single, unl.labels, norm).mean_nme;
+  double nme_views = 0;  // each view's NME, undone, averaged over the views
+  for (auto& v : per_view) nme_views += evaluate(v, unl.labels, norm).mean_nme / views.size();
+  const double nme_mean = evaluate(std::vector<std::vector<float>>(unl.size, r0.meanface.xy), unl.labels, norm).mean_nme;
+  // round 1: labelled + pseudo-labelled, the same steps
+  TrainConfig c1 = cfg;
+  c1.data.data = "synth:64+pts:" + dir + "/pseudo.txt";
+  c1.data.meanface = c0.run.out + "/meanface.txt";
+  c1.run.out = dir + "/round1";
+  REQUIRE(train(c1, false) == 0);
+  LoadedRun r1 = load_run(c1.run.out);
+  Dataset test = open_dataset(cfg.data.test_data, 64, 1.1f, 1);
+  const double t0 = run_test(*r0.net, r0.nbr, test, 16).merged.mean_nme, t1 = run_test(*r1.net, r1.nbr, test, 16).merged.mean_nme;
+  std::printf("distill synth: pseudo-labels NME %.2f%% (a shifted view, undone, %.2f%% on average; the unshifted view "
+              "%.2f%%; mean face %.2f%%); held-out NME labelled-only %.2f%%, distilled %.2f%%\n", 100 * nme_pseudo,
+              100 * nme_views, 100 * nme_single, 100 * nme_mean, 100 * t0, 100 * t1);
+  CHECK(nme_pseudo <= nme_views);
+  CHECK(open_dataset(c1.data.data, 64, 1.1f, 1).size == 64 + 384);
+  CHECK(std::isfinite(t0));
+  CHECK(std::isfinite(t1));
 }

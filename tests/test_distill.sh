@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pipnet distill end to end on a tiny synthetic set: a distillation killed while it pseudo-labels and again while
 # a later round trains, then resumed, ends with the same pseudo-labels, weights and table as an uninterrupted one
-# (also after a real SIGKILL); --labelled-fraction writes a reusable split; bad input gives one line and exit 2.
+# (also after a real SIGKILL); --labelled-fraction writes a reusable split; bad input gives one line and exit 2;
+# pipnet probe writes its pictures and numbers.
 # Usage: test_distill.sh PATH/TO/pipnet
 set -u
 pipnet=$1
@@ -106,4 +107,14 @@ expect_error "unknown flag" "unknown option --bogus" "$pipnet" distill --bogus 1
 [[ ! -e "$dir/z" ]] || fail "a refused distillation left $dir/z behind"
 "$pipnet" distill --help | grep -q -- "--labelled-fraction F" || fail "distill --help lacks --labelled-fraction"
 echo "ok: bad fractions, specs, empty unlabelled sets and flags give one line and exit 2, and write nothing"
+# 7. pipnet probe, at a tiny size: both pictures and the numbers (the mean-face claim needs minutes, not seconds)
+"$pipnet" probe --out "$dir/probe" --data synth:32 --width 4 --epochs 1 --max-batches 2 --threads 2 >"$dir/probe.out" 2>"$dir/probe.log" ||
+  fail "probe: $(tail -2 "$dir/probe.log")"
+[[ -s "$dir/probe/black.png" && -s "$dir/probe/noface.png" ]] || fail "probe pictures missing"
+grep -q '"black_prediction_nme_to_mean_face"' "$dir/probe/probe.json" && grep -q '"no_face_nme_to_mean_face"' "$dir/probe/probe.json" ||
+  fail "probe.json: $(cat "$dir/probe/probe.json")"
+expect_error "probe without --out" "--out DIR is required" "$pipnet" probe
+expect_error "probe on a missing run" "not a run directory" "$pipnet" probe --out "$dir/p2" --run "$dir/nope"
+"$pipnet" probe --help | grep -q -- "--max-batches N" || fail "probe --help lacks --max-batches"
+echo "ok: pipnet probe draws black.png and noface.png and writes probe.json"
 echo "1 passed, 0 failed"
