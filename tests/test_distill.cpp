@@ -166,7 +166,7 @@ TEST_CASE("distill: undo_view inverts the augmentations' landmark maps at any an
   }
 }
 
-TEST_CASE("distill: views of each transform, scaled to the crop; an unknown transform is an error", "[distill]") {
+TEST_CASE("distill: views of each transform, scaled to the crop, and an unknown transform is an error", "[distill]") {
   std::vector<View> v = make_views("translate", {20, 30}, {10}, false, 128);
   REQUIRE(v.size() == 8);
   std::set<std::pair<int, int>> shifts;
