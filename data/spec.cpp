@@ -70,7 +70,6 @@ Dataset open_one(const std::string& spec, int input, float crop_scale, uint64_t 
   if (f[0] == "black" && f.size() >= 2) {  // the labels of SPEC, every image black (nothing to see, only the prior)
     d = open_one(spec.substr(6), input, crop_scale, seed);
     d.records.clear();
-    SampleSource src = d.source;
     const std::vector<std::vector<float>> labels = d.labels;
     d.source = [labels, input](int64_t i) {
       Crop c;
