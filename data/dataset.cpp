@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tensor/fileio.h"
 #include "tensor/parse.h"
 #include "tensor/tensor.h"
 
@@ -68,6 +69,12 @@ std::vector<float> read_pts(std::istream& f, const std::string& path) {
   return pts;
 }
 
+void write_pts(const std::string& path, const std::vector<float>& pts) {
+  std::string s = "version: 1\nn_points: " + std::to_string(pts.size() / 2) + "\n{\n";
+  for (size_t i = 0; i + 1 < pts.size(); i += 2) s += strf("%.4f %.4f\n", pts[i], pts[i + 1]);
+  write_file_atomic(path, s + "}\n");
+}
+
 static std::vector<std::string> list_dir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (!d) throw Error(dir + ": cannot open directory");
@@ -97,6 +104,80 @@ std::vector<FaceRecord> read_pts_folder(const std::string& dir) {
     out.push_back(std::move(r));
   }
   if (out.empty()) throw Error(dir + ": no images with .pts files");
+  return out;
+}
+
+static std::string dir_of(const std::string& path) {
+  const size_t k = path.find_last_of('/');
+  return k == std::string::npos ? "." : path.substr(0, k);
+}
+
+std::vector<FaceRecord> read_pts_list(const std::string& list) {
+  std::ifstream f(list);
+  if (!f) throw Error(list + ": cannot open the list of images and .pts files");
+  const std::string base = dir_of(list);
+  auto resolve = [&](const std::string& p) { return p[0] == '/' ? p : base + "/" + p; };
+  std::vector<FaceRecord> out;
+  std::string line;
+  for (int lineno = 1; std::getline(f, line); lineno++) {
+    std::istringstream is(line);
+    std::string image, pts, extra;
+    if (!(is >> image) || image[0] == '#') continue;
+    const std::string where = list + ":" + std::to_string(lineno);
+    if (!(is >> pts) || (is >> extra)) throw Error(where + ": expected 'IMAGE PTS' (two paths), got '" + line + "'");
+    FaceRecord r;
+    r.image = resolve(image);
+    r.label = resolve(pts);
+    r.pts = read_pts(r.label);
+    const ImageHeader hd = check_image_file(r.image);
+    check_points_in_image(r.pts, hd.w, hd.h, r.label + " (image " + r.image + ", " + where + ")");
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) throw Error(list + ": no images listed (expected 'IMAGE PTS' lines)");
+  return out;
+}
+
+std::vector<FaceRecord> read_boxes(const std::string& list, const std::string& image_dir) {
+  std::ifstream f(list);
+  if (!f) throw Error(list + ": cannot open the box list");
+  std::vector<FaceRecord> out;
+  std::string line;
+  for (int lineno = 1; std::getline(f, line); lineno++) {
+    std::istringstream is(line);
+    std::vector<std::string> tok;
+    for (std::string t; is >> t;) tok.push_back(t);
+    if (tok.empty() || tok[0][0] == '#') continue;
+    const std::string where = list + ":" + std::to_string(lineno);
+    if (tok.size() != 5) throw Error(where + strf(": %zu fields, expected 5 (NAME X0 Y0 X1 Y1)", tok.size()));
+    FaceRecord r;
+    r.image = image_dir + "/" + tok[0];
+    r.label = where;
+    static const char* names[4] = {"x0", "y0", "x1", "y1"};
+    for (int k = 0; k < 4; k++) r.box[k] = parse_coord(tok[1 + k], where + ": " + names[k], kMinPixel, kMaxPixel);
+    if (!(r.box[2] > r.box[0] && r.box[3] > r.box[1]))
+      throw Error(where + strf(": box (%g, %g)-(%g, %g) is empty (expected x1 > x0 and y1 > y0)", r.box[0], r.box[1], r.box[2], r.box[3]));
+    const ImageHeader hd = check_image_file(r.image);
+    if (r.box[2] <= 0 || r.box[3] <= 0 || r.box[0] >= hd.w - 1 || r.box[1] >= hd.h - 1)
+      throw Error(where + strf(": box (%g, %g)-(%g, %g) lies outside the %dx%d image %s", r.box[0], r.box[1], r.box[2], r.box[3],
+                               hd.w, hd.h, r.image.c_str()));
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) throw Error(list + ": no boxes (expected 'NAME X0 Y0 X1 Y1' lines)");
+  return out;
+}
+
+std::vector<FaceRecord> read_crops_folder(const std::string& dir) {
+  std::vector<FaceRecord> out;
+  for (const std::string& n : list_dir(dir)) {
+    if (!is_image_name(n) || n[0] == '.') continue;
+    FaceRecord r;
+    r.image = dir + "/" + n;
+    r.label = r.image;
+    r.normalized = true;  // the image is the crop
+    check_image_file(r.image);
+    out.push_back(std::move(r));
+  }
+  if (out.empty()) throw Error(dir + ": no face crops (jpg, jpeg, png, bmp) in the folder");
   return out;
 }
 
@@ -176,9 +257,11 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   if (rule == CropRule::None) {
     c.image = (im.w == size && im.h == size) ? im : resize_bilinear(im, size, size);
     c.lms = r.pts;
+    c.origin[2] = im.w;
+    c.origin[3] = im.h;
     return c;
   }
-  CHECK_OR_FAIL(!r.pts.empty(), r.image + ": a crop rule needs landmarks or a box");
+  CHECK_OR_FAIL(rule != CropRule::LandmarkBox || !r.pts.empty(), r.image + ": the landmark-box crop needs landmarks");
   CHECK_OR_FAIL(std::isfinite(scale) && scale > 0 && scale <= 100, strf("crop_face: scale %g; expected (0, 100]", scale));
   const int W = im.w, H = im.h, N = r.n_points();
   // Points and box far outside the image are bad labels, and would overflow the int pixel rectangle below.
@@ -229,6 +312,7 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   }
   if (w <= 1 || h <= 1 || cx1 <= cx0 || cy1 <= cy0) throw Error(r.image + ": face box is empty after clipping");
   c.image = resize_bilinear(crop(im, cx0, cy0, cx1, cy1), size, size);
+  c.origin[0] = x0; c.origin[1] = y0; c.origin[2] = w; c.origin[3] = h;
   for (int i = 0; i < N; i++) {
     c.lms.push_back((float)((p[2 * i] - x0) / w));
     c.lms.push_back((float)((p[2 * i + 1] - y0) / h));

@@ -26,6 +26,8 @@ struct FaceRecord {
 // 300W .pts: "version: 1", "n_points: N", "{", N lines "x y", "}". N in 1..100000; errors name file and line.
 std::vector<float> read_pts(const std::string& path);
 std::vector<float> read_pts(std::istream& in, const std::string& path);  // `path` names it in messages
+// Writes points in pixels as a 300W .pts file (atomically: temporary file, then rename).
+void write_pts(const std::string& path, const std::vector<float>& pts);
 // Error naming `where` and the point unless every point has -w <= x <= 2w and -h <= y <= 2h.
 void check_points_in_image(const std::vector<float>& pts, int w, int h, const std::string& where);
 // A 300W-style folder: every image (jpg/jpeg/png/bmp) with a .pts of the same stem beside it, sorted by name.
@@ -35,6 +37,14 @@ std::vector<FaceRecord> read_pts_folder(const std::string& dir);
 // a line with only a name is an unlabelled image. All labelled lines must have the same point count.
 std::vector<FaceRecord> read_list(const std::string& list, const std::string& image_dir);
 std::vector<FaceRecord> read_list(std::istream& in, const std::string& list, const std::string& image_dir);
+// A list of labelled images: "IMAGE PTS" per line (paths relative to the list's folder unless absolute), each
+// image with its 300W .pts file; what `pipnet distill` writes for its splits and pseudo-labels. Images' headers and
+// points are checked as read_pts_folder does.
+std::vector<FaceRecord> read_pts_list(const std::string& list);
+// Face boxes for unlabelled images: "NAME X0 Y0 X1 Y1" per line (pixels, X1 > X0, Y1 > Y0), images in image_dir.
+std::vector<FaceRecord> read_boxes(const std::string& list, const std::string& image_dir);
+// A folder of ready face crops: every image (jpg/jpeg/png/bmp) in it, sorted by name, unlabelled.
+std::vector<FaceRecord> read_crops_folder(const std::string& dir);
 // WFLW list_98pt_rect_attr_*.txt: 196 coordinates, xmin ymin xmax ymax, 6 attribute flags, the image path.
 std::vector<FaceRecord> read_wflw(const std::string& list, const std::string& image_dir);
 std::vector<FaceRecord> read_wflw(std::istream& in, const std::string& list, const std::string& image_dir);
@@ -43,11 +53,12 @@ enum class CropRule {
   None,         // the image is already the crop (list format): only resized
   LandmarkBox,  // 300W: the tight box of the int-truncated points, enlarged by `scale` (1.1 repo, 1.3 seed/GSSL)
   WFLW,         // the given rectangle grown 10% per side (x1.2), float width
-  Box,          // COFW / AFLW: the given box as it is
+  Box,          // COFW / AFLW: the given box as it is (also unlabelled faces with a box: no landmarks needed)
 };
 struct Crop {
   Image image;             // size x size
   std::vector<float> lms;  // normalised to the crop, not clipped
+  double origin[4] = {0, 0, 0, 0};  // x0, y0, w, h: crop point (u, v) is source pixel (x0 + u*w, y0 + v*h)
 };
 Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size);
 

@@ -1,5 +1,5 @@
 // pipnet: train, evaluate and run PIP Net (Jin, Liao & Shao, ECCV 2020) on this project's engine.
-//   pipnet demo | train | test | infer | bench | synth   (pipnet COMMAND --help for each)
+//   pipnet demo | train | test | infer | bench | synth | import | distill | probe   (pipnet COMMAND --help for each)
 // This file holds the option parser every command uses, main(), and the commands that fit on a screen; infer.cpp
 // and bench.cpp hold the other two.
 #include "pipnet/cli.h"
@@ -113,6 +113,7 @@ Args parse_args(int argc, char** argv, const std::vector<Option>& options, bool 
 std::string help_text(const std::string& usage, const std::string& about, const std::vector<Option>& options) {
   std::string h = "usage: " + usage + "\n" + about + "  options:\n";
   for (auto& o : options) {
+    if (o.hidden) continue;
     std::string flag = "--" + dashed(o.name) + (o.value ? std::string(" ") + o.value : "");
     h += strf("    %-22s %s\n", flag.c_str(), o.help);
   }
@@ -349,6 +350,8 @@ const char* kUsage =
     "  detect  face boxes only (FaceBoxesV2); on a labelled folder, the detector's recall\n"
     "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n"
     "  synth   a contact sheet of the built-in synthetic faces with their landmarks\n"
+    "  distill translation-based data distillation: pseudo-labels for unlabelled faces, round after round\n"
+    "  probe   the position prior: what a network predicts on black images and on images without a face\n"
     "  import  a PyTorch .pth (official PIPNet, torchvision ResNet, FaceBoxesV2) into a run directory or weights\n";
 
 }  // namespace
@@ -372,6 +375,8 @@ int main(int argc, char** argv) {
     else if (cmd == "synth") rc = cmd_synth(argc, argv);
     else if (cmd == "import") rc = cmd_import(argc, argv);
     else if (cmd == "detect") rc = cmd_detect(argc, argv);
+    else if (cmd == "distill") rc = cmd_distill(argc, argv);
+    else if (cmd == "probe") rc = cmd_probe(argc, argv);
     if (rc >= 0) {
       if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Error("cannot write to standard output (disk full or closed pipe?)");
       dist::finalize();

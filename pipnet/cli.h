@@ -9,6 +9,7 @@ struct Option {
   const char* name;   // with '_' or '-' (both spellings are accepted on the command line)
   const char* value;  // "DIR", "N", ...; nullptr for a switch such as --help
   const char* help;
+  bool hidden = false;  // accepted but left out of --help (test hooks)
 };
 
 struct Args {
@@ -46,3 +47,5 @@ int cmd_infer(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_import(int argc, char** argv);
 int cmd_detect(int argc, char** argv);
+int cmd_distill(int argc, char** argv);
+int cmd_probe(int argc, char** argv);

@@ -32,7 +32,7 @@ struct Setting {
 
 std::vector<Setting> settings(TrainConfig& c) {
   return {
-      {"data", Group::Data, &c.data.data, 0, 0, "training data: synth[:N] | 300w:DIR | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR[:ATTR]"},
+      {"data", Group::Data, &c.data.data, 0, 0, "training data: synth[:N[:FIRST]] | 300w:DIR | pts:LIST | list:FILE:IMAGEDIR | wflw:LIST:IMAGEDIR[:ATTR] | black:SPEC | SPEC+SPEC"},
       {"test_data", Group::Data, &c.data.test_data, 0, 0, "evaluated every --eval-every epochs ('' for none)"},
       {"meanface", Group::Data, &c.data.meanface, 0, 0, "auto (mean of the training landmarks) or a file of 2N numbers"},
       {"flip_table", Group::Data, &c.data.flip_table, 0, 0, "file of N indices; empty: the built-in table for N points"},
@@ -50,6 +50,7 @@ std::vector<Setting> settings(TrainConfig& c) {
       {"gamma", Group::Recipe, &c.recipe.gamma, 0, 1, "learning-rate decay factor"},
       {"wd", Group::Recipe, &c.recipe.wd, -1, 1, "weight decay; -1: 5e-4 from scratch, 0 with --pretrained"},
       {"pretrained", Group::Recipe, &c.recipe.pretrained, 0, 0, "torchvision ResNet weights (.safetensors) for the trunk"},
+      {"init", Group::Recipe, &c.recipe.init, 0, 0, "a whole PIP Net's weights to start from (a run's model.safetensors); '' for none"},
       {"cls_weight", Group::Loss, &c.loss.cls_weight, 0, 1e6, "weight of the score-map loss"},
       {"reg_weight", Group::Loss, &c.loss.reg_weight, 0, 1e6, "weight of the offset losses"},
       {"reg_l2", Group::Loss, &c.loss.reg_l2, 0, 0, "offsets with L2 (the seed paper) instead of L1, on|off"},

@@ -21,6 +21,7 @@ struct Recipe {                      // the official pip_32_16_60_r18_l2_l1_10_1
   std::string decay = "30,50";       // epochs at which lr is multiplied by gamma
   double wd = -1;                    // < 0: 5e-4 from scratch, 0 with pretrained weights (the repo's rule)
   std::string pretrained;            // safetensors of a torchvision ResNet (converted with tools/)
+  std::string init;                  // a whole PIP Net's weights to start from (pipnet distill --init previous)
 };
 
 struct DataConfig {

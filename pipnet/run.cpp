@@ -11,8 +11,8 @@
 #include "tensor/pth.h"
 #include "tensor/safetensors.h"
 
-TrainConfig resume_config(const std::string& out, const KeyValues& overrides) {
-  const std::string path = out + "/config.txt";
+TrainConfig resume_config(const std::string& out, const KeyValues& overrides, const std::string& config_file) {
+  const std::string path = config_file.empty() ? out + "/config.txt" : config_file;
   if (!path_exists(path)) throw Error(out + ": nothing to resume (no config.txt)");
   TrainConfig cfg;
   cfg.load(path);
@@ -108,6 +108,14 @@ Device device_of(const std::string& device) {
   return Device::CUDA;
 }
 
+void load_model_weights(PIPNet& net, const std::string& path) {
+  if (!path_exists(path)) throw Error(path + ": no such weights file");
+  // a checkpoint (what a killed run leaves) holds the model under "model." beside the optimizer's state
+  TensorFile f = read_weights_file(path);  // safetensors or a .pth
+  if (f.metadata.count("epochs_done")) load_checkpoint(f, net, nullptr, 1 << 30);
+  else load_state_dict(net, f.tensors, path);
+}
+
 // ---- a trained model ------------------------------------------------------------------------------
 LoadedRun load_run(const std::string& dir, const std::string& weights, const std::string& device) {
   LoadedRun r;
@@ -126,10 +134,7 @@ LoadedRun load_run(const std::string& dir, const std::string& weights, const std
   if (!w.empty() && !path_exists(w)) throw Error(w + ": no such weights file");
   if (w.empty()) w = path_exists(dir + "/model.safetensors") ? dir + "/model.safetensors" : dir + "/checkpoint.safetensors";
   if (!path_exists(w)) throw Error(dir + ": no weights (neither model.safetensors nor checkpoint.safetensors)");
-  // a checkpoint (what a killed run leaves) holds the model under "model." beside the optimizer's state
-  TensorFile f = read_weights_file(w);  // safetensors or a .pth
-  if (f.metadata.count("epochs_done")) load_checkpoint(f, *r.net, nullptr, 1 << 30);
-  else load_state_dict(*r.net, f.tensors, w);
+  load_model_weights(*r.net, w);
   r.net->to(device_of(r.cfg.run.device));
   r.net->eval();
   return r;

@@ -22,7 +22,8 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 // The configuration of `pipnet train --resume --out DIR [--KEY VALUE ...]`: DIR/config.txt, then the overrides a
 // resumed run may take (may_change_on_resume: the run's own settings and epochs). Any other override is refused
 // with an Error naming it, before anything is written.
-TrainConfig resume_config(const std::string& out, const KeyValues& overrides);
+// `config_file` (default OUT/config.txt) is where the settings are read from.
+TrainConfig resume_config(const std::string& out, const KeyValues& overrides, const std::string& config_file = "");
 
 void write_meanface(const MeanFace& m, const std::string& path);
 
@@ -39,6 +40,9 @@ struct EpochLog {
 std::vector<EpochLog> read_log(const std::string& path, int upto);  // the rows of epochs before `upto`
 void write_log(const std::string& path, const std::vector<EpochLog>& log);
 void plot_log(const std::string& path, const std::vector<EpochLog>& log);
+
+// A whole PIP Net's weights into `net`: a model.safetensors (or .pth), or a checkpoint's model part.
+void load_model_weights(PIPNet& net, const std::string& path);
 
 Device device_of(const std::string& device);  // Error when cuda is asked for and none exists
 

@@ -51,6 +51,7 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
   pc.num_lms = N;
   PIPNet net(pc, rng);
   if (!cfg.recipe.pretrained.empty()) load_pretrained_trunk(net, cfg.recipe.pretrained);
+  if (!cfg.recipe.init.empty() && !resume) load_model_weights(net, cfg.recipe.init);  // resume: the checkpoint's
   net.to(dev);  // before the optimizer: its state lives beside the parameters
   Adam opt(net.parameters(), cfg.recipe.lr, 0.9, 0.999, 1e-8, cfg.weight_decay());
   const MultiStepLR sched{cfg.recipe.lr, cfg.decay_epochs(), cfg.recipe.gamma};

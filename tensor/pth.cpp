@@ -213,11 +213,13 @@ TensorFile read_pth(const std::string& path) {
 }
 
 bool is_pth_file(const std::string& path) {
-  char head[4] = {0, 0, 0, 0};
+  char head[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open");
-  f.read(head, 4);
-  return (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) || (uint8_t)head[0] == 0x80;
+  f.read(head, 9);
+  // A legacy pickle opens with PROTO (0x80); so does a safetensors file whose header length is 128 mod 256, but
+  // its header (from byte 8) opens with '{', where the pickle has its magic number.
+  return (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) || ((uint8_t)head[0] == 0x80 && head[8] != '{');
 }
 
 TensorFile read_weights_file(const std::string& path) {

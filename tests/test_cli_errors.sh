@@ -20,7 +20,7 @@ tiny=(--data synth:32 --test-data synth-test:8 --width 4 --input-size 64 --batch
 "$pipnet" train "${tiny[@]}" --out "$dir/run" 2>"$dir/train.log" || fail "tiny run: $(tail -2 "$dir/train.log")"
 
 # unknown options on every command, and malformed values
-for cmd in train test infer demo bench synth; do
+for cmd in train test infer demo bench synth distill probe; do
   expect_error "$cmd --bogus" "unknown option --bogus" "$pipnet" $cmd --bogus 1
 done
 expect_error "--box with trailing garbage" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,100,100abc

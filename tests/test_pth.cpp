@@ -1,6 +1,9 @@
 // PyTorch checkpoint files read natively (tensor/pth.h): fixtures written by torch.save (tools/make_pth_fixtures.py),
 // the official FaceBoxesV2 weights (legacy container, from ../shared), and hand-made bad files.
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -117,4 +120,25 @@ TEST_CASE("pth: an official-layout PIPNet .pth gives its configuration and, bitw
   CHECK(same == sa.size());
   CHECK_THROWS_WITH(pip_config_from_weights(read_pth(dir + "state_zip.pth").tensors, "state_zip.pth"),
                     Catch::Contains("state_zip.pth: not a PIPNet state_dict"));
+}
+
+TEST_CASE("pth: a safetensors file whose header length is 128 mod 256 is not taken for a legacy pickle", "[pth]") {
+  // Its first byte is 0x80, PROTO's opcode; one model file in 256 has such a header length (a tiny PIP Net did).
+  std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  header.resize(0x180, ' ');  // safetensors headers may be padded with spaces
+  std::string bytes(8, '\0');
+  bytes[0] = (char)0x80;
+  bytes[1] = 0x01;
+  const float one = 1.0f;
+  bytes += header + std::string((const char*)&one, 4);
+  char t[] = "/tmp/pipnet_pth_st_XXXXXX";
+  const int fd = mkstemp(t);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(t, std::ios::binary) << bytes;
+  CHECK_FALSE(is_pth_file(t));
+  TensorFile f = read_weights_file(t);
+  std::remove(t);
+  REQUIRE(f.tensors.size() == 1);
+  CHECK(f.tensors[0].second.to_vector()[0] == 1.0f);
 }
