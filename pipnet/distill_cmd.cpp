@@ -22,8 +22,11 @@
 #include <map>
 #include <sstream>
 
+#include <stb/stb_image.h>
+
 #include "data/spec.h"
 #include "pipnet/cli.h"
+
 #include "pipnet/distill.h"
 #include "pipnet/evaluate.h"
 #include "pipnet/plot.h"
@@ -131,6 +134,7 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
   std::vector<Image> tiles;
   const int64_t n_tiles = std::min<int64_t>(16, u.size);
   Progress bar{strf("round %d labels", round), u.size};
+  int64_t outside = 0;  // faces whose pseudo-label has no box inside the image
   for (int64_t i = 0, next_tile = 0; i < u.size; i++) {
     const Crop c = u.source(i);
     const PseudoLabel p = pseudo_label(c.image, views, predict, table);
@@ -145,12 +149,33 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
       px[k] = (float)(c.origin[0] + p.mean[k] * c.origin[2]);
       px[k + 1] = (float)(c.origin[1] + p.mean[k + 1] * c.origin[3]);
     }
-    const std::string pts = dir + strf("/pseudo/%06lld_", (long long)i) + stem_of(image) + ".pts";
-    write_pts(pts, px);
-    const std::string ai = absolute(image), ap = absolute(pts);
-    if (ai.find_first_of(" \t") != std::string::npos || ap.find_first_of(" \t") != std::string::npos)
-      throw Error(ai + ": a path with a space cannot go into a pts: list");
-    list += ai + " " + ap + "\n";
+    // A pseudo-label whose face box does not survive the training crop rule (a weak model putting every point off
+    // the picture, or onto one spot) cannot be trained on: the face is left out of this round, and counted. The
+    // rule itself decides, on a blank image of the same size.
+    int iw = c.image.w, ih = c.image.h, comp;
+    if (!u.records.empty() && !stbi_info(image.c_str(), &iw, &ih, &comp)) throw Error(image + ": cannot read the image's size");
+    bool croppable = true;
+    try {
+      Image probe;
+      probe.w = iw, probe.h = ih;
+      probe.px.assign((size_t)iw * ih * 3, 0);
+      FaceRecord rec;
+      rec.image = image;
+      rec.pts = px;
+      crop_face(probe, rec, CropRule::LandmarkBox, cfg.data.crop_scale, 8);
+    } catch (const Error&) {
+      croppable = false;
+    }
+    if (!croppable) {
+      outside++;
+    } else {
+      const std::string pts = dir + strf("/pseudo/%06lld_", (long long)i) + stem_of(image) + ".pts";
+      write_pts(pts, px);
+      const std::string ai = absolute(image), ap = absolute(pts);
+      if (ai.find_first_of(" \t") != std::string::npos || ap.find_first_of(" \t") != std::string::npos)
+        throw Error(ai + ": a path with a space cannot go into a pts: list");
+      list += ai + " " + ap + "\n";
+    }
     if (next_tile < n_tiles && i == next_tile * u.size / n_tiles) {  // 16 faces spread over the set
       tiles.push_back(pseudo_label_tile(c.image, p, S >= 200 ? 1 : S >= 100 ? 2 : 3));
       next_tile++;
@@ -161,6 +186,10 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
       std::_Exit(137);
     }
   }
+  if (outside)
+    std::fprintf(stderr, "%lld of %lld faces left out of round %d: their pseudo-labels have no face box inside the image\n",
+                 (long long)outside, (long long)u.size, round);
+  if (list.empty()) throw Error(strf("round %d: no unlabelled face has a pseudo-label inside its image", round));
   save_png(contact_sheet(tiles, 4), dir + "/pseudo_labels.png");
   write_file_atomic(dir + "/pseudo.txt", list);
   std::fprintf(stderr, "wrote %s/pseudo/*.pts, pseudo.txt, pseudo_labels.png\n", dir.c_str());

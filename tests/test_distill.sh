@@ -30,7 +30,10 @@ same() {  # the two distillations agree on every pseudo-label, the final weights
 
 # 1. uninterrupted
 "$pipnet" distill "${tiny[@]}" --out "$dir/a" >"$dir/a.out" 2>"$dir/a.log" || fail "uninterrupted distillation: $(tail -3 "$dir/a.log")"
-[[ $(ls "$dir"/a/round1/pseudo/*.pts | wc -l) == 24 ]] || fail "round 1 should hold 24 pseudo-labels"
+# 24 unlabelled faces: each gets a pseudo-label, or is counted as left out (a tiny model may put one off the picture)
+left=$(sed -n 's/^\([0-9]*\) of 24 faces left out of round 1.*/\1/p' "$dir/a.log")
+[[ $(( $(ls "$dir"/a/round1/pseudo/*.pts | wc -l) + ${left:-0} )) == 24 ]] ||
+  fail "round 1 should hold 24 pseudo-labels, less those left out (${left:-0})"
 grep -q "^2 " "$dir/a.out" || fail "no table row for round 2: $(cat "$dir/a.out")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["rounds"]) == 3' "$dir/a/results.json" 2>/dev/null ||
   [[ ! -x /usr/bin/python3 ]] || fail "results.json: $(cat "$dir/a/results.json")"
