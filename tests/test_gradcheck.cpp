@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "autograd/ops.h"
+#include "layers/mobilenetv2.h"
 #include "layers/resnet.h"
 #include "test_util.h"
 
@@ -173,4 +174,20 @@ TEST_CASE("gradcheck: a Bottleneck ResNet stage end to end", "[gradcheck]") {
   std::vector<Tensor> inputs = net.parameters();
   inputs.push_back(x);
   gradcheck("resnet bottleneck", inputs, [&] { return ag::mse_loss(net(x), r); }, 6);
+}
+
+TEST_CASE("gradcheck: MobileNetV2 inverted residual blocks (expand + residual / expansion 1 stride 2) end to end", "[gradcheck]") {
+  Rng rng(7);
+  InvertedResidual res(4, 4, 1, 6, rng), first(6, 5, 2, 1, rng);  // hidden 24 with the shortcut; t = 1, no shortcut
+  for (Module* m : {(Module*)&res, (Module*)&first}) m->to(DType::F64);
+  Tensor x = f64({2, 4, 7, 6}, 45), r = random_tensor({2, 4, 7, 6}, 46, DType::F64);
+  std::vector<Tensor> inputs = res.parameters();
+  inputs.push_back(x);
+  CHECK(res.residual);
+  gradcheck("inverted residual t6", inputs, [&] { return ag::mse_loss(res(x), r); }, 6);
+  Tensor x2 = f64({2, 6, 9, 7}, 47), r2 = random_tensor({2, 5, 5, 4}, 48, DType::F64);
+  std::vector<Tensor> inputs2 = first.parameters();
+  inputs2.push_back(x2);
+  CHECK_FALSE(first.residual);
+  gradcheck("inverted residual t1/2", inputs2, [&] { return ag::mse_loss(first(x2), r2); }, 6);
 }
