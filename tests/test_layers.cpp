@@ -106,7 +106,7 @@ TEST_CASE("optimizers: SGD with momentum and MultiStepLR follow PyTorch's rules"
   CHECK(sched.lr_at(59) == Approx(1e-6));
 }
 
-TEST_CASE("mobilenetv2: torchvision's names, shapes and parameter count; channels at multipliers 1, 0.25, 0.125", "[layers]") {
+TEST_CASE("mobilenetv2: torchvision names, shapes and parameter count, channels at multipliers 1, 0.25, 0.125", "[layers]") {
   Rng rng(0);
   MobileNetV2 net(1.0, rng);
   NamedTensors sd = net.state_dict();
