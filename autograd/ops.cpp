@@ -44,6 +44,36 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   return y;
 }
 
+// ---- depthwise_conv2d ---------------------------------------------------------------------------
+// y[n,c] = w[c] * x[n,c] + b[c], one filter per channel. Backward, per channel as conv2d's with one input and one
+// output channel: dx[n,c] += conv^T(dy[n,c], w[c]); dw[c] += sum_n dy[n,c] (x) windows of x[n,c]; db[c] += sum dy.
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  check_nchw("depthwise_conv2d", x);
+  CHECK_OR_FAIL(w.dim() == 4 && w.size(0) == x.size(1) && w.size(1) == 1,
+                "depthwise_conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str() +
+                    " (expected [C, 1, R, S])");
+  CHECK_OR_FAIL(!b.defined() || (b.dim() == 1 && b.size(0) == x.size(1)), "depthwise_conv2d: bias " + b.shape().str());
+  ConvGeom g = ConvGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), x.size(1), w.size(2), w.size(3), stride, pad);
+  CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "depthwise_conv2d: input " + x.shape().str() + " is smaller than the kernel");
+  Tensor y = like(x, {g.N, g.C, g.P, g.Q});
+  kern::depthwise_forward(g, x, w, b.defined() ? &b : nullptr, y);
+  if (any_requires_grad({&x, &w, &b})) {
+    y.set_requires_grad(true);
+    record([g, x, w, b, y] {
+      Tensor dy = y.grad();
+      if (!dy.defined()) return;
+      if (x.requires_grad()) { Tensor dx = x.grad_or_zeros(); kern::depthwise_backward_input(g, dy, w, dx); }
+      if (w.requires_grad() || (b.defined() && b.requires_grad())) {
+        Tensor dw = w.requires_grad() ? w.grad_or_zeros() : Tensor::zeros(w.shape(), w.dtype(), w.device());
+        Tensor db;
+        if (b.defined() && b.requires_grad()) db = b.grad_or_zeros();
+        kern::depthwise_backward_weight(g, x, dy, dw, db.defined() ? &db : nullptr);
+      }
+    });
+  }
+  return y;
+}
+
 // ---- conv_transpose2d ---------------------------------------------------------------------------
 // The adjoint of a convolution: take the convolution g that maps the *output* y [N, Cout, Ho, Wo] back to x's
 // shape [N, Cin, H, W] with weight w read as [K = Cin, C = Cout, R, S]. Then
@@ -225,6 +255,23 @@ Tensor relu(const Tensor& x) {
       if (!y.grad().defined()) return;
       Tensor dx = x.grad_or_zeros();
       kern::relu_backward(y, y.grad(), dx);
+    });
+  }
+  return y;
+}
+
+// ---- relu6 --------------------------------------------------------------------------------------
+// y = min(max(x, 0), 6): dy/dx = 1 where 0 < x < 6, else 0 (0 at exactly 0 and 6, PyTorch's hardtanh_backward).
+// 0 < y < 6 exactly where 0 < x < 6, so the backward reads y, as relu's does: dx += dy where 0 < y < 6.
+Tensor relu6(const Tensor& x) {
+  Tensor y = like(x, x.shape());
+  kern::relu6_forward(x, y);
+  if (any_requires_grad({&x})) {
+    y.set_requires_grad(true);
+    record([x, y] {
+      if (!y.grad().defined()) return;
+      Tensor dx = x.grad_or_zeros();
+      kern::relu6_backward(y, y.grad(), dx);
     });
   }
   return y;

@@ -10,6 +10,9 @@ namespace ag {
 
 // x [N, C, H, W], w [K, C, R, S], b [K] or undefined -> [N, K, P, Q]
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Depthwise convolution (torch.nn.Conv2d with groups = C): x [N, C, H, W], w [C, 1, R, S], b [C] or undefined
+//   -> [N, C, P, Q]
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
 // Transposed convolution (torch.nn.ConvTranspose2d, no bias): x [N, Cin, H, W], w [Cin, Cout, R, S]
 //   -> [N, Cout, (H-1)*stride - 2*pad + R, (W-1)*stride - 2*pad + S]
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, int stride, int pad);
@@ -23,6 +26,7 @@ Tensor batchnorm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Ten
 using AllReduceSum = std::function<void(double* v, int n)>;
 void set_batchnorm_sync(AllReduceSum hook);
 Tensor relu(const Tensor& x);
+Tensor relu6(const Tensor& x);  // torch.nn.ReLU6: min(max(x, 0), 6)
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // torch.nn.functional.leaky_relu
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor maxpool2d(const Tensor& x, int k, int stride, int pad);

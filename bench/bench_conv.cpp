@@ -5,7 +5,9 @@
 // in double), then timed (warm-up, median of repeated calls); the "spread" columns are the fastest and slowest
 // call in milliseconds.
 //
-//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART]
+// Then MobileNetV2's depthwise 3x3 layers (forward and both backwards, GFLOP/s and GB/s, ours only).
+//
+//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only]
 #include <omp.h>
 
 #include <cmath>
@@ -16,6 +18,7 @@
 
 #include "bench/bench_common.h"
 #include "bench/resnet18_shapes.h"
+#include "kernels/cpu/cpu.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/dispatch.h"
 #include "tensor/rng.h"
@@ -119,11 +122,88 @@ std::map<std::string, Times> torch_times(int batch, int threads, double budget) 
   return out;
 }
 
+// MobileNetV2's depthwise 3x3 layers at 256x256, width 1.0 (features.N.conv.1.0, or conv.0.0 in features.1): channels,
+// input side, stride, and how many blocks share the shape.
+struct DwLayer { const char* name; int C, H, stride, count; };
+constexpr DwLayer kMobileNetV2Depthwise[] = {
+    {"features.1 dw 32@128", 32, 128, 1, 1},       {"features.2 dw 96@128/2", 96, 128, 2, 1},
+    {"features.3 dw 144@64", 144, 64, 1, 1},       {"features.4 dw 144@64/2", 144, 64, 2, 1},
+    {"features.5-6 dw 192@32", 192, 32, 1, 2},     {"features.7 dw 192@32/2", 192, 32, 2, 1},
+    {"features.8-11 dw 384@16", 384, 16, 1, 4},    {"features.12-13 dw 576@16", 576, 16, 1, 2},
+    {"features.14 dw 576@16/2", 576, 16, 2, 1},    {"features.15-17 dw 960@8", 960, 8, 1, 3},
+};
+
+// The depthwise layers: validated whole against the reference kernels in double (9 multiply-adds per output make
+// that cheap), then timed. Memory-bound, so GB/s (the tensors each pass must read and write once, float32) beside
+// GFLOP/s. PyTorch is not run on these.
+bool bench_depthwise(int batch, int threads, double budget, const std::string& only) {
+  std::printf("\nMobileNetV2 depthwise 3x3 convolutions at 256x256, batch %d, %d thread%s, plane loops %s\n", batch,
+              threads, threads > 1 ? "s" : "", cpu::depthwise_active());
+  std::printf("%-26s %3s | %8s %7s %11s | %8s %7s %11s | %8s %7s %11s\n", "layer", "x", "fwd GF/s", "GB/s", "spread ms",
+              "bwd-in", "GB/s", "spread ms", "bwd-w", "GB/s", "spread ms");
+  bool all_valid = true;
+  double tot[3] = {};
+  Rng rng(2);
+  for (const DwLayer& l : kMobileNetV2Depthwise) {
+    if (!only.empty() && std::string(l.name).find(only) == std::string::npos) continue;
+    ConvGeom g = ConvGeom::make(batch, l.C, l.H, l.H, l.C, 3, 3, l.stride, 1);
+    Tensor x = random_tensor({g.N, g.C, g.H, g.W}, rng), w = random_tensor({g.C, 1, 3, 3}, rng);
+    Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}), dy = random_tensor(y.shape(), rng);
+    Tensor dx = Tensor::zeros(x.shape()), dw = Tensor::zeros(w.shape());
+    {  // validate: each result once from zero against the reference in double
+      Tensor xd = x.to(DType::F64), wd = w.to(DType::F64), dyd = dy.to(DType::F64);
+      Tensor yd = Tensor::empty(y.shape(), DType::F64), dxd = Tensor::zeros(x.shape(), DType::F64);
+      Tensor dwd = Tensor::zeros(w.shape(), DType::F64);
+      kern::depthwise_forward(g, x, w, nullptr, y);
+      kern::depthwise_forward(g, xd, wd, nullptr, yd);
+      kern::depthwise_backward_input(g, dy, w, dx);
+      kern::depthwise_backward_input(g, dyd, wd, dxd);
+      kern::depthwise_backward_weight(g, x, dy, dw, nullptr);
+      kern::depthwise_backward_weight(g, xd, dyd, dwd, nullptr);
+      const std::vector<float> got[3] = {y.to_vector(), dx.to_vector(), dw.to_vector()};
+      const Tensor* want[3] = {&yd, &dxd, &dwd};
+      const double atol[3] = {3e-6, 3e-6, 3e-7 * g.N * g.P * g.Q};  // as tests/test_kernels.cpp
+      const char* what[3] = {"fwd", "bwd-in", "bwd-w"};
+      bool ok = true;
+      for (int d = 0; d < 3; d++)
+        ok &= bench::validate(strf("%s %s", l.name, what[d]), got[d].data(), want[d]->data<double>(), got[d].size(),
+                              atol[d], 1e-6);
+      if (!ok) {
+        all_valid = false;
+        std::printf("%-26s %3d | INVALID: not timed\n", l.name, l.count);
+        continue;
+      }
+    }
+    bench::Timing t[3] = {bench::time_for([&] { kern::depthwise_forward(g, x, w, nullptr, y); }, budget),
+                          bench::time_for([&] { kern::depthwise_backward_input(g, dy, w, dx); }, budget),
+                          bench::time_for([&] { kern::depthwise_backward_weight(g, x, dy, dw, nullptr); }, budget)};
+    const double gf = 2.0 * g.N * g.C * g.P * g.Q * 9 / 1e9;
+    const double nx = (double)g.N * g.C * g.H * g.W, ny = (double)g.N * g.C * g.P * g.Q;
+    const double bytes[3] = {4 * (nx + ny), 4 * (ny + 2 * nx), 4 * (nx + ny)};  // bwd-in reads and writes dx
+    std::printf("%-26s %3d |", l.name, l.count);
+    for (int k = 0; k < 3; k++) {
+      const double sec = t[k].median_s();
+      std::printf(" %8.1f %7.1f %11s |", gf / sec, bytes[k] / sec / 1e9, t[k].spread().c_str());
+      tot[k] += sec * l.count;
+    }
+    std::printf("\n");
+    bench::result_line(strf("{\"bench\":\"depthwise\",\"layer\":\"%s\",\"batch\":%d,\"threads\":%d,\"gflop\":%.4f,"
+                            "\"fwd_s\":%.6g,\"bwd_in_s\":%.6g,\"bwd_w_s\":%.6g,\"fwd_gbs\":%.3f,\"bwd_in_gbs\":%.3f,"
+                            "\"bwd_w_gbs\":%.3f,\"version\":\"%s\"}",
+                            l.name, batch, threads, gf, t[0].median_s(), t[1].median_s(), t[2].median_s(),
+                            bytes[0] / t[0].median_s() / 1e9, bytes[1] / t[1].median_s() / 1e9,
+                            bytes[2] / t[2].median_s() / 1e9, cpu::depthwise_active()));
+  }
+  std::printf("%-30s | %28.2f | %28.2f | %28.2f |\n", "TOTAL ms (x count)", tot[0] * 1e3, tot[1] * 1e3, tot[2] * 1e3);
+  return all_valid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (bench::arg_flag(argc, argv, "--help")) {
-    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART]\n");
+    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only]\n"
+                "  (PIPNET_DEPTHWISE=generic|avx2|avx512 pins the depthwise build)\n");
     return 0;
   }
   const int batch = bench::arg_int(argc, argv, "--batch", 1);
@@ -132,6 +212,8 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
   bench::Peak peak = bench::measure_peak();
   const double pk = threads == 1 ? peak.gflops_1t : peak.gflops_all;
+  const std::string only = bench::arg_str(argc, argv, "--only", "");
+  if (bench::arg_flag(argc, argv, "--depthwise-only")) return bench_depthwise(batch, threads, budget, only) ? 0 : 1;
   std::map<std::string, Times> torch;
   if (!bench::arg_flag(argc, argv, "--no-torch")) torch = torch_times(batch, threads, budget);
   std::printf("ResNet-18 convolutions at 256x256, batch %d, %d thread%s, sgemm %s, FMA peak %.1f GFLOP/s (%s)\n",
@@ -141,7 +223,6 @@ int main(int argc, char** argv) {
               "%peak", "spread ms", "vs torch", "bwd-in", "%peak", "spread ms", "vs torch", "bwd-w", "%peak",
               "spread ms", "vs torch");
   double tot[2][3] = {};  // [ours, torch][fwd, bin, bw], seconds x count
-  const std::string only = bench::arg_str(argc, argv, "--only", "");
   bool all_valid = true;
   Rng rng(1);
   for (const ResNetConv& c : kResNet18Convs) {
@@ -188,6 +269,7 @@ int main(int argc, char** argv) {
                           "\"bwd_w_ms\":%.3f,\"torch_fwd_ms\":%.3f,\"torch_bwd_in_ms\":%.3f,\"torch_bwd_w_ms\":%.3f}",
                           batch, threads, tot[0][0] * 1e3, tot[0][1] * 1e3, tot[0][2] * 1e3, tot[1][0] * 1e3,
                           tot[1][1] * 1e3, tot[1][2] * 1e3));
+  all_valid &= bench_depthwise(batch, threads, budget, only);
   if (!all_valid) std::printf("error: some results were wrong (validate FAIL above); their layers were not timed\n");
   return all_valid ? 0 : 1;
 }

@@ -83,6 +83,15 @@ const auto conv_bwd_in = row("conv2d_backward_input",
 const auto conv_bwd_w = row("conv2d_backward_weight",
     "im2col + sgemm", cpu::conv2d_backward_weight, "ref direct loops", ref::conv2d_backward_weight<double>,
     CUDA_IMPL("im2col + cuBLAS", cudak::conv2d_backward_weight));
+const auto dw_fwd = row("depthwise_forward",
+    "plane loops, omp over N*C", cpu::depthwise_forward, "ref direct loops", ref::depthwise_forward<double>,
+    CUDA_IMPL("thread per output", cudak::depthwise_forward));
+const auto dw_bwd_in = row("depthwise_backward_input",
+    "plane loops, omp over N*C", cpu::depthwise_backward_input, "ref direct loops", ref::depthwise_backward_input<double>,
+    CUDA_IMPL("thread per input, gather", cudak::depthwise_backward_input));
+const auto dw_bwd_w = row("depthwise_backward_weight",
+    "plane loops, omp over C", cpu::depthwise_backward_weight, "ref direct loops", ref::depthwise_backward_weight<double>,
+    CUDA_IMPL("block per tap, reduction", cudak::depthwise_backward_weight));
 const auto bn_train = row("batchnorm_forward_train",
     "per-channel, omp", cpu::batchnorm_forward_train, "ref loops", ref::batchnorm_forward_train<double>,
     CUDA_IMPL("block per channel", cudak::batchnorm_forward_train));
@@ -99,6 +108,10 @@ const auto relu_fwd = row("relu_forward",
     "omp simd", cpu::relu_forward, "ref loop", ref::relu_forward<double>, CUDA_IMPL("elementwise", cudak::relu_forward));
 const auto relu_bwd = row("relu_backward",
     "omp simd", cpu::relu_backward, "ref loop", ref::relu_backward<double>, CUDA_IMPL("elementwise", cudak::relu_backward));
+const auto relu6_fwd = row("relu6_forward",
+    "omp simd", cpu::relu6_forward, "ref loop", ref::relu6_forward<double>, CUDA_IMPL("elementwise", cudak::relu6_forward));
+const auto relu6_bwd = row("relu6_backward",
+    "omp simd", cpu::relu6_backward, "ref loop", ref::relu6_backward<double>, CUDA_IMPL("elementwise", cudak::relu6_backward));
 const auto leaky_fwd = row("leaky_relu_forward",
     "omp simd", cpu::leaky_relu_forward, "ref loop", ref::leaky_relu_forward<double>,
     CUDA_IMPL("elementwise", cudak::leaky_relu_forward));
@@ -192,6 +205,18 @@ void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w,
 void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
   run(conv_bwd_w, x, [&](auto fn, auto p) { fn(g, p(x), p(dy), p(dw), p(db)); });
 }
+void depthwise_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
+  CHECK_OR_FAIL(g.K == g.C, "depthwise_forward: K != C");
+  run(dw_fwd, x, [&](auto fn, auto p) { fn(g, p(x), p(w), p(b), p(y)); });
+}
+void depthwise_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  CHECK_OR_FAIL(g.K == g.C, "depthwise_backward_input: K != C");
+  run(dw_bwd_in, dy, [&](auto fn, auto p) { fn(g, p(dy), p(w), p(dx)); });
+}
+void depthwise_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
+  CHECK_OR_FAIL(g.K == g.C, "depthwise_backward_weight: K != C");
+  run(dw_bwd_w, x, [&](auto fn, auto p) { fn(g, p(x), p(dy), p(dw), p(db)); });
+}
 void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, double momentum,
                              Tensor* rm, Tensor* rv, Tensor& y, Tensor& sm, Tensor& si) {
   run(bn_train, x, [&](auto fn, auto p) {
@@ -218,6 +243,8 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& ga
 }
 void relu_forward(const Tensor& x, Tensor& y) { same_shape("relu", x, y); unary(relu_fwd, x, y); }
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) { binary(relu_bwd, y, dy, dx); }
+void relu6_forward(const Tensor& x, Tensor& y) { same_shape("relu6", x, y); unary(relu6_fwd, x, y); }
+void relu6_backward(const Tensor& y, const Tensor& dy, Tensor& dx) { same_shape("relu6_backward", y, dx); binary(relu6_bwd, y, dy, dx); }
 void leaky_relu_forward(double slope, const Tensor& x, Tensor& y) {
   same_shape("leaky_relu", x, y);
   scaled_unary(leaky_fwd, slope, x, y);
@@ -295,6 +322,7 @@ std::string impl_name(const std::string& op, const Tensor& t) {
     if (op == l.op) {
       std::string s = std::string(kBackendNames[b]) + ": " + (l.names[b] ? l.names[b] : "(none)");
       if (b == kCpuF32 && (op.rfind("conv2d", 0) == 0)) s += std::string(" [") + cpu::gemm_active().name + "]";
+      if (b == kCpuF32 && (op.rfind("depthwise", 0) == 0)) s += std::string(" [") + cpu::depthwise_active() + "]";
       return s;
     }
   return "unknown op " + op;
@@ -305,7 +333,7 @@ std::string dispatch_table() {
   for (const Listing& l : listings())
     s += strf("%-26s %-28s %-20s %s\n", l.op, l.names[0] ? l.names[0] : "-", l.names[1] ? l.names[1] : "-",
               l.names[2] ? l.names[2] : "-");
-  return s + strf("sgemm micro-kernel: %s\n", cpu::gemm_active().name);
+  return s + strf("sgemm micro-kernel: %s\ndepthwise plane loops: %s\n", cpu::gemm_active().name, cpu::depthwise_active());
 }
 
 }  // namespace kern

@@ -17,6 +17,10 @@ namespace kern {
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
 void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx);              // +=
 void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);  // +=
+// Depthwise convolution (groups = channels): g.K == g.C, w [C, 1, R, S], b [C] or null.
+void depthwise_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
+void depthwise_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx);              // +=
+void depthwise_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);  // +=
 
 // x [N, C, H, W] (any H*W). save_mean / save_invstd [C] are written for the backward.
 void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, double momentum,
@@ -31,6 +35,8 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor& ga
 
 void relu_forward(const Tensor& x, Tensor& y);
 void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // +=
+void relu6_forward(const Tensor& x, Tensor& y);
+void relu6_backward(const Tensor& y, const Tensor& dy, Tensor& dx);  // +=, from the output: dy where 0 < y < 6
 void leaky_relu_forward(double negative_slope, const Tensor& x, Tensor& y);
 void leaky_relu_backward(double negative_slope, const Tensor& x, const Tensor& dy, Tensor& dx);  // +=, from the input
 void add(const Tensor& a, const Tensor& b, Tensor& y);

@@ -80,13 +80,16 @@ std::string summary(const Module& m, const Shape& input) {
 }
 
 // ---- Conv2d -------------------------------------------------------------------------------------
-Conv2d::Conv2d(int in, int out, int k, int stride_, int pad_, bool has_bias, Rng& rng) : stride(stride_), pad(pad_) {
-  weight = Tensor::empty({out, in, k, k});
+Conv2d::Conv2d(int in, int out, int k, int stride_, int pad_, bool has_bias, Rng& rng, int groups_)
+    : stride(stride_), pad(pad_), groups(groups_) {
+  CHECK_OR_FAIL(groups == 1 || (groups == in && in == out),
+                strf("Conv2d: groups %d with %d in and %d out channels (1 or depthwise only)", groups, in, out));
+  weight = Tensor::empty({out, in / groups, k, k});
   init_default_conv(weight, rng);
   register_parameter("weight", &weight);
   if (has_bias) {
     bias = Tensor::empty({out});
-    double bound = 1.0 / std::sqrt((double)in * k * k);
+    double bound = 1.0 / std::sqrt((double)(in / groups) * k * k);
     init_uniform(bias, rng, -bound, bound);
     register_parameter("bias", &bias);
   }
@@ -115,13 +118,16 @@ void fold_batchnorm(Conv2d& conv, BatchNorm2d& bn) {
   bn.folded = true;
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return ag::conv2d(x, weight, bias, stride, pad); }
+Tensor Conv2d::forward(const Tensor& x) {
+  return groups == 1 ? ag::conv2d(x, weight, bias, stride, pad) : ag::depthwise_conv2d(x, weight, bias, stride, pad);
+}
 
 Shape Conv2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
   ConvGeom g = ConvGeom::make(in[0], in[1], in[2], in[3], weight.size(0), weight.size(2), weight.size(3), stride, pad);
   Shape out = {g.N, g.K, g.P, g.Q};
-  rows.push_back({name, strf("conv%lldx%lld/%d", (long long)weight.size(2), (long long)weight.size(3), stride), out,
-                  weight.numel() + (bias.defined() ? bias.numel() : 0), g.flops()});
+  rows.push_back({name, strf("%s%lldx%lld/%d", groups == 1 ? "conv" : "dwconv", (long long)weight.size(2),
+                             (long long)weight.size(3), stride),
+                  out, weight.numel() + (bias.defined() ? bias.numel() : 0), g.flops() / groups});
   return out;
 }
 

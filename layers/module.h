@@ -80,13 +80,15 @@ std::string summary(const Module& m, const Shape& input);
 
 class Conv2d : public Module {
  public:
-  // Weight [out, in, k, k] with PyTorch's default init (uniform +-1/sqrt(fan_in)); bias likewise if `bias`.
-  Conv2d(int in, int out, int k, int stride, int pad, bool bias, Rng& rng);
+  // Weight [out, in/groups, k, k] with PyTorch's default init (uniform +-1/sqrt(fan_in)); bias likewise if `bias`.
+  // groups is 1 (dense) or in == out (depthwise, torch.nn.Conv2d(groups=in): weight [C, 1, k, k]).
+  Conv2d(int in, int out, int k, int stride, int pad, bool bias, Rng& rng, int groups = 1);
   void add_bias();  // a zero bias (BatchNorm folding gives bias-free convolutions one)
   Tensor forward(const Tensor& x) override;
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   Tensor weight, bias;
   int stride, pad;
+  int groups = 1;
 };
 
 // torch.nn.ConvTranspose2d without bias; weight [in, out, k, k] (zero until initialised by the owner).
@@ -120,6 +122,12 @@ class ReLU : public Module {
   Shape describe(const Shape& in, const std::string&, std::vector<LayerInfo>&) const override { return in; }
 };
 
+class ReLU6 : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return ag::relu6(x); }
+  Shape describe(const Shape& in, const std::string&, std::vector<LayerInfo>&) const override { return in; }
+};
+
 class MaxPool2d : public Module {
  public:
   MaxPool2d(int k, int stride, int pad) : k(k), stride(stride), pad(pad) {}
@@ -140,4 +148,11 @@ class Sequential : public Module {
 
  private:
   std::vector<std::unique_ptr<Module>> mods_;
+};
+
+// A network trunk for PIP Net (ResNet, MobileNetV2): the feature map the heads read, and its channels.
+class Backbone : public Module {
+ public:
+  virtual int out_channels() const = 0;
+  virtual void fold_batchnorms() = 0;  // inference: every conv + bn pair (the module must be in eval mode)
 };

@@ -43,13 +43,13 @@ class Bottleneck : public Module {
   std::unique_ptr<Sequential> downsample;
 };
 
-class ResNet : public Module {
+class ResNet : public Backbone {
  public:
   ResNet(const ResNetConfig& cfg, Rng& rng);
   Tensor forward(const Tensor& x) override;  // the last stage's feature map
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
-  int out_channels() const { return out_channels_; }
-  void fold_batchnorms();  // inference: every conv + bn pair of the trunk (the module must be in eval mode)
+  int out_channels() const override { return out_channels_; }
+  void fold_batchnorms() override;  // inference: every conv + bn pair of the trunk (the module must be in eval mode)
   Conv2d conv1;
   BatchNorm2d bn1;
   MaxPool2d maxpool{3, 2, 1};

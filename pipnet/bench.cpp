@@ -78,7 +78,7 @@ int bench_detector(int W, int H, Device dev) {
 
 int cmd_bench(int argc, char** argv) {
   const std::vector<Option> opts = {
-      {"backbones", "LIST", "comma-separated (default resnet18,resnet50)"},
+      {"backbones", "LIST", "comma-separated: resnet18/34/50/101, mobilenetv2 (default resnet18,resnet50)"},
       {"input", "S", "input size (default 256)"},
       {"batches", "LIST", "batch sizes for throughput, e.g. 16,64 (default 16)"},
       {"device", "cpu|cuda", "where to run (default cpu)"},
@@ -116,7 +116,7 @@ int cmd_bench(int argc, char** argv) {
   {
     std::stringstream ss(a.get("backbones", "resnet18,resnet50"));
     for (std::string t; std::getline(ss, t, ',');) {
-      ResNetConfig::named(t);  // an Error naming an unknown backbone
+      if (t != "mobilenetv2") ResNetConfig::named(t);  // an Error naming an unknown backbone
       bbs.push_back(t);
     }
     if (bbs.empty()) usage_error("bench: --backbones '" + a.get("backbones") + "': expected names such as resnet18,resnet50");
@@ -125,14 +125,14 @@ int cmd_bench(int argc, char** argv) {
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
   const bool peers = !a.has("no_peers") && !a.has("no_torch");
-  std::string head = strf("%-10s %-18s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
+  std::string head = strf("%-12s %-18s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
   std::string spread1;  // min-max of the last batch-1 timing
   for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
   for (int b : batches) head += strf(" %13s", strf("train b=%d", b).c_str());
   std::printf("%s\n", head.c_str());
   std::string json = "[";
   auto row = [&](const std::string& bb, const char* engine, const std::vector<double>& v) {  // ms, fps, ips..., train...
-    std::string line = strf("%-10s %-18s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
+    std::string line = strf("%-12s %-18s %10.2f %8.1f", bb.c_str(), engine, v[0], v[1]);
     for (size_t i = 0; i < batches.size(); i++) line += strf(" %11.1f", v[2 + i]);
     for (size_t i = 0; i < batches.size(); i++)
       line += std::isnan(v[2 + batches.size() + i]) ? strf(" %13s", "-") : strf(" %13.1f", v[2 + batches.size() + i]);
@@ -232,7 +232,7 @@ int cmd_bench(int argc, char** argv) {
           if (first == "disagrees" || first == "unavailable") {
             std::string why;
             std::getline(ls, why);
-            std::printf("%-10s %-18s (%s:%s)\n", bb.c_str(), name.c_str(), first.c_str(), why.c_str());
+            std::printf("%-12s %-18s (%s:%s)\n", bb.c_str(), name.c_str(), first.c_str(), why.c_str());
             continue;
           }
           std::vector<double> tv;  // ms, min, max, ips..., train...
@@ -247,7 +247,7 @@ int cmd_bench(int argc, char** argv) {
         }
         pclose(p);
       }
-      if (!any) std::printf("%-10s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");
+      if (!any) std::printf("%-12s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");
       std::error_code ec;
       std::filesystem::remove_all(peer_dir, ec);
     }

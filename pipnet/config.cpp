@@ -38,8 +38,8 @@ std::vector<Setting> settings(TrainConfig& c) {
       {"flip_table", Group::Data, &c.data.flip_table, 0, 0, "file of N indices; empty: the built-in table for N points"},
       {"crop_scale", Group::Data, &c.data.crop_scale, 1, 3, "300W landmark-box enlargement (1.1 repo, 1.3 paper)"},
       {"augment", Group::Data, &c.data.augment, 0, 0, "the repo's six augmentations, on|off"},
-      {"backbone", Group::Model, &c.model.backbone, 0, 0, "the trunk", {"resnet18", "resnet34", "resnet50", "resnet101"}},
-      {"width", Group::Model, &c.model.width, 1, 4096, "ResNet width (64 = torchvision; smaller for tests)"},
+      {"backbone", Group::Model, &c.model.backbone, 0, 0, "the trunk", {"resnet18", "resnet34", "resnet50", "resnet101", "mobilenetv2"}},
+      {"width", Group::Model, &c.model.width, 1, 4096, "64 = torchvision: ResNet's first width; MobileNetV2's multiplier x 64 (16 = 0.25); smaller for tests"},
       {"input_size", Group::Model, &c.model.input_size, 32, 4096, "crop size in pixels (square)"},
       {"net_stride", Group::Model, &c.model.net_stride, 16, 128, "16 (resnet18 only), 32, 64 or 128"},
       {"num_nb", Group::Model, &c.model.num_nb, 0, 200, "neighbours each landmark predicts (0: the seed paper's head, no merging)"},
@@ -211,6 +211,8 @@ void TrainConfig::validate() const {
   if (m.net_stride != 16 && m.net_stride != 32 && m.net_stride != 64 && m.net_stride != 128)
     throw Error(strf("net_stride = %d: expected 16, 32, 64 or 128", m.net_stride));
   if (m.net_stride == 16 && m.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
+  if (m.backbone == "mobilenetv2" && m.net_stride != 32)
+    throw Error(strf("net_stride = %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", m.net_stride));
   if (m.input_size % m.net_stride != 0)
     throw Error(strf("input_size %d is not a multiple of net_stride %d", m.input_size, m.net_stride));
   decay_epochs();

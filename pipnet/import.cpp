@@ -77,12 +77,22 @@ int cmd_import(int argc, char** argv) {
                 file.c_str(), trunk.size(), out.c_str());
     return 0;
   }
+  if (has(f, "classifier.1.weight") && has(f, "features.18.0.weight")) {  // a torchvision MobileNetV2: its features
+    NamedTensors trunk;
+    for (auto& [n, t] : f.tensors)
+      if (n.rfind("classifier.", 0) != 0) trunk.push_back({n, t});
+    make_dirs(out);
+    write_safetensors(out + "/pretrained.safetensors", trunk, {{"format", "pt"}, {"source", file}});
+    std::printf("%s: torchvision MobileNetV2, %zu trunk tensors -> %s/pretrained.safetensors (pipnet train --backbone "
+                "mobilenetv2 --pretrained)\n", file.c_str(), trunk.size(), out.c_str());
+    return 0;
+  }
   if (has(f, "conv1.conv.weight") && has(f, "inception1.branch1x1.conv.weight")) {  // FaceBoxesV2
     make_dirs(out);
     write_safetensors(out + "/faceboxes.safetensors", f.tensors, {{"format", "pt"}, {"source", file}});
     std::printf("%s: FaceBoxesV2, %zu tensors -> %s/faceboxes.safetensors\n", file.c_str(), f.tensors.size(), out.c_str());
     return 0;
   }
-  throw Error(file + ": neither a PIPNet, a torchvision ResNet nor FaceBoxesV2 state_dict (first tensor '" +
+  throw Error(file + ": neither a PIPNet, a torchvision ResNet or MobileNetV2 nor FaceBoxesV2 state_dict (first tensor '" +
               (f.tensors.empty() ? std::string() : f.tensors[0].first) + "')");
 }

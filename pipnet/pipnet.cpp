@@ -19,8 +19,17 @@ static void stride_layer(int in, int out, Rng& rng, std::unique_ptr<Conv2d>& con
   bn = std::make_unique<BatchNorm2d>(out);
 }
 
-PIPNet::PIPNet(const PipConfig& c, Rng& rng)
-    : cfg(c), trunk(std::make_unique<ResNet>(ResNetConfig::named(c.backbone, c.width), rng)) {
+static std::unique_ptr<Backbone> make_trunk(const PipConfig& c, Rng& rng) {
+  if (c.backbone == "mobilenetv2") {
+    // Pip_mbnetv2 puts the heads on features' stride-32 map and has no stride layers (spec §1.2: "The MobileNets
+    // support S=32 only")
+    CHECK_OR_FAIL(c.net_stride == 32, strf("net_stride %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", c.net_stride));
+    return std::make_unique<MobileNetV2>(c.width / 64.0, rng);
+  }
+  return std::make_unique<ResNet>(ResNetConfig::named(c.backbone, c.width), rng);
+}
+
+PIPNet::PIPNet(const PipConfig& c, Rng& rng) : cfg(c), trunk(make_trunk(c, rng)) {
   register_module("", trunk.get());
   CHECK_OR_FAIL(c.net_stride == 16 || c.net_stride == 32 || c.net_stride == 64 || c.net_stride == 128,
                 strf("net_stride %d: expected 16, 32, 64 or 128", c.net_stride));
@@ -72,7 +81,7 @@ PipOutput PIPNet::run(const Tensor& images) {
 }
 
 Tensor PIPNet::forward(const Tensor& images) {
-  Tensor f = (*trunk)(images);  // layer4: [B, C, input/32, input/32]
+  Tensor f = (*trunk)(images);  // layer4 or features.18: [B, C, input/32, input/32]
   if (layer5) f = ag::relu((*bn5)((*layer5)(f)));
   if (layer6) f = ag::relu((*bn6)((*layer6)(f)));
   if (deconv1) f = ag::relu((*bn_deconv1)((*deconv1)(f)));
@@ -109,6 +118,28 @@ void load_pretrained_trunk(PIPNet& net, const std::string& path) {
   load_state_dict(*net.trunk, trunk, path);
 }
 
+// The MobileNetV2 width (multiplier x 64) whose channel table matches every block of features.*: 64 (torchvision's
+// 1.0) first, then 1, 2, ... (widths that round to the same channels make the same network); 0 if none does.
+static int mobilenetv2_width(std::map<std::string, Shape>& shape) {
+  int blocks = 0;
+  while (shape.count(strf("features.%d.conv.0.0.weight", blocks + 1))) blocks++;
+  auto matches = [&](int w) {
+    const MobileNetV2Channels ch = MobileNetV2Channels::at(w / 64.0);
+    if (blocks != (int)ch.out.size() || shape["features.0.0.weight"][0] != ch.stem || !shape.count("features.18.0.weight") ||
+        shape["features.18.0.weight"][0] != ch.last)
+      return false;
+    for (int b = 0; b < blocks; b++) {  // the projection conv: [out, hidden, 1, 1]
+      const std::string proj = strf("features.%d.conv.%d.weight", b + 1, ch.expand[b] == 1 ? 1 : 2);
+      if (!shape.count(proj) || shape[proj][0] != ch.out[b] || shape[proj][1] != ch.hidden[b]) return false;
+    }
+    return true;
+  };
+  if (matches(64)) return 64;
+  for (int w = 1; w <= 1024; w++)
+    if (matches(w)) return w;
+  return 0;
+}
+
 PipConfig pip_config_from_weights(const NamedTensors& w, const std::string& source, int input_size) {
   std::map<std::string, Shape> shape;
   for (auto& [n, t] : w) shape[n] = t.shape();
@@ -118,17 +149,24 @@ PipConfig pip_config_from_weights(const NamedTensors& w, const std::string& sour
   };
   PipConfig c;
   c.input_size = input_size;
-  c.width = (int)need("conv1.weight")[0];
-  const bool bottleneck = shape.count("layer1.0.conv3.weight") > 0;
-  int blocks3 = 0;
-  while (shape.count(strf("layer3.%d.conv1.weight", blocks3))) blocks3++;
-  if (!bottleneck && blocks3 == 2) c.backbone = "resnet18";
-  else if (!bottleneck && blocks3 == 6) c.backbone = "resnet34";
-  else if (bottleneck && blocks3 == 6) c.backbone = "resnet50";
-  else if (bottleneck && blocks3 == 23) c.backbone = "resnet101";
-  else throw Error(strf("%s: a ResNet with %d blocks in layer3 (%s blocks) is not one of resnet18/34/50/101", source.c_str(),
-                        blocks3, bottleneck ? "bottleneck" : "basic"));
-  c.net_stride = shape.count("layer6.weight") ? 128 : shape.count("layer5.weight") ? 64 : shape.count("deconv1.weight") ? 16 : 32;
+  if (shape.count("features.0.0.weight")) {  // Pip_mbnetv2: torchvision's features, no stride layers
+    c.backbone = "mobilenetv2";
+    c.width = mobilenetv2_width(shape);
+    if (!c.width) throw Error(source + ": features.* is not a torchvision MobileNetV2 at any width multiplier k/64");
+    c.net_stride = 32;
+  } else {
+    c.width = (int)need("conv1.weight")[0];
+    const bool bottleneck = shape.count("layer1.0.conv3.weight") > 0;
+    int blocks3 = 0;
+    while (shape.count(strf("layer3.%d.conv1.weight", blocks3))) blocks3++;
+    if (!bottleneck && blocks3 == 2) c.backbone = "resnet18";
+    else if (!bottleneck && blocks3 == 6) c.backbone = "resnet34";
+    else if (bottleneck && blocks3 == 6) c.backbone = "resnet50";
+    else if (bottleneck && blocks3 == 23) c.backbone = "resnet101";
+    else throw Error(strf("%s: a ResNet with %d blocks in layer3 (%s blocks) is not one of resnet18/34/50/101", source.c_str(),
+                          blocks3, bottleneck ? "bottleneck" : "basic"));
+    c.net_stride = shape.count("layer6.weight") ? 128 : shape.count("layer5.weight") ? 64 : shape.count("deconv1.weight") ? 16 : 32;
+  }
   c.num_lms = (int)need("cls_layer.weight")[0];
   if (!shape.count("nb_x_layer.weight")) return c.num_nb = 0, c;  // the seed paper's head: no neighbours
   const int64_t nbc = need("nb_x_layer.weight")[0];

@@ -46,6 +46,44 @@ TEST_CASE("cuda: convolution forward and both backwards match the CPU", "[cuda]"
   }
 }
 
+TEST_CASE("cuda: depthwise convolution forward and both backwards, and relu6, match the CPU", "[cuda]") {
+  need_gpu();
+  struct Case { int N, C, H, W, R, stride, pad; };
+  for (Case c : {Case{1, 1, 1, 1, 3, 1, 1}, Case{2, 3, 7, 13, 3, 2, 1}, Case{1, 17, 13, 7, 5, 2, 2}, Case{2, 33, 8, 8, 3, 1, 1},
+                 Case{3, 96, 33, 31, 3, 2, 1}, Case{1, 5, 9, 9, 5, 1, 0}}) {
+    ConvGeom g = ConvGeom::make(c.N, c.C, c.H, c.W, c.C, c.R, c.R, c.stride, c.pad);
+    INFO("depthwise N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " R=" << c.R << " stride=" << c.stride);
+    Tensor x = random_tensor({g.N, g.C, g.H, g.W}, 21), w = random_tensor({g.C, 1, g.R, g.S}, 22), b = random_tensor({g.C}, 23);
+    Tensor dy = random_tensor({g.N, g.C, g.P, g.Q}, 24);
+    Tensor y = Tensor::empty(dy.shape()), yg = Tensor::empty(dy.shape(), DType::F32, Device::CUDA);
+    Tensor xg = gpu(x), wg = gpu(w), bg = gpu(b), dyg = gpu(dy);
+    kern::depthwise_forward(g, x, w, &b, y);
+    kern::depthwise_forward(g, xg, wg, &bg, yg);
+    close_gpu("forward", yg, y, 3e-7 * (g.R * g.S + 1), 1e-6);  // the same R*S+1 terms, another order
+    Tensor dx = random_tensor(x.shape(), 25), dxg = gpu(dx), dw = random_tensor(w.shape(), 26), dwg = gpu(dw);
+    Tensor db = random_tensor({g.C}, 27), dbg = gpu(db);
+    kern::depthwise_backward_input(g, dy, w, dx);
+    kern::depthwise_backward_input(g, dyg, wg, dxg);
+    close_gpu("backward input", dxg, dx, 3e-7 * (g.R * g.S + 1), 1e-6);
+    kern::depthwise_backward_weight(g, x, dy, dw, &db);
+    kern::depthwise_backward_weight(g, xg, dyg, dwg, &dbg);
+    const double terms = (double)g.N * g.P * g.Q + 1;  // the CPU sums in float, the GPU in double
+    close_gpu("backward weight", dwg, dw, 3e-7 * terms, 1e-6);
+    close_gpu("backward bias", dbg, db, 3e-7 * terms, 1e-6);
+  }
+  for (int64_t n : {1, 65, 70001}) {
+    Tensor x = random_tensor({n}, 28, DType::F32, -3, 9), dy = random_tensor({n}, 29), dx = random_tensor({n}, 30);
+    x.data<float>()[0] = 6.0f;
+    Tensor y = Tensor::empty({n}), yg = Tensor::empty({n}, DType::F32, Device::CUDA), dxg = gpu(dx);
+    kern::relu6_forward(x, y);
+    kern::relu6_forward(gpu(x), yg);
+    close_gpu("relu6", yg, y, 0, 0);
+    kern::relu6_backward(y, dy, dx);
+    kern::relu6_backward(yg, gpu(dy), dxg);
+    close_gpu("relu6 backward", dxg, dx, 0, 0);
+  }
+}
+
 TEST_CASE("cuda: batchnorm / relu / add / pools / concatenation / losses / gather / adam match the CPU", "[cuda]") {
   need_gpu();
   for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 7, 9, 11}, Shape{2, 65, 15, 15}, Shape{16, 3, 33, 31}}) {

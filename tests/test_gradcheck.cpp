@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "autograd/ops.h"
+#include "layers/mobilenetv2.h"
 #include "layers/resnet.h"
 #include "test_util.h"
 
@@ -70,6 +71,31 @@ TEST_CASE("gradcheck: conv2d (3x3 stride 2 pad 1 with bias / 1x1 / 7x7 stride 2)
   gradcheck("conv1x1", {x, w1}, [&] { return ag::mse_loss(ag::conv2d(x, w1, Tensor(), 1, 0), r1); });
   Tensor x7 = f64({1, 2, 9, 9}, 7), w7 = f64({3, 2, 7, 7}, 8), r7 = random_tensor({1, 3, 5, 5}, 9, DType::F64);
   gradcheck("conv7x7/2", {x7, w7}, [&] { return ag::mse_loss(ag::conv2d(x7, w7, Tensor(), 2, 3), r7); });
+}
+
+TEST_CASE("gradcheck: depthwise conv2d (3x3 stride 2 pad 1 with bias / 3x3 stride 1 / 5x5 stride 2 pad 2, odd sizes)", "[gradcheck]") {
+  Tensor x = f64({2, 3, 7, 6}, 71), w = f64({3, 1, 3, 3}, 72), b = f64({3}, 73), r = random_tensor({2, 3, 4, 3}, 74, DType::F64);
+  gradcheck("dw3x3/2", {x, w, b}, [&] { return ag::mse_loss(ag::depthwise_conv2d(x, w, b, 2, 1), r); });
+  Tensor x1 = f64({1, 5, 5, 9}, 75), w1 = f64({5, 1, 3, 3}, 76), r1 = random_tensor({1, 5, 5, 9}, 77, DType::F64);
+  gradcheck("dw3x3/1", {x1, w1}, [&] { return ag::mse_loss(ag::depthwise_conv2d(x1, w1, Tensor(), 1, 1), r1); });
+  Tensor x5 = f64({2, 2, 9, 7}, 78), w5 = f64({2, 1, 5, 5}, 79), r5 = random_tensor({2, 2, 5, 4}, 80, DType::F64);
+  gradcheck("dw5x5/2", {x5, w5}, [&] { return ag::mse_loss(ag::depthwise_conv2d(x5, w5, Tensor(), 2, 2), r5); });
+}
+
+TEST_CASE("gradcheck: relu6, its input away from the kinks at 0 and 6", "[gradcheck]") {
+  // from values in +-[0.2, 1]: negatives to [-8.4, -2], positives to [1, 5] or [7, 11]: none within 1 of a kink
+  Tensor a = away_from_zero({2, 3, 5, 7}, 81), r = random_tensor({2, 3, 5, 7}, 82, DType::F64);
+  {
+    double* p = a.data<double>();
+    for (int64_t i = 0; i < a.numel(); i++)
+      p[i] = p[i] < 0 ? 8 * p[i] - 0.4 : p[i] < 0.6 ? 1 + 10 * (p[i] - 0.2) : 7 + 10 * (p[i] - 0.6);
+  }
+  double* p = a.data<double>();
+  int above = 0, inside = 0;
+  for (int64_t i = 0; i < a.numel(); i++) above += p[i] > 6, inside += p[i] > 0 && p[i] < 6;
+  REQUIRE(above > 5);   // the flat top is exercised
+  REQUIRE(inside > 5);  // and the identity part
+  gradcheck("relu6", {a}, [&] { return ag::mse_loss(ag::relu6(a), r); });
 }
 
 TEST_CASE("gradcheck: conv_transpose2d (4x4 stride 2 pad 1 as PIP's stride-16 deconv)", "[gradcheck]") {
@@ -148,4 +174,20 @@ TEST_CASE("gradcheck: a Bottleneck ResNet stage end to end", "[gradcheck]") {
   std::vector<Tensor> inputs = net.parameters();
   inputs.push_back(x);
   gradcheck("resnet bottleneck", inputs, [&] { return ag::mse_loss(net(x), r); }, 6);
+}
+
+TEST_CASE("gradcheck: MobileNetV2 inverted residual blocks (expand + residual / expansion 1 stride 2) end to end", "[gradcheck]") {
+  Rng rng(7);
+  InvertedResidual res(4, 4, 1, 6, rng), first(6, 5, 2, 1, rng);  // hidden 24 with the shortcut; t = 1, no shortcut
+  for (Module* m : {(Module*)&res, (Module*)&first}) m->to(DType::F64);
+  Tensor x = f64({2, 4, 7, 6}, 45), r = random_tensor({2, 4, 7, 6}, 46, DType::F64);
+  std::vector<Tensor> inputs = res.parameters();
+  inputs.push_back(x);
+  CHECK(res.residual);
+  gradcheck("inverted residual t6", inputs, [&] { return ag::mse_loss(res(x), r); }, 6);
+  Tensor x2 = f64({2, 6, 9, 7}, 47), r2 = random_tensor({2, 5, 5, 4}, 48, DType::F64);
+  std::vector<Tensor> inputs2 = first.parameters();
+  inputs2.push_back(x2);
+  CHECK_FALSE(first.residual);
+  gradcheck("inverted residual t1/2", inputs2, [&] { return ag::mse_loss(first(x2), r2); }, 6);
 }

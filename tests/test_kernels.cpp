@@ -274,6 +274,142 @@ TEST_CASE("windowed avgpool and channel concatenation match the reference on odd
   CHECK_THROWS_AS(kern::concat_channels_forward(2, x, y), Error);  // 2 + 3 channels do not fit in 4
 }
 
+// ---- depthwise convolution: each build of the plane loops (generic, avx2, avx512) against the reference ----------
+namespace {
+
+// Sentinels around an output buffer: a kernel that writes past either end of its plane range is caught.
+constexpr int kGuard = 37;
+constexpr float kSentinel = -12345.0f;
+std::vector<float> guarded(const std::vector<float>& v) {
+  std::vector<float> g(v.size() + 2 * kGuard, kSentinel);
+  std::copy(v.begin(), v.end(), g.begin() + kGuard);
+  return g;
+}
+void check_guards(const char* what, const std::vector<float>& g) {
+  INFO(what << ": guard band");
+  for (int i = 0; i < kGuard; i++) {
+    REQUIRE(g[i] == kSentinel);
+    REQUIRE(g[g.size() - 1 - i] == kSentinel);
+  }
+}
+std::vector<double> widen(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+void depthwise_case(const ConvGeom& g, uint64_t seed, bool bias) {
+  const size_t nx = (size_t)g.N * g.C * g.H * g.W, ny = (size_t)g.N * g.C * g.P * g.Q, nw = (size_t)g.C * g.R * g.S;
+  std::vector<float> x = random_vec(nx, seed), w = random_vec(nw, seed + 1), b = random_vec(g.C, seed + 2);
+  std::vector<float> dy = random_vec(ny, seed + 3), dx0 = random_vec(nx, seed + 4), dw0 = random_vec(nw, seed + 5);
+  std::vector<float> db0 = random_vec(g.C, seed + 6);
+  std::vector<double> xd = widen(x), wd = widen(w), bd = widen(b), dyd = widen(dy);
+  // Float sums of `terms` products of values in [-1, 1]: each addition rounds by at most 2^-24 of a partial sum no
+  // larger than `terms`, and random signs keep the sums near sqrt(terms); 3e-7 * terms covers that with room.
+  const double rtol = 1e-6;
+  std::vector<float> y = guarded(std::vector<float>(ny, 0.0f));
+  std::vector<double> yd(ny);
+  cpu::depthwise_forward(g, x.data(), w.data(), bias ? b.data() : nullptr, y.data() + kGuard);
+  ref::depthwise_forward<double>(g, xd.data(), wd.data(), bias ? bd.data() : nullptr, yd.data());
+  check_guards("forward", y);
+  check_close("depthwise forward", y.data() + kGuard, yd.data(), ny, 3e-7 * (g.R * g.S + 1), rtol);
+
+  std::vector<float> dx = guarded(dx0);  // the backwards accumulate: start from non-zero gradients
+  std::vector<double> dxd = widen(dx0);
+  cpu::depthwise_backward_input(g, dy.data(), w.data(), dx.data() + kGuard);
+  ref::depthwise_backward_input<double>(g, dyd.data(), wd.data(), dxd.data());
+  check_guards("backward input", dx);
+  check_close("depthwise backward input", dx.data() + kGuard, dxd.data(), nx, 3e-7 * (g.R * g.S + 1), rtol);
+
+  std::vector<float> dw = guarded(dw0), db = guarded(db0);
+  std::vector<double> dwd = widen(dw0), dbd = widen(db0);
+  cpu::depthwise_backward_weight(g, x.data(), dy.data(), dw.data() + kGuard, bias ? db.data() + kGuard : nullptr);
+  ref::depthwise_backward_weight<double>(g, xd.data(), dyd.data(), dwd.data(), bias ? dbd.data() : nullptr);
+  check_guards("backward weight", dw);
+  check_guards("backward bias", db);
+  const double terms = (double)g.N * g.P * g.Q + 1;
+  check_close("depthwise backward weight", dw.data() + kGuard, dwd.data(), nw, 3e-7 * terms, rtol);
+  if (bias) check_close("depthwise backward bias", db.data() + kGuard, dbd.data(), g.C, 3e-7 * terms, rtol);
+  else check_close("depthwise backward bias untouched", db.data() + kGuard, db0.data(), g.C, 0, 0);
+}
+
+void depthwise_sweep(const char* version) {
+  if (!cpu::depthwise_force(version)) SKIP_TEST(std::string("this CPU lacks the ") + version + " depthwise build");
+  REQUIRE(std::string(cpu::depthwise_active()) == version);
+  uint64_t seed = 1000;
+  int cases = 0;
+  for (int C : {1, 3, 17, 33})
+    for (auto [H, W] : {std::pair{1, 1}, {2, 3}, {5, 5}, {7, 13}, {13, 7}, {8, 8}})
+      for (int k : {3, 5})
+        for (int stride : {1, 2})
+          for (int pad : {0, (k - 1) / 2, k - 1})
+            for (int N : {1, 2}) {
+              ConvGeom g = ConvGeom::make(N, C, H, W, C, k, k, stride, pad);
+              if (g.P <= 0 || g.Q <= 0) continue;
+              INFO(version << " depthwise N=" << N << " C=" << C << " H=" << H << " W=" << W << " k=" << k
+                           << " stride=" << stride << " pad=" << pad << " seed=" << seed);
+              depthwise_case(g, seed, (seed / 8) % 2 == 0);
+              seed += 8;
+              cases++;
+            }
+  // MobileNetV2-like planes: long rows (several vectors and a ragged tail), many planes for OpenMP, 3x3 pad 1
+  for (auto [N, C, H, W, stride] : {std::tuple{2, 40, 65, 63, 1}, {2, 40, 65, 63, 2}, {3, 96, 16, 16, 2}, {1, 24, 32, 32, 1}}) {
+    ConvGeom g = ConvGeom::make(N, C, H, W, C, 3, 3, stride, 1);
+    INFO(version << " depthwise N=" << N << " C=" << C << " H=" << H << " W=" << W << " stride=" << stride);
+    depthwise_case(g, seed, false);
+    seed += 8;
+    cases++;
+  }
+  CHECK(cases > 500);
+  cpu::depthwise_force("auto");
+}
+
+}  // namespace
+
+TEST_CASE("depthwise conv, generic build: forward and both backwards match the reference", "[kernels]") {
+  depthwise_sweep("generic");
+}
+TEST_CASE("depthwise conv, avx2 build: forward and both backwards match the reference", "[kernels]") {
+  depthwise_sweep("avx2");
+}
+TEST_CASE("depthwise conv, avx512 build: forward and both backwards match the reference", "[kernels]") {
+  depthwise_sweep("avx512");
+}
+
+TEST_CASE("depthwise conv: dispatch forced and automatic / refuses a weight that is not [C, 1, R, S]", "[kernels]") {
+  CHECK_FALSE(cpu::depthwise_force("sse9"));
+  REQUIRE(cpu::depthwise_force("auto"));
+  const std::string widest = cpu::cpu_has_avx512f() ? "avx512" : cpu::cpu_has_avx2_fma() ? "avx2" : "generic";
+  CHECK(cpu::depthwise_active() == widest);
+  CHECK(kern::impl_name("depthwise_forward", Tensor::zeros({1})) == "cpu/f32: plane loops, omp over N*C [" + widest + "]");
+  Tensor x = random_tensor({1, 4, 5, 5}, 1), w = random_tensor({4, 2, 3, 3}, 2), w3 = random_tensor({3, 1, 3, 3}, 3);
+  CHECK_THROWS_AS(ag::depthwise_conv2d(x, w, Tensor(), 1, 1), Error);
+  CHECK_THROWS_AS(ag::depthwise_conv2d(x, w3, Tensor(), 1, 1), Error);
+  // the op against the reference through autograd's own path, with a bias
+  Tensor wg = random_tensor({4, 1, 3, 3}, 4), b = random_tensor({4}, 5);
+  Tensor y = ag::depthwise_conv2d(x, wg, b, 2, 1);
+  Tensor yd = ag::depthwise_conv2d(x.to(DType::F64), wg.to(DType::F64), b.to(DType::F64), 2, 1);
+  CHECK(y.shape() == Shape{1, 4, 3, 3});
+  check_close("depthwise op", y, yd, 3e-6, 1e-6);
+}
+
+TEST_CASE("relu6 forward / backward match the reference on odd sizes, 0 and 6 exactly giving no gradient", "[kernels]") {
+  uint64_t seed = 90;
+  for (int64_t n : {1, 7, 63, 65, 127, 129, 3 * 7 * 9 * 11, 70001}) {  // the last above the OpenMP threshold
+    INFO("n " << n << " seed " << seed);
+    Tensor x = random_tensor({n}, seed++, DType::F32, -3, 9), dy = random_tensor({n}, seed++), dx0 = random_tensor({n}, seed++);
+    x.data<float>()[0] = 0.0f;                // the kinks themselves: no gradient, as PyTorch's hardtanh_backward
+    if (n > 1) x.data<float>()[1] = 6.0f;
+    Tensor xd = x.to(DType::F64), dyd = dy.to(DType::F64);
+    Tensor y = Tensor::empty({n}), yd = Tensor::empty({n}, DType::F64);
+    kern::relu6_forward(x, y);
+    kern::relu6_forward(xd, yd);
+    check_close("relu6", y, yd, 0, 0);  // a clamp: bit-exact
+    Tensor dx = dx0.clone(), dxd = dx0.to(DType::F64);
+    kern::relu6_backward(y, dy, dx);
+    kern::relu6_backward(yd, dyd, dxd);
+    check_close("relu6 backward", dx, dxd, 0, 1.2e-7);  // one float addition
+    CHECK(dx.data<float>()[0] == dx0.data<float>()[0]);
+    if (n > 1) CHECK(dx.data<float>()[1] == dx0.data<float>()[1]);
+  }
+}
+
 TEST_CASE("dispatch: names each implementation and refuses a missing one loudly", "[kernels]") {
   Tensor f = Tensor::zeros({1}), d = Tensor::zeros({1}, DType::F64);
   CHECK(kern::impl_name("conv2d_forward", f).find("cpu/f32: im2col + sgemm") == 0);
@@ -281,7 +417,8 @@ TEST_CASE("dispatch: names each implementation and refuses a missing one loudly"
   const std::string table = kern::dispatch_table();
   for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "batchnorm_forward_train",
                          "batchnorm_forward_eval", "batchnorm_backward", "batchnorm_backward_eval", "relu_forward",
-                         "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "add", "accumulate", "axpy",
+                         "relu_backward", "relu6_forward", "relu6_backward", "depthwise_forward",
+                         "depthwise_backward_input", "depthwise_backward_weight", "leaky_relu_forward", "leaky_relu_backward", "add", "accumulate", "axpy",
                          "maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward", "avgpool2d_forward",
                          "avgpool2d_backward", "concat_channels_forward", "concat_channels_backward", "mse_loss",
                          "mse_loss_backward", "l1_loss", "l1_loss_backward", "gather_cells", "gather_cells_backward",

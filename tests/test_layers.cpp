@@ -1,6 +1,10 @@
 // Layers and networks: PyTorch state_dict names and counts, shapes, parameter counts, self-description, train/eval.
+#include <map>
+
 #include "autograd/ops.h"
 #include "layers/optim.h"
+#include "pipnet/pipnet.h"
+#include "layers/mobilenetv2.h"
 #include "layers/resnet.h"
 #include "test_util.h"
 
@@ -100,4 +104,100 @@ TEST_CASE("optimizers: SGD with momentum and MultiStepLR follow PyTorch's rules"
   CHECK(sched.lr_at(29) == Approx(1e-4));
   CHECK(sched.lr_at(30) == Approx(1e-5));
   CHECK(sched.lr_at(59) == Approx(1e-6));
+}
+
+TEST_CASE("mobilenetv2: torchvision names, shapes and parameter count, channels at multipliers 1, 0.25, 0.125", "[layers]") {
+  Rng rng(0);
+  MobileNetV2 net(1.0, rng);
+  NamedTensors sd = net.state_dict();
+  // torchvision mobilenet_v2: 3,504,872 parameters, of which the classifier (1280 x 1000 + 1000) is 1,281,000
+  CHECK(net.num_parameters() == 3504872 - 1281000);
+  CHECK(net.out_channels() == 1280);
+  std::map<std::string, Shape> s;
+  for (auto& [n, t] : sd) s[n] = t.shape();
+  CHECK(sd.front().first == "features.0.0.weight");
+  CHECK(sd.back().first == "features.18.1.running_var");
+  CHECK(s["features.0.0.weight"] == Shape{32, 3, 3, 3});
+  CHECK(s["features.1.conv.0.0.weight"] == Shape{32, 1, 3, 3});    // expansion 1: no expand layer, depthwise first
+  CHECK(s["features.1.conv.1.weight"] == Shape{16, 32, 1, 1});     // project
+  CHECK(s["features.1.conv.2.running_var"] == Shape{16});
+  CHECK(s["features.2.conv.0.0.weight"] == Shape{96, 16, 1, 1});   // expand x6
+  CHECK(s["features.2.conv.1.0.weight"] == Shape{96, 1, 3, 3});    // depthwise
+  CHECK(s["features.2.conv.2.weight"] == Shape{24, 96, 1, 1});
+  CHECK(s["features.2.conv.3.bias"] == Shape{24});
+  CHECK(s["features.17.conv.2.weight"] == Shape{320, 960, 1, 1});
+  CHECK(s["features.18.0.weight"] == Shape{1280, 320, 1, 1});
+  CHECK(s.count("features.19.0.weight") == 0);
+  // torchvision's _make_divisible: nearest multiple of 8, at least 8, never below 90% of the value
+  CHECK(make_divisible(32 * 0.25) == 8);
+  CHECK(make_divisible(24 * 0.25) == 8);
+  CHECK(make_divisible(96 * 0.25) == 24);
+  CHECK(make_divisible(12) == 16);
+  CHECK(make_divisible(36) == 40);  // 32 would be 11% below
+  CHECK(make_divisible(1280 * 0.5) == 640);
+  const MobileNetV2Channels q = MobileNetV2Channels::at(0.25);
+  CHECK(q.stem == 8);
+  CHECK(q.out == std::vector<int>{8, 8, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 40, 40, 40, 80});
+  CHECK(q.last == 1280);  // torchvision keeps 1280 below multiplier 1
+  CHECK(MobileNetV2Channels::at(1.4).last == 1792);
+  // the stride-32 map, and the describe() rows agree with forward
+  Tensor x = random_tensor({1, 3, 64, 64}, 1);
+  MobileNetV2 small(0.125, rng);
+  ag::NoGradGuard ng;
+  Tensor y = small(x);
+  CHECK(y.shape() == Shape{1, 1280, 2, 2});
+  std::vector<LayerInfo> rows;
+  CHECK(small.describe({1, 3, 64, 64}, "", rows) == y.shape());
+  CHECK(rows.size() == 52 + 52);  // every convolution and its BatchNorm
+  CHECK(rows[2].kind == "dwconv3x3/1");  // features.1.conv.0.0
+}
+
+TEST_CASE("mobilenetv2: folding every BatchNorm (depthwise ones too) leaves eval-mode outputs unchanged", "[layers]") {
+  Rng rng(3);
+  MobileNetV2 net(0.25, rng);
+  for (auto& [n, t] : net.named_buffers()) {  // running statistics away from the identity, so that folding matters
+    if (n.find("running_mean") != std::string::npos) init_uniform(t, rng, -0.2, 0.2);
+    if (n.find("running_var") != std::string::npos) init_uniform(t, rng, 0.5, 2.0);
+  }
+  net.eval();
+  ag::NoGradGuard ng;
+  Tensor x = random_tensor({2, 3, 64, 64}, 4);
+  Tensor before = net(x);
+  net.fold_batchnorms();
+  check_close("folded", net(x), before, 2e-5, 2e-4);
+}
+
+TEST_CASE("PIP Net on MobileNetV2: the heads on 1280 channels, stride 32 only, and import reads the width back", "[layers]") {
+  Rng rng(0);
+  PipConfig c;
+  c.backbone = "mobilenetv2";
+  c.width = 16;  // multiplier 0.25
+  c.num_lms = 5;
+  c.num_nb = 2;
+  c.input_size = 64;
+  PIPNet net(c, rng);
+  NamedTensors sd = net.state_dict();
+  CHECK(sd.front().first == "features.0.0.weight");  // unprefixed, as Pip_mbnetv2's checkpoints
+  CHECK(net.cls_layer->weight.shape() == Shape{5, 1280, 1, 1});
+  for (int w : {16, 64, 8, 24}) {
+    PipConfig cw = c;
+    cw.width = w;
+    PIPNet nw(cw, rng);
+    PipConfig got = pip_config_from_weights(nw.state_dict(), "test");
+    CHECK(got.backbone == "mobilenetv2");
+    CHECK(MobileNetV2Channels::at(got.width / 64.0).out == MobileNetV2Channels::at(w / 64.0).out);
+    CHECK(got.num_lms == 5);
+    CHECK(got.num_nb == 2);
+    CHECK(got.net_stride == 32);
+  }
+  CHECK(pip_config_from_weights(sd, "test").width == 16);
+  NamedTensors broken;
+  for (auto& [n, t] : sd)
+    if (n.rfind("features.17.", 0) != 0) broken.push_back({n, t});
+  CHECK_THROWS_WITH(pip_config_from_weights(broken, "x.pth"), Catch::Contains("x.pth: features.* is not a torchvision MobileNetV2"));
+  for (int stride : {16, 64, 128}) {
+    PipConfig cs = c;
+    cs.net_stride = stride;
+    CHECK_THROWS_WITH(PIPNet(cs, rng), Catch::Contains("mobilenetv2 supports net_stride 32 only"));
+  }
 }

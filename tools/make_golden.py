@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes a golden file: what PyTorch computes for a PIP Net, for the C++ engine to reproduce.
 
-The network is the official Pip_resnet* (networks.py) on torchvision's ResNet (v1.5), written out here because
-Debian ships no torchvision; the targets, loss and decoding follow the official data_utils.py / functions.py
+The network is the official Pip_resnet* / Pip_mbnetv2 (networks.py) on torchvision's ResNet (v1.5) or MobileNetV2
+`features`, written out here because Debian ships no torchvision; the targets, loss and decoding follow the official data_utils.py / functions.py
 (spec sections 4 and 6). Everything random is drawn here and stored, so the C++ side needs no RNG of PyTorch's.
 
 File layout: b"PIPGOLD\\0", u32 version (1), u32 0, then a safetensors payload holding
@@ -65,17 +65,65 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+# ---- torchvision's MobileNetV2 `features` (Sandler et al. 2018), the trunk of the official Pip_mbnetv2 ----------
+def make_divisible(v, divisor=8):
+    """torchvision's _make_divisible: the nearest multiple of divisor, at least divisor, at most 10% below v"""
+    n = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return n + divisor if n < 0.9 * v else n
+
+
+def conv_bn_relu6(inp, out, k, stride, groups=1):
+    """torchvision's Conv2dNormActivation with ReLU6: children 0 (conv), 1 (BN), 2 (ReLU6)"""
+    return nn.Sequential(nn.Conv2d(inp, out, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(out), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, out, stride, t):
+        super().__init__()
+        hidden = int(round(inp * t))
+        self.use_res = stride == 1 and inp == out
+        layers = [] if t == 1 else [conv_bn_relu6(inp, hidden, 1, 1)]  # expand
+        layers += [conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),  # depthwise
+                   nn.Conv2d(hidden, out, 1, bias=False), nn.BatchNorm2d(out)]  # project, linear
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res else self.conv(x)
+
+
+def mobilenetv2_features(m):
+    """features.0..18 at width multiplier m, and their output channels"""
+    table = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+    inp = make_divisible(32 * m)
+    mods = [conv_bn_relu6(3, inp, 3, 2)]
+    for t, c, n, s in table:
+        out = make_divisible(c * m)
+        for i in range(n):
+            mods.append(InvertedResidual(inp, out, s if i == 0 else 1, t))
+            inp = out
+    last = make_divisible(1280 * max(1.0, m))
+    mods.append(conv_bn_relu6(inp, last, 1, 1))
+    return nn.Sequential(*mods), last
+
+
 BLOCKS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
           "resnet50": (Bottleneck, [3, 4, 6, 3]), "resnet101": (Bottleneck, [3, 4, 23, 3])}
 
 
 class PipNet(nn.Module):
-    """Pip_resnet18 / Pip_resnet50 / Pip_resnet101 of the official networks.py, with a width multiplier."""
+    """Pip_resnet18 / Pip_resnet50 / Pip_resnet101 / Pip_mbnetv2 of the official networks.py, with a width multiplier
+    (ResNet: conv1's channels; MobileNetV2: the multiplier x 64, so 64 is torchvision's 1.0)."""
 
     def __init__(self, backbone, width, num_lms, num_nb, net_stride):
         super().__init__()
+        self.num_nb, self.net_stride, self.mobilenet = num_nb, net_stride, backbone == "mobilenetv2"
+        if self.mobilenet:  # Pip_mbnetv2: the heads straight on features' stride-32 map
+            assert net_stride == 32, "Pip_mbnetv2 has net stride 32 only"
+            self.features, C = mobilenetv2_features(width / 64)
+            self.heads(C, num_lms, num_nb)
+            return
         block, layers = BLOCKS[backbone]
-        self.num_nb, self.net_stride = num_nb, net_stride
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
@@ -104,6 +152,9 @@ class PipNet(nn.Module):
             self.deconv1 = nn.ConvTranspose2d(C, wide, 4, 2, 1, bias=False)
             self.bn_deconv1 = nn.BatchNorm2d(wide)
             C = wide
+        self.heads(C, num_lms, num_nb)
+
+    def heads(self, C, num_lms, num_nb):
         self.cls_layer = nn.Conv2d(C, num_lms, 1)
         self.x_layer = nn.Conv2d(C, num_lms, 1)
         self.y_layer = nn.Conv2d(C, num_lms, 1)
@@ -112,6 +163,8 @@ class PipNet(nn.Module):
             self.nb_y_layer = nn.Conv2d(C, num_nb * num_lms, 1)
 
     def forward(self, x):
+        if self.mobilenet:
+            return self.head_outputs(self.features(x))
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         if self.net_stride >= 64:
@@ -120,6 +173,9 @@ class PipNet(nn.Module):
             x = torch.relu(self.bn6(self.layer6(x)))
         if self.net_stride == 16:
             x = torch.relu(self.bn_deconv1(self.deconv1(x)))
+        return self.head_outputs(x)
+
+    def head_outputs(self, x):
         if self.num_nb == 0:
             return self.cls_layer(x), self.x_layer(x), self.y_layer(x), None, None
         return self.cls_layer(x), self.x_layer(x), self.y_layer(x), self.nb_x_layer(x), self.nb_y_layer(x)

@@ -21,4 +21,17 @@ namespace cpu {
 void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld);
 void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col)
 
+// Depthwise convolution (depthwise.cpp): one (n, c) plane at a time, the plane loops of depthwise_planes.h built for
+// three ISAs. A version is three plane functions (sc: the thread's scratch, depthwise_planes.h says its layout):
+struct DepthwisePlanes {
+  const char* name;  // "generic", "avx2", "avx512"
+  void (*forward)(const ConvGeom& g, const float* x, const float* w, float b, float* y, float* sc);
+  void (*backward_input)(const ConvGeom& g, const float* dy, const float* w, float* dx, float* sc);
+  void (*backward_weight)(const ConvGeom& g, const float* x, const float* dy, float* dw, float* db, float* sc);
+};
+// Pin a version by name (nullptr or "auto": the widest the CPU has); false if the CPU lacks it. The environment
+// variable PIPNET_DEPTHWISE does the same at start-up.
+bool depthwise_force(const char* name);
+const char* depthwise_active();
+
 }  // namespace cpu

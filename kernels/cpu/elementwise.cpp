@@ -1,4 +1,4 @@
-// elementwise.cpp: the memory-bound CPU kernels (ReLU, leaky ReLU, add, pools, concatenation, losses, the cell
+// elementwise.cpp: the memory-bound CPU kernels (ReLU, ReLU6, leaky ReLU, add, pools, concatenation, losses, the cell
 // gather, Adam, SGD), OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double
 // per thread.
 #include <cmath>
@@ -19,6 +19,14 @@ void relu_forward(int64_t n, const float* x, float* y) {
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void relu6_forward(int64_t n, const float* x, float* y) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? (x[i] < 6.0f ? x[i] : 6.0f) : 0.0f;
+}
+void relu6_backward(int64_t n, const float* y, const float* dy, float* dx) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) dx[i] += (y[i] > 0.0f && y[i] < 6.0f) ? dy[i] : 0.0f;
 }
 void leaky_relu_forward(int64_t n, double slope, const float* x, float* y) {
   const float s = (float)slope;

@@ -106,6 +106,57 @@ template <class T> void conv2d_backward_weight(const ConvGeom& g, const T* x, co
         }
 }
 
+// Depthwise convolution (torch.nn.Conv2d with groups = in = out channels, MobileNet's 3x3 layers): each channel is
+// convolved with its own R x S filter. Geometry as conv2d with K == C; weight w [C, 1, R, S], bias b [C] or null.
+//   y[n,c,p,q] = b[c] + sum_{r,s} w[c,r,s] * x[n, c, p*stride-pad+r, q*stride-pad+s]
+template <class T> void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  for (int n = 0; n < g.N; n++)
+    for (int c = 0; c < g.C; c++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T acc = b ? b[c] : T(0);
+          for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++) {
+              int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+              if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+              acc += w[((int64_t)c * g.R + r) * g.S + s] * x[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww];
+            }
+          y[(((int64_t)n * g.C + c) * g.P + p) * g.Q + q] = acc;
+        }
+}
+// dx[n,c,h,w] += sum of dy[n,c,p,q] * w[c,r,s] over the windows that read (h, w): the forward's adjoint.
+template <class T> void depthwise_backward_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
+  for (int n = 0; n < g.N; n++)
+    for (int c = 0; c < g.C; c++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T d = dy[(((int64_t)n * g.C + c) * g.P + p) * g.Q + q];
+          for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++) {
+              int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+              if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+              dx[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww] += d * w[((int64_t)c * g.R + r) * g.S + s];
+            }
+        }
+}
+// dw[c,r,s] += sum_{n,p,q} dy[n,c,p,q] * x[n, c, p*stride-pad+r, q*stride-pad+s];  db[c] += sum_{n,p,q} dy (db may
+// be null).
+template <class T> void depthwise_backward_weight(const ConvGeom& g, const T* x, const T* dy, T* dw, T* db) {
+  for (int n = 0; n < g.N; n++)
+    for (int c = 0; c < g.C; c++)
+      for (int p = 0; p < g.P; p++)
+        for (int q = 0; q < g.Q; q++) {
+          T d = dy[(((int64_t)n * g.C + c) * g.P + p) * g.Q + q];
+          if (db) db[c] += d;
+          for (int r = 0; r < g.R; r++)
+            for (int s = 0; s < g.S; s++) {
+              int h = p * g.stride - g.pad + r, ww = q * g.stride - g.pad + s;
+              if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+              dw[((int64_t)c * g.R + r) * g.S + s] += d * x[(((int64_t)n * g.C + c) * g.H + h) * g.W + ww];
+            }
+        }
+}
+
 // BatchNorm2d, training mode. x [N, C, HW]. Per channel: mean, biased variance var; y = (x-mean)/sqrt(var+eps)*gamma
 // + beta. Saves mean and invstd = 1/sqrt(var+eps) for the backward. Running stats (if given) move by momentum with
 // the *unbiased* variance, as PyTorch does: running = (1-m)*running + m*batch_stat.
@@ -194,6 +245,17 @@ void batchnorm_backward_eval(int N, int C, int HW, const T* x, const T* dy, cons
 // ReLU: y = max(x, 0). Backward: dx += dy where y > 0 (the gradient at exactly 0 is 0, as in PyTorch).
 template <class T> void relu_forward(int64_t n, const T* x, T* y) { for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : T(0); }
 template <class T> void relu_backward(int64_t n, const T* y, const T* dy, T* dx) { for (int64_t i = 0; i < n; i++) if (y[i] > 0) dx[i] += dy[i]; }
+
+// ReLU6 (torch.nn.ReLU6 = hardtanh(x, 0, 6), MobileNetV2's activation): y = min(max(x, 0), 6). Backward from the
+// output: dx += dy where 0 < y < 6, i.e. where 0 < x < 6; the gradient is 0 at exactly 0 and at exactly 6, as
+// PyTorch's hardtanh_backward (its mask is x > min_val && x < max_val; the in-place form reads the result, the same
+// mask since y = x inside the open interval).
+template <class T> void relu6_forward(int64_t n, const T* x, T* y) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? (x[i] < 6 ? x[i] : T(6)) : T(0);
+}
+template <class T> void relu6_backward(int64_t n, const T* y, const T* dy, T* dx) {
+  for (int64_t i = 0; i < n; i++) if (y[i] > 0 && y[i] < 6) dx[i] += dy[i];
+}
 
 // Leaky ReLU (torch.nn.LeakyReLU): y = x > 0 ? x : slope*x. Backward from the input x: dx += dy * (x > 0 ? 1 : slope)
 // (at exactly 0 the slope side, as PyTorch).
@@ -352,12 +414,17 @@ template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr,
 FAST_VERSIONS(conv2d_forward)
 FAST_VERSIONS(conv2d_backward_input)
 FAST_VERSIONS(conv2d_backward_weight)
+FAST_VERSIONS(depthwise_forward)
+FAST_VERSIONS(depthwise_backward_input)
+FAST_VERSIONS(depthwise_backward_weight)
 FAST_VERSIONS(batchnorm_forward_train)
 FAST_VERSIONS(batchnorm_forward_eval)
 FAST_VERSIONS(batchnorm_backward)
 FAST_VERSIONS(batchnorm_backward_eval)
 FAST_VERSIONS(relu_forward)
 FAST_VERSIONS(relu_backward)
+FAST_VERSIONS(relu6_forward)
+FAST_VERSIONS(relu6_backward)
 FAST_VERSIONS(leaky_relu_forward)
 FAST_VERSIONS(leaky_relu_backward)
 FAST_VERSIONS(add)
