@@ -176,6 +176,7 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   if (rule == CropRule::None) {
     c.image = (im.w == size && im.h == size) ? im : resize_bilinear(im, size, size);
     c.lms = r.pts;
+    c.w = im.w, c.h = im.h;
     return c;
   }
   CHECK_OR_FAIL(!r.pts.empty(), r.image + ": a crop rule needs landmarks or a box");
@@ -229,6 +230,7 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   }
   if (w <= 1 || h <= 1 || cx1 <= cx0 || cy1 <= cy0) throw Error(r.image + ": face box is empty after clipping");
   c.image = resize_bilinear(crop(im, cx0, cy0, cx1, cy1), size, size);
+  c.x0 = x0, c.y0 = y0, c.w = w, c.h = h;
   for (int i = 0; i < N; i++) {
     c.lms.push_back((float)((p[2 * i] - x0) / w));
     c.lms.push_back((float)((p[2 * i + 1] - y0) / h));
