@@ -76,10 +76,11 @@ void infer_video(const std::string& path, const VideoOptions& vo, FaceDetector& 
       draw_faces(frame, faces);
       if (!writer) writer = std::make_unique<VideoWriter>(video_out, frame.w, frame.h, info.fps);
       writer->write(frame);
-      bar.total = std::max(bar.total, i + 1);
+      if (i + 1 > bar.total) bar.total = std::max(i + 1, bar.total * 2);  // the count was an estimate, or unknown
       bar.update(i + 1, i + 1);
     }
     if (reader.frames_read() == 0) throw Error(path + ": the video has no frames");
+    if (bar.total != reader.frames_read()) bar.total = reader.frames_read(), bar.update(bar.total, bar.total);
     writer->finish();
   });
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -132,7 +132,7 @@ double parse_rate(const std::string& r) {  // "30000/1001", "25", "0/0"
 VideoInfo probe_video(const std::string& path) {
   if (!path_exists(path) || is_directory(path)) throw Error(path + ": no such video file");
   Child c = spawn({need("ffprobe", path), "-v", "error", "-select_streams", "v:0", "-show_entries",
-                   "stream=width,height,avg_frame_rate,r_frame_rate,nb_frames", "-of", "default=noprint_wrappers=1",
+                   "stream=width,height,avg_frame_rate,r_frame_rate,nb_frames:format=duration", "-of", "default=noprint_wrappers=1",
                    path},
                   false);
   const std::string out = slurp_fd(c.fd);
@@ -141,7 +141,7 @@ VideoInfo probe_video(const std::string& path) {
   std::remove(c.err_path.c_str());
   if (rc != 0) throw Error(path + ": not a video ffmpeg can read (ffprobe: " + said + ")");
   VideoInfo v;
-  double r_rate = 0;
+  double r_rate = 0, duration = 0;
   std::stringstream ss(out);
   for (std::string line; std::getline(ss, line);) {
     const size_t eq = line.find('=');
@@ -152,10 +152,12 @@ VideoInfo probe_video(const std::string& path) {
     else if (k == "avg_frame_rate") v.fps = parse_rate(val);
     else if (k == "r_frame_rate") r_rate = parse_rate(val);
     else if (k == "nb_frames") v.frames = std::atoll(val.c_str());
+    else if (k == "duration") duration = std::atof(val.c_str());
   }
   if (v.w <= 0 || v.h <= 0) throw Error(path + ": no video stream (ffprobe found none with a frame size)");
   if (v.fps <= 0) v.fps = r_rate;
   if (v.fps <= 0 || v.fps > 1000) v.fps = 25;  // unknown: times are then frame index / 25
+  if (v.frames <= 0 && duration > 0 && duration < 1e7) v.frames = (int64_t)std::llround(duration * v.fps);  // estimate
   return v;
 }
 

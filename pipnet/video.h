@@ -25,7 +25,7 @@ std::string find_program(const std::string& name);
 
 struct VideoInfo {
   double fps = 0;         // average frame rate (frames per second); 0 when ffprobe gives none
-  int64_t frames = 0;     // frame count from the container (0: unknown)
+  int64_t frames = 0;     // frame count from the container, else duration x fps (0: unknown)
   int w = 0, h = 0;       // coded size (before any rotation ffmpeg applies when decoding)
 };
 VideoInfo probe_video(const std::string& path);
