@@ -57,7 +57,12 @@ Child spawn(const std::vector<std::string>& argv, bool we_write) {
   for (const std::string& s : argv) args.push_back(const_cast<char*>(s.c_str()));
   args.push_back(nullptr);
   c.pid = fork();
-  if (c.pid < 0) throw Error(std::string("cannot start ") + argv[0] + ": " + std::strerror(errno));
+  if (c.pid < 0) {
+    const int e = errno;
+    close(err), close(p[0]), close(p[1]);
+    std::remove(tmpl);
+    throw Error(std::string("cannot start ") + argv[0] + ": " + std::strerror(e));
+  }
   if (c.pid == 0) {  // the child: the pipe's other end as stdin or stdout, stderr to the file, nothing else open
     dup2(we_write ? p[0] : p[1], we_write ? 0 : 1);
     dup2(err, 2);
@@ -67,7 +72,8 @@ Child spawn(const std::vector<std::string>& argv, bool we_write) {
     }
     for (int fd = 3; fd < 1024; fd++) close(fd);
     execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    const char msg[] = "cannot run the program (exec failed)\n";  // only async-signal-safe calls after fork
+    (void)!::write(2, msg, sizeof msg - 1);
     _exit(127);
   }
   close(err);
