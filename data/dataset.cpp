@@ -257,8 +257,7 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   if (rule == CropRule::None) {
     c.image = (im.w == size && im.h == size) ? im : resize_bilinear(im, size, size);
     c.lms = r.pts;
-    c.origin[2] = im.w;
-    c.origin[3] = im.h;
+    c.w = im.w, c.h = im.h;
     return c;
   }
   CHECK_OR_FAIL(rule != CropRule::LandmarkBox || !r.pts.empty(), r.image + ": the landmark-box crop needs landmarks");
@@ -312,7 +311,7 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   }
   if (w <= 1 || h <= 1 || cx1 <= cx0 || cy1 <= cy0) throw Error(r.image + ": face box is empty after clipping");
   c.image = resize_bilinear(crop(im, cx0, cy0, cx1, cy1), size, size);
-  c.origin[0] = x0; c.origin[1] = y0; c.origin[2] = w; c.origin[3] = h;
+  c.x0 = x0, c.y0 = y0, c.w = w, c.h = h;
   for (int i = 0; i < N; i++) {
     c.lms.push_back((float)((p[2 * i] - x0) / w));
     c.lms.push_back((float)((p[2 * i + 1] - y0) / h));

@@ -58,7 +58,7 @@ enum class CropRule {
 struct Crop {
   Image image;             // size x size
   std::vector<float> lms;  // normalised to the crop, not clipped
-  double origin[4] = {0, 0, 0, 0};  // x0, y0, w, h: crop point (u, v) is source pixel (x0 + u*w, y0 + v*h)
+  double x0 = 0, y0 = 0, w = 1, h = 1;  // the normalised frame in image pixels: x = x0 + u * w, y = y0 + v * h
 };
 Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size);
 

@@ -17,7 +17,7 @@ SampleSource records_source(std::vector<FaceRecord> records, CropRule rule, floa
 SampleSource synth_source(uint64_t seed, int size) {
   return [seed, size](int64_t i) {
     SynthFace f = synth_face(seed, i, size);
-    return Crop{std::move(f.image), std::move(f.lms), {0, 0, (double)size, (double)size}};
+    return Crop{std::move(f.image), std::move(f.lms), 0, 0, (double)size, (double)size};
   };
 }
 

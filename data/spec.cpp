@@ -75,7 +75,7 @@ Dataset open_one(const std::string& spec, int input, float crop_scale, uint64_t 
       Crop c;
       c.image = Image(input, input, 0);
       c.lms = labels[i];
-      c.origin[2] = c.origin[3] = input;
+      c.w = c.h = input;
       return c;
     };
     return d;

@@ -20,6 +20,7 @@
 #include "layers/optim.h"
 #include "pipnet/cli.h"
 #include "pipnet/detector.h"
+#include "pipnet/landmarks.h"
 #include "pipnet/run.h"
 #include "tensor/fileio.h"
 #include "tensor/rng.h"
@@ -74,6 +75,44 @@ int bench_detector(int W, int H, Device dev) {
   return 0;
 }
 
+// End to end on a real image: FaceBoxesV2 with its real weights, then the landmark network on every face found, as
+// `pipnet infer` runs them (pipnet/landmarks.h). Median ms per frame of the whole, of the detector within it, and
+// the whole divided by the faces: ms per face with the detector's share included.
+int bench_end_to_end(const std::string& image, const std::string& run_dir, const std::string& weights, Device dev) {
+  const Image im = load_image(image);
+  LoadedRun run = load_run(run_dir, "", dev == Device::CUDA ? "cuda" : "cpu");
+  run.net->fold_batchnorms();
+  FaceDetector det(weights, dev);
+  ag::NoGradGuard ng;
+  LandmarkRunner lm(run);
+  DetectOptions o;
+  size_t faces = find_landmarks(im, det, o, lm).size();  // warm-up, and the face count
+  if (faces == 0) throw Error(image + ": no face found, nothing to time end to end (use a photo with a face)");
+  // Each call timed whole and split: the detector's share from the same call, so the two medians are comparable.
+  std::vector<double> total_ms, det_ms, face_ms;
+  const auto start = std::chrono::steady_clock::now();
+  while (total_ms.size() < 5 || (total_ms.size() < 200 &&
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 3.0)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    faces = find_landmarks(im, det, o, lm).size();
+    total_ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    det_ms.push_back(det.last_ms());
+    face_ms.push_back((total_ms.back() - det_ms.back()) / std::max<size_t>(faces, 1));
+  }
+  const bench::Timing t = bench::summarize(total_ms);
+  const double d = bench::summarize(det_ms).median_ms, per_face = bench::summarize(face_ms).median_ms;
+  std::printf("end to end on %s (%dx%d, %zu face%s, %s, %d threads, landmarks: %s %dx%d): %.2f ms per frame (median "
+              "of %d, min-max %s ms) = detector %.2f ms + landmarks %.2f ms per face; %.2f ms per face with the "
+              "detector's share\n",
+              image.c_str(), im.w, im.h, faces, faces == 1 ? "" : "s", dev == Device::CUDA ? "cuda" : "cpu",
+              omp_get_max_threads(), run.cfg.model.backbone.c_str(), run.cfg.model.input_size, run.cfg.model.input_size,
+              t.median_ms, t.reps, t.spread().c_str(), d, per_face, t.median_ms / faces);
+  std::printf("RESULT {\"bench\":\"end_to_end\",\"width\":%d,\"height\":%d,\"faces\":%zu,\"device\":\"%s\","
+              "\"ms_frame\":%.3f,\"ms_detector\":%.3f,\"ms_landmarks_per_face\":%.3f,\"ms_per_face\":%.3f}\n",
+              im.w, im.h, faces, dev == Device::CUDA ? "cuda" : "cpu", t.median_ms, d, per_face, t.median_ms / faces);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
@@ -87,6 +126,9 @@ int cmd_bench(int argc, char** argv) {
       {"no_torch", nullptr, "the old name of --no-peers"},
       {"detector", nullptr, "time the face detector instead (FaceBoxesV2, decoding and NMS) on one --frame"},
       {"frame", "WxH", "the detector's frame size (default 640x480)"},
+      {"end_to_end", "IMAGE", "time detector plus landmarks on a photo, per frame and per face"},
+      {"run", "DIR", "--end-to-end: the landmark model (default: models/pipnet_r18_lfw68)"},
+      {"detector_weights", "FILE", "--end-to-end: FaceBoxesV2 weights (default as pipnet infer --detector)"},
       {"verbose", nullptr, "print each network's layers and the kernel chosen for each op"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts);
@@ -100,6 +142,13 @@ int cmd_bench(int argc, char** argv) {
     return 0;
   }
   set_threads(a);
+  if (!a.get("end_to_end").empty()) {
+    const std::string run = a.get("run").empty() ? default_run() : a.get("run");
+    if (run.empty()) usage_error("bench: --end-to-end needs --run DIR (no shipped model in models/pipnet_r18_lfw68)");
+    if (!path_exists(a.get("end_to_end"))) usage_error("bench: --end-to-end " + a.get("end_to_end") + ": no such image");
+    return bench_end_to_end(a.get("end_to_end"), run, detector_weights(a.get("detector_weights"), "bench"),
+                            device_of(a.get("device", "cpu")));
+  }
   if (a.has("detector")) {
     int W = 640, H = 480;
     const std::string f = a.get("frame", "640x480");

@@ -346,13 +346,14 @@ const char* kUsage =
     "  demo    train a small PIP Net on built-in synthetic faces for a few minutes, evaluate it, draw the results\n"
     "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16)\n"
     "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
-    "  infer   landmarks of every face in images (FaceBoxesV2 finds them, or a given box): JSON and PNG\n"
+    "  infer   landmarks of every face in images or a video (FaceBoxesV2 finds them, or a given box): JSON, PNG, MP4\n"
     "  detect  face boxes only (FaceBoxesV2); on a labelled folder, the detector's recall\n"
     "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n"
     "  synth   a contact sheet of the built-in synthetic faces with their landmarks\n"
     "  distill translation-based data distillation: pseudo-labels for unlabelled faces, round after round\n"
     "  probe   the position prior: what a network predicts on black images and on images without a face\n"
-    "  import  a PyTorch .pth (official PIPNet, torchvision ResNet, FaceBoxesV2) into a run directory or weights\n";
+    "  import  a PyTorch .pth (official PIPNet, torchvision ResNet, FaceBoxesV2) into a run directory or weights\n"
+    "  export  a run's model alone (config, mean face, weights), optionally in float16\n";
 
 }  // namespace
 
@@ -377,6 +378,7 @@ int main(int argc, char** argv) {
     else if (cmd == "detect") rc = cmd_detect(argc, argv);
     else if (cmd == "distill") rc = cmd_distill(argc, argv);
     else if (cmd == "probe") rc = cmd_probe(argc, argv);
+    else if (cmd == "export") rc = cmd_export(argc, argv);
     if (rc >= 0) {
       if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw Error("cannot write to standard output (disk full or closed pipe?)");
       dist::finalize();

@@ -41,6 +41,9 @@ std::vector<std::string> list_images(const std::string& path);
 // FaceBoxesV2 weights: `given` (--detector) if set, else the first of models/faceboxes.safetensors (in the working
 // folder, then beside the sources) and ../shared/data/faceboxes/FaceBoxesV2.pth; none is a one-line usage error.
 std::string detector_weights(const std::string& given, const std::string& cmd);
+// The landmark model shipped in models/pipnet_r18_lfw68 (in the working folder, then beside the sources); "" if
+// neither exists.
+std::string default_run();
 
 // The commands outside cli.cpp.
 int cmd_infer(int argc, char** argv);
@@ -49,3 +52,4 @@ int cmd_import(int argc, char** argv);
 int cmd_detect(int argc, char** argv);
 int cmd_distill(int argc, char** argv);
 int cmd_probe(int argc, char** argv);
+int cmd_export(int argc, char** argv);

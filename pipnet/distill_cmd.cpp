@@ -146,8 +146,8 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
     }
     std::vector<float> px(p.mean.size());
     for (size_t k = 0; k < px.size(); k += 2) {  // crop coordinates to the image's pixels
-      px[k] = (float)(c.origin[0] + p.mean[k] * c.origin[2]);
-      px[k + 1] = (float)(c.origin[1] + p.mean[k + 1] * c.origin[3]);
+      px[k] = (float)(c.x0 + p.mean[k] * c.w);
+      px[k + 1] = (float)(c.y0 + p.mean[k + 1] * c.h);
     }
     // A pseudo-label whose face box does not survive the training crop rule (a weak model putting every point off
     // the picture, or onto one spot) cannot be trained on: the face is left out of this round, and counted. The

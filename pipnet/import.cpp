@@ -96,3 +96,33 @@ int cmd_import(int argc, char** argv) {
   throw Error(file + ": neither a PIPNet, a torchvision ResNet or MobileNetV2 nor FaceBoxesV2 state_dict (first tensor '" +
               (f.tensors.empty() ? std::string() : f.tensors[0].first) + "')");
 }
+
+// pipnet export RUN --out DIR [--float16]: a run's model as a run directory of three files (config.txt,
+// meanface.txt, model.safetensors) to ship, its float32 weights optionally stored as float16 (half the size; the
+// engine reads them back into float32 and computes in float32).
+int cmd_export(int argc, char** argv) {
+  const std::vector<Option> opts = {
+      {"out", "DIR", "where to write (required; not the run itself)"},
+      {"float16", nullptr, "store the weights as float16"},
+      {"help", nullptr, "this text"}};
+  Args a = parse_args(argc, argv, opts, false, /*max_positional=*/1);
+  if (!a.has("help") && (a.get("out").empty() || a.positional.empty()))
+    usage_error("export: usage: pipnet export RUN --out DIR [--float16] (pipnet export --help)");
+  if (a.has("help")) {
+    std::printf("%s", help_text("pipnet export RUN --out DIR [--float16]",
+                                "  Writes the run's model alone (config.txt, meanface.txt, model.safetensors), the weights as\n"
+                                "  float16 with --float16, for infer and test to use like any run.\n", opts).c_str());
+    return 0;
+  }
+  const std::string run_dir = a.positional[0], out = a.get("out");
+  if (is_directory(out) && same_file(out, run_dir)) usage_error("export: --out " + out + " is the run itself");
+  LoadedRun r = load_run(run_dir, "", "cpu");
+  make_dirs(out);
+  r.cfg.save(out + "/config.txt");
+  write_meanface(r.meanface, out + "/meanface.txt");
+  write_safetensors(out + "/model.safetensors", r.net->state_dict(), {{"format", "pt"}, {"source", run_dir}}, "",
+                    a.has("float16"));
+  std::printf("%s -> %s (config.txt, meanface.txt, model.safetensors%s)\n", run_dir.c_str(), out.c_str(),
+              a.has("float16") ? " in float16" : "");
+  return 0;
+}

@@ -1,6 +1,6 @@
 // pipnet infer: landmarks for images, as JSON and drawn PNGs. Without --box, FaceBoxesV2 (pipnet/detector.h) finds
-// every face and each is cropped and mapped back as the official demo does (spec §6.4); with --box, or
-// --whole-image, one given box per image.
+// every face and each is cropped and mapped back as the official demo does (spec §6.4, pipnet/landmarks.h); with
+// --box, or --whole-image, one given box per image. A video goes to infer_video.cpp.
 #include <dirent.h>
 
 #include <algorithm>
@@ -11,12 +11,12 @@
 #include <memory>
 
 #include "data/image.h"
-#include "pipnet/detector.h"
 #include "pipnet/dist.h"
-#include "kernels/graph.h"
+#include "pipnet/landmarks.h"
 #include "pipnet/cli.h"
 #include "pipnet/progress.h"
 #include "pipnet/run.h"
+#include "pipnet/video.h"
 #include "tensor/fileio.h"
 
 namespace {
@@ -37,71 +37,32 @@ bool parse_box(const std::string& s, int box[4]) {
 }
 
 
-void draw_rect(Image& im, float x0, float y0, float x1, float y1, const uint8_t rgb[3]) {
-  draw_line(im, x0, y0, x1, y0, rgb);
-  draw_line(im, x1, y0, x1, y1, rgb);
-  draw_line(im, x1, y1, x0, y1, rgb);
-  draw_line(im, x0, y1, x0, y0, rgb);
-}
+const uint8_t kGreen[3] = {40, 240, 60};
 
-// The landmark network on one face image of any size: resized to S x S, normalised, run (on CUDA replayed from a
-// captured graph), decoded. Coordinates come back in [0, 1] of the face image.
-struct LandmarkRunner {
-  LoadedRun& run;
-  int S;
-  Device dev;
-  Tensor xs;  // [1, 3, S, S] the network's input, refilled for each face
-  PipOutput pred;
-  std::unique_ptr<Replay> replay;
-  LandmarkRunner(LoadedRun& r) : run(r), S(r.cfg.model.input_size), dev(r.net->device()), xs(Tensor::empty({1, 3, S, S}, DType::F32, dev)) {}
-  Landmarks operator()(const Image& face) {
-    Image in = resize_bilinear(face, S, S);
-    Tensor x = Tensor::empty({1, 3, S, S});
-    normalize_imagenet(in, x.data<float>());
-    xs.copy_(x);
-    if (replay) replay->run();
-    else replay = std::make_unique<Replay>(dev, [&] { pred = run.net->run(xs); });  // runs it once
-    return decode(pred, run.nbr, S, run.cfg.model.net_stride)[0];
-  }
-};
-
-const uint8_t kGreen[3] = {40, 240, 60}, kRed[3] = {240, 60, 40};
-
-// One image, every face: detection, the demo's crop, landmarks mapped back to image pixels (x = xmin + u * width,
-// width = xmax - xmin + 1, as spec §6.4 without its final truncation to whole pixels, which the demo needs only to
-// draw). The record lists the faces best first; an image without a face has an empty list.
+// One image, every face (pipnet/landmarks.h), as a JSON record; the faces are drawn into `im`. The record lists the
+// faces best first; an image without a face has an empty list.
 std::string infer_faces(const std::string& path, Image& im, FaceDetector& det, const DetectOptions& o,
                         LandmarkRunner& lm) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<FaceBox> boxes = det.detect(im, o);
-  const double det_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::vector<FaceResult> found = find_landmarks(im, det, o, lm);
+  const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::string faces;
-  std::vector<std::pair<FaceCrop, Landmarks>> drawn;
-  for (const FaceBox& b : boxes) {
-    const FaceCrop c = face_crop(b, im.w, im.h);
-    if (c.xmax <= c.xmin || c.ymax <= c.ymin) continue;  // nothing left to crop once clipped
-    Landmarks L = lm(crop(im, c.xmin, c.ymin, c.xmax, c.ymax));
+  for (const FaceResult& f : found) {
     std::string pts, conf;
-    for (size_t k = 0; k < L.merged.size(); k += 2) {
-      L.merged[k] = c.xmin + L.merged[k] * c.width();
-      L.merged[k + 1] = c.ymin + L.merged[k + 1] * c.height();
-      pts += strf("%s[%.2f, %.2f]", k ? ", " : "", L.merged[k], L.merged[k + 1]);
-      conf += strf("%s%.4f", k ? ", " : "", L.max_cls[k / 2]);
+    for (size_t k = 0; k < f.points.size(); k += 2) {
+      pts += strf("%s[%.2f, %.2f]", k ? ", " : "", f.points[k], f.points[k + 1]);
+      conf += strf("%s%.4f", k ? ", " : "", f.confidence[k / 2]);
     }
+    const FaceBox& b = f.box;
+    const FaceCrop& c = f.crop;
     faces += strf("%s\n    {\"box\": [%.2f, %.2f, %.2f, %.2f], \"score\": %.5f, \"crop\": [%d, %d, %d, %d], "
                   "\"points\": [%s], \"confidence\": [%s]}",
                   faces.empty() ? "" : ",", b.x0, b.y0, b.x1, b.y1, b.score, c.xmin, c.ymin, c.xmax, c.ymax,
                   pts.c_str(), conf.c_str());
-    drawn.push_back({c, std::move(L)});
   }
-  const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (auto& [c, L] : drawn) {  // drawn after every crop was taken, so no face sees another's drawing
-    draw_rect(im, (float)c.xmin, (float)c.ymin, (float)c.xmax, (float)c.ymax, kRed);
-    for (size_t k = 0; k < L.merged.size(); k += 2)
-      draw_disc(im, L.merged[k], L.merged[k + 1], std::max(1.5f, c.width() / 80.0f), kGreen);
-  }
+  draw_faces(im, found);
   return strf("  {\"image\": \"%s\", \"size\": [%d, %d], \"detect_ms\": %.2f, \"ms\": %.2f, \"faces\": [%s%s]}",
-              json_escape(path).c_str(), im.w, im.h, det_ms, ms, faces.c_str(), faces.empty() ? "" : "\n  ");
+              json_escape(path).c_str(), im.w, im.h, det.last_ms(), ms, faces.c_str(), faces.empty() ? "" : "\n  ");
 }
 
 }  // namespace
@@ -126,14 +87,18 @@ std::vector<std::string> list_images(const std::string& path) {
 
 int cmd_infer(int argc, char** argv) {
   const std::vector<Option> opts = {
-      {"run", "DIR", "the trained run (required)"},
-      {"image", "FILE|DIR", "an image, or a folder of them (or give it as the first argument)"},
+      {"run", "DIR", "the trained run (default: models/pipnet_r18_lfw68, the model shipped here)"},
+      {"image", "FILE|DIR|VIDEO", "an image, a folder of them, or a video (or give it as the first argument)"},
       {"box", "X0,Y0,X1,Y1", "one face box in pixels for every image, instead of detecting faces"},
       {"whole_image", nullptr, "the whole image is the face, instead of detecting faces"},
       {"detector", "FILE", "FaceBoxesV2 weights, .pth or safetensors (default: models/faceboxes.safetensors, then "
                            "../shared/data/faceboxes/FaceBoxesV2.pth)"},
-      {"threshold", "P", "the detector's face score threshold (default 0.6, the official demo's for photos)"},
-      {"out", "DIR", "where the drawn PNGs go (default RUN/infer)"},
+      {"threshold", "P", "the detector's face score threshold (default 0.6 for photos, 0.9 for videos, as the official demos)"},
+      {"smooth", nullptr, "video: smooth each landmark over time (One Euro filter; faces followed by box IoU)"},
+      {"min_cutoff", "HZ", "video --smooth: the filter's cutoff for a still landmark (default 1; lower is smoother)"},
+      {"beta", "B", "video --smooth: how fast the cutoff rises with speed, per pixel/s (default 0.05; higher lags less)"},
+      {"d_cutoff", "HZ", "video --smooth: the cutoff of the speed estimate (default 1)"},
+      {"out", "DIR", "where the drawn PNGs go (default RUN/infer; infer_out with the shipped model)"},
       {"skip_bad", nullptr, "skip images that cannot be read (their records say why, under \"skipped\")"},
       {"device", "cpu|cuda", "where to run (default: the run's)"},
       {"threads", "N", "compute threads (0: all cores)"},
@@ -141,14 +106,19 @@ int cmd_infer(int argc, char** argv) {
   Args a = parse_args(argc, argv, opts, false, /*max_positional=*/1);
   if (!a.positional.empty() && !a.get("image").empty()) usage_error("infer: give the image either as an argument or as --image, not both");
   const std::string image_arg = a.positional.empty() ? a.get("image") : a.positional[0];
-  if (!a.has("help") && (a.get("run").empty() || image_arg.empty()))
-    usage_error("infer: --run DIR and an image (pipnet infer IMAGE|DIR --run DIR) are required (pipnet infer --help)");
+  if (!a.has("help") && image_arg.empty())
+    usage_error("infer: an image is required (pipnet infer IMAGE|DIR|VIDEO [--run DIR]; pipnet infer --help)");
+  const std::string run_dir = a.get("run").empty() ? default_run() : a.get("run");
+  if (!a.has("help") && run_dir.empty())
+    usage_error("infer: no --run DIR given and no models/pipnet_r18_lfw68 (the shipped model) found");
   if (a.has("help")) {
-    std::printf("%s", help_text("pipnet infer IMAGE|DIR --run DIR [options]",
+    std::printf("%s", help_text("pipnet infer IMAGE|DIR|VIDEO [--run DIR] [options]",
                                 "  Finds every face (FaceBoxesV2, as the official demo) and prints its landmarks in image pixels,\n"
                                 "  each with a confidence (its peak score), as one JSON document once every image is done; draws\n"
                                 "  them into OUT/<name>.png. An image without a face gives an empty list. Without --skip-bad, an\n"
-                                "  unreadable image stops the command before anything is printed.\n", opts).c_str());
+                                "  unreadable image stops the command before anything is printed.\n"
+                                "  A video (.mp4 .mov .avi .mkv .webm ...; needs ffmpeg) gives one JSON line per frame on stdout\n"
+                                "  and in OUT/<name>.jsonl, and OUT/<name>_landmarks.mp4 with the faces drawn.\n", opts).c_str());
     return 0;
   }
   set_threads(a);
@@ -156,19 +126,39 @@ int cmd_infer(int argc, char** argv) {
   const bool has_box = !a.get("box").empty(), whole = a.has("whole_image"), detect = !has_box && !whole;
   if (has_box && whole) usage_error("infer: --box and --whole-image exclude each other");
   if (has_box && !parse_box(a.get("box"), box)) usage_error("infer: --box '" + a.get("box") + "': expected XMIN,YMIN,XMAX,YMAX (integers)");
+  const bool video = !is_directory(image_arg) && is_video_path(image_arg);
   DetectOptions dopt;
-  dopt.threshold = (float)a.get_double("threshold", 0.6, 0.0, 1.0);
-  const std::vector<std::string> images = list_images(image_arg);
+  dopt.threshold = (float)a.get_double("threshold", video ? 0.9 : 0.6, 0.0, 1.0);
+  VideoOptions vo;
+  vo.smooth = a.has("smooth");
+  vo.filter.min_cutoff = a.get_double("min_cutoff", 1.0, 1e-6, 1e6);
+  vo.filter.beta = a.get_double("beta", 0.05, 0.0, 1e6);
+  vo.filter.d_cutoff = a.get_double("d_cutoff", 1.0, 1e-6, 1e6);
+  if (!video && (vo.smooth || !a.get("min_cutoff").empty() || !a.get("beta").empty() || !a.get("d_cutoff").empty()))
+    usage_error("infer: --smooth, --min-cutoff, --beta and --d-cutoff apply to videos only");
+  if (video) {
+    if (!detect) usage_error("infer: a video's faces are always detected (no --box or --whole-image)");
+    if (!path_exists(image_arg)) usage_error("infer: " + image_arg + ": no such video file");
+    if (find_program("ffmpeg").empty() || find_program("ffprobe").empty())
+      usage_error("infer: " + image_arg + ": videos are read and written by ffmpeg, which is not installed (apt-get install ffmpeg)");
+  }
+  const std::vector<std::string> images = video ? std::vector<std::string>{image_arg} : list_images(image_arg);
   const std::string weights = detect ? detector_weights(a.get("detector"), "infer") : "";
-  LoadedRun run = load_run(a.get("run"), "", a.get("device"));
+  LoadedRun run = load_run(run_dir, "", a.get("device"));
   run.net->fold_batchnorms();  // eval mode: BN folded into the convolutions
   std::unique_ptr<FaceDetector> det;
   if (detect) det = std::make_unique<FaceDetector>(weights, run.net->device());
-  const std::string out = a.get("out", a.get("run") + "/infer");
+  const std::string out = a.get("out", a.get("run").empty() ? std::string("infer_out") : a.get("run") + "/infer");
   make_dirs(out);
 
   ag::NoGradGuard ng;
   LandmarkRunner lm(run);
+  if (video) {
+    if (dist::size() > 1) throw Error("a video is one stream, read by one process: run pipnet infer VIDEO without mpirun");
+    vo.out_dir = out;
+    infer_video(image_arg, vo, *det, dopt, lm);
+    return 0;
+  }
   std::vector<std::string> records;
   double skipped = 0;  // unreadable images passed over (--skip-bad)
   // Under mpirun each rank takes one contiguous slice of the images; rank 0 prints them all, in order.

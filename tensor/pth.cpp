@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "tensor/half.h"
 #include "tensor/pickle.h"
 #include "tensor/zip.h"
 
@@ -24,22 +25,6 @@ struct StorageBytes {
   const uint8_t* data;
   uint64_t bytes;
 };
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023;
-  uint32_t bits;
-  if (exp == 0 && man == 0) bits = sign;
-  else if (exp == 0) {  // subnormal: normalise
-    int e = -1;
-    uint32_t m = man;
-    do { e++; m <<= 1; } while (!(m & 1024));
-    bits = sign | (uint32_t)(112 - e) << 23 | (m & 1023) << 13;
-  } else if (exp == 31) bits = sign | 0x7f800000u | man << 13;
-  else bits = sign | (exp + 112) << 23 | man << 13;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 Tensor materialize(const std::string& src, const std::string& name, const Obj& t, const StorageBytes& sb) {
   const Obj& st = *t.items[0];

@@ -1,6 +1,7 @@
 #include "tensor/safetensors.h"
 
 #include "tensor/fileio.h"
+#include "tensor/half.h"
 
 #include <algorithm>
 #include <climits>
@@ -187,8 +188,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   if (e.end < e.begin)
     throw Error(where + strf(": data_offsets [%llu, %llu) end before they begin", (unsigned long long)e.begin,
                              (unsigned long long)e.end));
-  const uint64_t esize = e.dtype == "F64" || e.dtype == "I64" ? 8 : e.dtype == "F32" || e.dtype == "I32" ? 4 : 0;
-  if (!esize) throw Error(where + " has dtype " + e.dtype + "; supported: F32, F64, I32, I64");
+  const uint64_t esize = e.dtype == "F64" || e.dtype == "I64" ? 8 : e.dtype == "F32" || e.dtype == "I32" ? 4
+                         : e.dtype == "F16" ? 2 : 0;
+  if (!esize) throw Error(where + " has dtype " + e.dtype + "; supported: F16, F32, F64, I32, I64");
   if ((uint64_t)numel > UINT64_MAX / esize || e.end - e.begin != (uint64_t)numel * esize)
     throw Error(where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") hold " +
                 std::to_string(e.end - e.begin) + " bytes; shape " + e.shape.str() + " of " + e.dtype + " needs " +
@@ -255,8 +257,13 @@ TensorFile parse(const std::string& path, uint64_t size, uint64_t skip, const Re
                 (pos > data_size ? " (truncated file?)" : " (unused bytes after the last tensor)"));
   for (const Entry& e : entries) {
     const size_t n = e.end - e.begin;
-    Tensor x = Tensor::empty(e.shape, e.dtype == "F64" ? DType::F64 : e.dtype == "F32" ? DType::F32 : DType::I32);
-    if (e.dtype != "I64") {
+    Tensor x = Tensor::empty(e.shape, e.dtype == "F64" ? DType::F64 : e.dtype == "F32" || e.dtype == "F16" ? DType::F32 : DType::I32);
+    if (e.dtype == "F16") {  // -> F32, exactly
+      std::vector<uint16_t> src(n / 2);
+      if (n) read(data_start + e.begin, n, reinterpret_cast<char*>(src.data()));
+      float* dst = x.data<float>();
+      for (size_t k = 0; k < src.size(); k++) dst[k] = half_to_float(src[k]);
+    } else if (e.dtype != "I64") {
       if (n) read(data_start + e.begin, n, static_cast<char*>(x.raw()));
     } else {  // I64 -> I32, each value range-checked
       std::vector<int64_t> src(n / 8);
@@ -294,7 +301,7 @@ TensorFile parse_safetensors(const void* data, size_t size, const std::string& n
 }
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata, const std::string& prefix) {
+                       const std::map<std::string, std::string>& metadata, const std::string& prefix, bool float16) {
   std::string h = "{";
   uint64_t off = 0;
   if (!metadata.empty()) {
@@ -304,7 +311,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     h += "}";
   }
   for (auto& [name, t] : tensors) {
-    const char* dt = t.dtype() == DType::F32 ? "F32" : t.dtype() == DType::F64 ? "F64" : "I32";
+    const bool half = float16 && t.dtype() == DType::F32;
+    const char* dt = half ? "F16" : t.dtype() == DType::F32 ? "F32" : t.dtype() == DType::F64 ? "F64" : "I32";
+    const uint64_t bytes = half ? (uint64_t)t.numel() * 2 : (uint64_t)t.nbytes();
     std::string shape;
     for (int d = 0; d < t.dim(); d++) {  // appended piece by piece: GCC 12 -O3 warns falsely on ("," + string)
       if (d) shape += ',';
@@ -313,8 +322,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     if (h.size() > 1) h += ',';
     h += strf("\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
                                           json_escape(name).c_str(), dt, shape.c_str(), (unsigned long long)off,
-                                          (unsigned long long)(off + t.nbytes()));
-    off += t.nbytes();
+                                          (unsigned long long)(off + bytes));
+    off += bytes;
   }
   h += "}";
   while ((h.size() + 8) % 8) h += ' ';  // align the data section to 8 bytes, as the reference writer does
@@ -325,7 +334,14 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     f.write(h.data(), (std::streamsize)h.size());
     for (auto& [name, t] : tensors) {
       Tensor c = t.to(Device::CPU);
-      if (c.nbytes()) f.write(static_cast<const char*>(c.raw()), (std::streamsize)c.nbytes());
+      if (float16 && c.dtype() == DType::F32) {
+        std::vector<uint16_t> h16((size_t)c.numel());
+        const float* src = c.data<float>();
+        for (size_t k = 0; k < h16.size(); k++) h16[k] = float_to_half(src[k]);
+        if (!h16.empty()) f.write(reinterpret_cast<const char*>(h16.data()), (std::streamsize)(h16.size() * 2));
+      } else if (c.nbytes()) {
+        f.write(static_cast<const char*>(c.raw()), (std::streamsize)c.nbytes());
+      }
     }
   });
 }

@@ -3,7 +3,8 @@
 //   N bytes   JSON: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //                    "__metadata__": {"key": "value", ...}}   offsets relative to the data section
 //   the data  raw little-endian tensors
-// Read: F32, F64 (converted to F32 unless asked to keep), I32 and I64 (converted to I32). Write: F32, F64, I32.
+// Read: F32, F16 (converted to F32, exactly), F64 (converted to F32 unless asked to keep), I32 and I64 (converted
+// to I32). Write: F32, F64, I32, and F32 tensors as F16 when asked (half the size; rounded to nearest even).
 #pragma once
 #include <map>
 #include <string>
@@ -26,6 +27,8 @@ struct TensorFile {
 TensorFile read_safetensors(const std::string& path, size_t skip_bytes = 0);
 // The same from a buffer (`name` stands for the file in messages): for tests and the fuzz target.
 TensorFile parse_safetensors(const void* data, size_t size, const std::string& name, size_t skip_bytes = 0);
-// Atomic: written to path + ".tmp", then renamed over `path`. `prefix` bytes are written in front.
+// Atomic: written to path + ".tmp", then renamed over `path`. `prefix` bytes are written in front. `float16`:
+// F32 tensors are stored as F16.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata = {}, const std::string& prefix = "");
+                       const std::map<std::string, std::string>& metadata = {}, const std::string& prefix = "",
+                       bool float16 = false);

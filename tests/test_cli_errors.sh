@@ -88,6 +88,15 @@ expect_error "import of a non-PIPNet" "neither a PIPNet" "$pipnet" import "$src/
 expect_error "import of a text file" "not a PyTorch file" "$pipnet" import "$dir/mf5.txt" --out "$dir/imp3"
 expect_error "import without a mean face" "--meanface" "$pipnet" import "$src/pipnet_r18_s64.pth" --out "$dir/imp4"
 echo "ok: pipnet import turns a .pth into a run directory; other files give one line"
+# export --float16: a run directory of three files that test reads like the run, within float16's rounding
+"$pipnet" export "$dir/run" --out "$dir/exp16" --float16 >/dev/null 2>&1 || fail "export --float16"
+[[ $(ls "$dir/exp16" | tr '\n' ' ') == "config.txt meanface.txt model.safetensors " ]] || fail "export wrote: $(ls "$dir/exp16")"
+grep -q '"dtype":"F16"' "$dir/exp16/model.safetensors" || fail "export --float16 wrote no F16 tensor"
+n32=$("$pipnet" test --run "$dir/run" 2>/dev/null | awk '/^merged/ {print $2}')
+n16=$("$pipnet" test --run "$dir/exp16" 2>/dev/null | awk '/^merged/ {print $2}')
+awk -v a="$n32" -v b="$n16" 'BEGIN { d = a - b; exit !(a > 0 && d < 0.05 && d > -0.05) }' || fail "float16 NME $n16 vs float32 $n32"
+expect_error "export onto the run" "is the run itself" "$pipnet" export "$dir/run" --out "$dir/run"
+echo "ok: export --float16 gives a run that tests like the original ($n16% vs $n32%)"
 # infer without a box: FaceBoxesV2 finds the faces (needs ../shared for the weights and the photos)
 shared=$(dirname "$0")/../../shared/data
 expect_error "infer --detector missing" "no such weights file" "$pipnet" infer "$dir/imgs/good.png" --run "$dir/run" --detector "$dir/none.pth"
@@ -118,6 +127,23 @@ import json, sys
 s = json.loads(sys.argv[1])[0]["faces"][0]; b = json.loads(sys.argv[2])[0]["faces"][0]
 # the same face, though seen at 600 pixels rather than 250: within 15% of its width (unmapped would be 2.5x off)
 assert all(abs(b[i] - 6 * s[i]) < 0.15 * 6 * (s[2] - s[0]) for i in range(4)), (s, b)
+PY
+  fi
+  # the shipped model (models/pipnet_r18_lfw68, float16 weights) with no --run: a face, 68 points near the labels
+  src=$(dirname "$0")/..
+  if [[ -f "$src/models/pipnet_r18_lfw68/model.safetensors" ]]; then
+    abs_pipnet=$(cd "$(dirname "$pipnet")" && pwd)/$(basename "$pipnet")
+    abs_photo=$(cd "$(dirname "$photo")" && pwd)/$(basename "$photo")
+    (cd "$dir" && "$abs_pipnet" infer "$abs_photo" >"$dir/default.json" 2>"$dir/default.log") || fail "infer with the shipped model: $(cat "$dir/default.log")"
+    [[ -s "$dir/infer_out/Aaron_Patterson_0001.png" ]] || fail "infer with the shipped model drew nothing into ./infer_out"
+    /usr/bin/python3 - "$dir/default.json" "${photo%.jpg}.pts" <<'PY' || fail "the shipped model's landmarks"
+import json, math, sys
+pts = json.load(open(sys.argv[1]))[0]["faces"][0]["points"]
+lines = open(sys.argv[2]).read().split("{")[1].split("}")[0].split()
+gt = [(float(lines[2 * i]), float(lines[2 * i + 1])) for i in range(68)]
+io = math.dist(gt[36], gt[45])
+nme = sum(math.dist(p, g) for p, g in zip(pts, gt)) / 68 / io
+assert nme < 0.15, nme  # a trained model from a detected box: a few percent; an untrained one is far worse
 PY
   fi
   echo "ok: infer finds the face of a photo (68 points inside its crop), none in a blank image; large images map back"

@@ -228,7 +228,7 @@ TEST_CASE("distill: the data specs it reads (pts:, boxes:, crops:, '+', black:, 
   CHECK(pts.labels == folder.labels);
   CHECK(pts.n_points == 3);
   const Crop c = pts.source(1);
-  CHECK(c.origin[0] == std::trunc(11 - std::trunc(0.05 * 29)));  // the landmark box x 1.1, as 300W crops
+  CHECK(c.x0 == std::trunc(11 - std::trunc(0.05 * 29)));  // the landmark box x 1.1, as 300W crops
   CHECK(c.lms.size() == 6);
   // '+' joins: labels and samples in order
   Dataset joined = open_dataset("pts:" + tmp("list.txt") + "+300w:" + tmp("img"), 32, 1.1f, 1);
@@ -255,11 +255,11 @@ TEST_CASE("distill: the data specs it reads (pts:, boxes:, crops:, '+', black:, 
   Dataset bx = open_unlabelled("boxes:" + tmp("boxes.txt") + ":" + tmp("img"), 32, 1.1f, 1);
   REQUIRE(bx.size == 2);
   const Crop bc = bx.source(0);
-  CHECK((bc.origin[0] == 10 && bc.origin[1] == 5 && bc.origin[2] == 40 && bc.origin[3] == 30));
+  CHECK((bc.x0 == 10 && bc.y0 == 5 && bc.w == 40 && bc.h == 30));
   CHECK(bc.image.w == 32);
   Dataset cr = open_unlabelled("crops:" + tmp("img"), 32, 1.1f, 1);
   CHECK(cr.size == 3);
-  CHECK(cr.source(2).origin[2] == 60);
+  CHECK(cr.source(2).w == 60);
   CHECK(open_unlabelled("synth:5+crops:" + tmp("img"), 32, 1.1f, 1).size == 8);
   // errors: one line naming the file, line and what was expected
   std::filesystem::create_directories(tmp("empty"));

@@ -11,7 +11,9 @@
 #include <fstream>
 
 #include "data/dataset.h"
+#include "tensor/half.h"
 #include "tensor/parse.h"
+#include "tensor/rng.h"
 #include "tensor/safetensors.h"
 #include "test_util.h"
 
@@ -162,6 +164,55 @@ TEST_CASE("safetensors: 0-byte tensors round trip / I64 values beyond I32 are er
   std::memcpy(i64.data(), v, 16);
   CHECK_THROWS_WITH(parse(safetensors(R"({"i":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", i64)),
                     Contains("tensor 'i' (I64) element 1 = 1099511627776 does not fit the I32"));
+}
+
+TEST_CASE("safetensors: F16 tensors read exactly as F32 / F32 written as F16 rounds to nearest even", "[robust]") {
+  // Every binary16 value is exact in float32, and converting it back gives the same bits (NaNs stay NaNs).
+  for (uint32_t h = 0; h < 65536; h++) {
+    const float f = half_to_float((uint16_t)h);
+    if (std::isnan(f)) CHECK(std::isnan(half_to_float(float_to_half(f))));
+    else if (float_to_half(f) != h) FAIL_CHECK("half " << h << " -> " << f << " -> " << float_to_half(f));
+  }
+  // float32 -> binary16 against a double reference: the nearest of the two neighbouring halves, ties to even.
+  Rng rng(7);
+  for (int i = 0; i < 200000; i++) {
+    const float f = (float)((rng.uniform() - 0.5) * std::pow(2.0, (int)(rng.uniform() * 44) - 28));
+    const uint16_t q = float_to_half(f);
+    const double err = std::fabs((double)half_to_float(q) - f);
+    for (int d : {-1, 1}) {
+      const uint16_t n = (uint16_t)(q + d);
+      if ((n & 0x7c00) == 0x7c00 || (n & 0x8000) != (q & 0x8000)) continue;  // past infinity or across the sign
+      const double other = std::fabs((double)half_to_float(n) - f);
+      if (other < err || (other == err && (q & 1))) FAIL_CHECK("f " << f << ": " << q << " but " << n << " is nearer");
+    }
+  }
+  CHECK(float_to_half(65504.f) == 0x7bff);
+  CHECK(float_to_half(65520.f) == 0x7c00);      // halfway to the next binade rounds to infinity
+  CHECK(float_to_half(std::ldexp(1.f, -25)) == 0);  // a tie between 0 and the least subnormal: even, 0
+  CHECK(float_to_half(std::ldexp(1.5f, -25)) == 1);
+  // a file with F16 tensors (1, -2, the least subnormal, 65504, -0) reads as exactly those F32 values
+  const uint16_t raw[5] = {0x3c00, 0xc000, 0x0001, 0x7bff, 0x8000};
+  TensorFile f = parse(safetensors(R"({"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]}})",
+                                   std::string(reinterpret_cast<const char*>(raw), 10)));
+  CHECK(f.at("h").dtype() == DType::F32);
+  CHECK(f.at("h").to_vector() == std::vector<float>{1.f, -2.f, std::ldexp(1.f, -24), 65504.f, -0.f});
+  CHECK_THROWS_WITH(parse(safetensors(R"({"h":{"dtype":"F16","shape":[5],"data_offsets":[0,20]}})", std::string(20, '\0'))),
+                    Contains("needs 10"));
+  // written as F16: half the bytes, the values rounded, I32 tensors untouched
+  const std::string path = tmp("half.safetensors");
+  const Tensor w = Tensor::from({4}, {0.1f, -3.14159f, 1e-6f, 1234.5f});
+  Tensor idx = Tensor::empty({2}, DType::I32);
+  idx.data<int32_t>()[0] = 7, idx.data<int32_t>()[1] = -9;
+  write_safetensors(path, {{"w", w}, {"i", idx}}, {}, "", /*float16=*/true);
+  TensorFile g = read_safetensors(path);
+  for (int k = 0; k < 4; k++) CHECK(g.at("w").to_vector()[k] == half_to_float(float_to_half(w.to_vector()[k])));
+  CHECK(g.at("i").data<int32_t>()[1] == -9);
+  write_safetensors(tmp("full.safetensors"), {{"w", w}, {"i", idx}});
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find(R"("w":{"dtype":"F16","shape":[4],"data_offsets":[0,8]})") != std::string::npos);
+  CHECK(bytes.find(R"("i":{"dtype":"I32","shape":[2],"data_offsets":[8,16]})") != std::string::npos);
+  CHECK(std::filesystem::file_size(tmp("full.safetensors")) > std::filesystem::file_size(path));
 }
 
 // ---- images ---------------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project needs, only those missing. Works as root or through sudo.
-#   tools/install_deps.sh            build and test dependencies (Open MPI included: data-parallel training and its test)
+#   tools/install_deps.sh            build and test dependencies (Open MPI included: data-parallel training and its test;
+#                                    ffmpeg, which `pipnet infer VIDEO` runs as a program and the video test uses; the
+#                                    build does not need it, and without it only videos are refused)
 #   tools/install_deps.sh --ref      also python3-torch / python3-numpy / libopenblas-dev (reference scripts, benches)
 #                                    and nodejs + npm with onnxruntime-node in tools/node_modules (pipnet bench's peers)
 set -euo pipefail
-need=(g++ cmake make catch2 libstb-dev openmpi-bin libopenmpi-dev)
+need=(g++ cmake make catch2 libstb-dev openmpi-bin libopenmpi-dev ffmpeg)
 if [[ "${1:-}" == "--ref" ]]; then
   need+=(python3-torch python3-numpy libopenblas-dev)
   command -v npm >/dev/null || need+=(nodejs npm)  # a node from elsewhere (nodesource, nvm) serves as well

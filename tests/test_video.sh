@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# pipnet infer VIDEO (issue #13): a clip made by ffmpeg from two lfw68 photos (the first repeated under fresh noise
+# in every frame, a still face seen by a noisy sensor; then a cut to the second) goes in; out come one JSON line per
+# frame and an annotated video with as many frames. On the still face every landmark movement is jitter, and
+# --smooth must lower it (mean |delta| between consecutive frames) by at least 20%. Bad videos give one line and
+# exit 2. Skips (77) without ffmpeg, python3 or ../shared/data.
+# Usage: test_video.sh PATH/TO/pipnet
+set -u
+pipnet=$1
+shared=$(dirname "$0")/../../shared/data
+for p in ffmpeg ffprobe; do command -v $p >/dev/null || { echo "skipped: $p is not installed"; exit 77; }; done
+[[ -x /usr/bin/python3 ]] || { echo "skipped: /usr/bin/python3 absent"; exit 77; }
+[[ -f "$shared/faceboxes/FaceBoxesV2.pth" && -d "$shared/lfw68/test" ]] || { echo "skipped: ../shared/data absent"; exit 77; }
+dir=$(mktemp -d /tmp/pipnet_video.XXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+expect_error() {  # what, text the one-line message must contain, command...
+  local what=$1 want=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  [[ $rc == 2 ]] || fail "$what: expected exit 2, got $rc: $out"
+  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || fail "$what: expected one line, got: $out"
+  [[ "$out" == *"$want"* ]] || fail "$what: message lacks '$want': $out"
+}
+
+# A small landmark run: any trained network will do, the test is about the video path and the smoothing.
+"$pipnet" train --data synth:32 --width 4 --input-size 64 --batch 8 --epochs 1 --threads 2 --workers 1 \
+  --out "$dir/run" 2>"$dir/train.log" || fail "tiny run: $(tail -2 "$dir/train.log")"
+
+# 16 frames (1.6 s at 10 fps) of a still face under noise, then 8 of another face.
+a="$shared/lfw68/test/Aaron_Patterson_0001.jpg" b="$shared/lfw68/test/Aaron_Pena_0001.jpg"
+ffmpeg -v error -y -loop 1 -framerate 10 -t 1.6 -i "$a" -loop 1 -framerate 10 -t 0.8 -i "$b" -filter_complex \
+  "[0]crop=240:240:5:5,noise=alls=12:allf=t[x];[1]crop=240:240:5:5[y];[x][y]concat=n=2:v=1[v]" \
+  -map "[v]" -c:v libx264 -pix_fmt yuv420p -r 10 "$dir/clip.mp4" || fail "ffmpeg could not make the clip"
+count() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
+n=$(count "$dir/clip.mp4")
+[[ $n -ge 20 ]] || fail "the clip has $n frames"
+
+for mode in raw smooth; do
+  flags=(); [[ $mode == smooth ]] && flags=(--smooth)
+  "$pipnet" infer "$dir/clip.mp4" --run "$dir/run" --out "$dir/$mode" --threads 2 "${flags[@]}" >"$dir/$mode.stdout" \
+    2>"$dir/$mode.log" || fail "infer $mode: $(tail -2 "$dir/$mode.log")"
+  [[ $(wc -l <"$dir/$mode.stdout") == "$n" ]] || fail "$mode: $(wc -l <"$dir/$mode.stdout") JSON lines for $n frames"
+  cmp -s "$dir/$mode.stdout" "$dir/$mode/clip.jsonl" || fail "$mode: clip.jsonl differs from what was printed"
+  m=$(count "$dir/$mode/clip_landmarks.mp4") || fail "$mode: ffprobe cannot read the annotated video"
+  [[ $m == "$n" ]] || fail "$mode: the annotated video has $m frames, the clip $n"
+  ls "$dir/$mode" | grep -q tmp && fail "$mode: a temporary file was left: $(ls "$dir/$mode")"
+done
+grep -q "frames/s" "$dir/raw.log" || fail "no rate in the summary: $(cat "$dir/raw.log")"
+
+/usr/bin/python3 - "$dir/raw.stdout" "$dir/smooth.stdout" <<'PY' || fail "the JSON lines or the jitter"
+import json, sys
+def jitter(path):
+    frames = [json.loads(l) for l in open(path)]
+    assert [f["frame"] for f in frames] == list(range(len(frames)))
+    assert abs(frames[10]["time"] - 1.0) < 1e-3, frames[10]["time"]
+    still = [f["faces"] for f in frames if f["time"] < 1.55]  # the still face, before the cut
+    assert all(len(f) == 1 for f in still), [len(f) for f in still]
+    assert len(still[0][0]["points"]) == 68 and len(still[0][0]["confidence"]) == 68
+    assert len({f[0]["track"] for f in still}) == 1, "the still face changed track"
+    d = []
+    for p, q in zip(still, still[1:]):
+        a, b = p[0]["points"], q[0]["points"]
+        d.append(sum(abs(u - v) for s, t in zip(a, b) for u, v in zip(s, t)) / (2 * len(a)))
+    return sum(d) / len(d)
+raw, smooth = jitter(sys.argv[1]), jitter(sys.argv[2])
+print("jitter on the still face (mean |delta| of a landmark coordinate between frames): raw %.3f px, --smooth %.3f px (%.0f%% less)" % (raw, smooth, 100 * (1 - smooth / raw)))
+assert raw > 0.05, "the noise should move the landmarks a little"
+assert smooth < 0.8 * raw, (raw, smooth)
+PY
+
+# bad videos: corrupt, no frames, a folder named like a video, ffmpeg missing; each names the file
+head -c 4000 /dev/urandom >"$dir/bad.mp4"
+expect_error "corrupt video" "bad.mp4: not a video ffmpeg can read" "$pipnet" infer "$dir/bad.mp4" --run "$dir/run" --out "$dir/e1"
+printf 'YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n' >"$dir/empty.y4m"
+expect_error "video without frames" "empty.y4m: the video has no frames" "$pipnet" infer "$dir/empty.y4m" --run "$dir/run" --out "$dir/e2"
+ls "$dir/e2" 2>/dev/null | grep -q . && fail "a video without frames left files: $(ls "$dir/e2")"
+expect_error "no ffmpeg" "apt-get install ffmpeg" env PATH=/nonexistent "$pipnet" infer "$dir/clip.mp4" --run "$dir/run"
+expect_error "--smooth on a photo" "videos only" "$pipnet" infer "$a" --run "$dir/run" --smooth
+expect_error "--box on a video" "always detected" "$pipnet" infer "$dir/clip.mp4" --run "$dir/run" --box 0,0,10,10
+echo "ok: bad videos, a missing ffmpeg and misplaced flags give one line"
+echo "1 passed, 0 failed"
