@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "tensor/device.h"
 
@@ -136,27 +137,22 @@ int local_rank() { return g_local; }
 void set_timeout(double s) { g_timeout = s; }
 std::string transport() { return g_size == 1 ? "none" : g_nccl ? "mpi+nccl" : "mpi"; }
 
-void allreduce_sum(double* v, int64_t n, const char* what) {
+namespace {
+template <class T>
+void allreduce_sum_of(T* v, int64_t n, const char* what) {
   if (g_size == 1 || n == 0) return;
 #ifdef PIPNET_MPI
   MPI_Request r;
-  MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, g_comm, &r);
+  MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, g_comm, &r);
   wait(r, what);
 #else
   (void)v, (void)what;
 #endif
 }
+}  // namespace
 
-void allreduce_sum(float* v, int64_t n, const char* what) {
-  if (g_size == 1 || n == 0) return;
-#ifdef PIPNET_MPI
-  MPI_Request r;
-  MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, g_comm, &r);
-  wait(r, what);
-#else
-  (void)v, (void)what;
-#endif
-}
+void allreduce_sum(double* v, int64_t n, const char* what) { allreduce_sum_of(v, n, what); }
+void allreduce_sum(float* v, int64_t n, const char* what) { allreduce_sum_of(v, n, what); }
 
 void broadcast(void* bytes, int64_t n, int root, const char* what) {
   if (g_size == 1 || n == 0) return;

@@ -4,18 +4,7 @@
 # Usage: test_cli_errors.sh PATH/TO/pipnet
 set -u
 pipnet=$1
-dir=$(mktemp -d /tmp/pipnet_cli_err.XXXX)
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-# expect_error "what" "text the message must contain" command...
-expect_error() {
-  local what=$1 want=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  [[ $rc == 2 ]] || fail "$what: expected exit 2, got $rc: $out"
-  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || fail "$what: expected one line, got: $out"
-  [[ "$out" == *"$want"* ]] || fail "$what: message lacks '$want': $out"
-}
+source "$(dirname "$0")/cli_lib.sh"  # dir, fail, expect_error
 tiny=(--data synth:32 --test-data synth-test:8 --width 4 --input-size 64 --batch 8 --epochs 1 --threads 2 --workers 1)
 "$pipnet" train "${tiny[@]}" --out "$dir/run" 2>"$dir/train.log" || fail "tiny run: $(tail -2 "$dir/train.log")"
 

@@ -6,17 +6,7 @@
 # Usage: test_distill.sh PATH/TO/pipnet
 set -u
 pipnet=$1
-dir=$(mktemp -d /tmp/pipnet_distill.XXXX)
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {
-  local what=$1 want=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  [[ $rc == 2 ]] || fail "$what: expected exit 2, got $rc: $out"
-  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || fail "$what: expected one line, got: $out"
-  [[ "$out" == *"$want"* ]] || fail "$what: message lacks '$want': $out"
-}
+source "$(dirname "$0")/cli_lib.sh"  # dir, fail, expect_error
 tiny=(--data synth:32 --unlabelled synth:24:32 --test-data synth-test:8 --width 4 --input-size 64 --batch 8 --epochs 2
       --lr 1e-3 --seed 3 --threads 2 --workers 1 --eval-every 9 --rounds 2 --transform translate+flip)
 same() {  # the two distillations agree on every pseudo-label, the final weights and the table

@@ -11,17 +11,7 @@ shared=$(dirname "$0")/../../shared/data
 for p in ffmpeg ffprobe; do command -v $p >/dev/null || { echo "skipped: $p is not installed"; exit 77; }; done
 [[ -x /usr/bin/python3 ]] || { echo "skipped: /usr/bin/python3 absent"; exit 77; }
 [[ -f "$shared/faceboxes/FaceBoxesV2.pth" && -d "$shared/lfw68/test" ]] || { echo "skipped: ../shared/data absent"; exit 77; }
-dir=$(mktemp -d /tmp/pipnet_video.XXXX)
-trap 'rm -rf "$dir"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {  # what, text the one-line message must contain, command...
-  local what=$1 want=$2; shift 2
-  local out rc
-  out=$("$@" 2>&1 >/dev/null); rc=$?
-  [[ $rc == 2 ]] || fail "$what: expected exit 2, got $rc: $out"
-  [[ $(printf '%s\n' "$out" | wc -l) == 1 ]] || fail "$what: expected one line, got: $out"
-  [[ "$out" == *"$want"* ]] || fail "$what: message lacks '$want': $out"
-}
+source "$(dirname "$0")/cli_lib.sh"  # dir, fail, expect_error
 
 # A small landmark run: any trained network will do, the test is about the video path and the smoothing.
 "$pipnet" train --data synth:32 --width 4 --input-size 64 --batch 8 --epochs 1 --threads 2 --workers 1 \
