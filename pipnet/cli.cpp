@@ -17,6 +17,7 @@
 #include "data/synth.h"
 #include "pipnet/dist.h"
 #include "pipnet/evaluate.h"
+#include "pipnet/landmarks.h"
 #include "pipnet/plot.h"
 #include "pipnet/run.h"
 #include "pipnet/train.h"
@@ -255,6 +256,34 @@ int cmd_test(int argc, char** argv) {
   return 0;
 }
 
+// Real photos beside the synthetic faces, when the shipped model (models/pipnet_r18_lfw68), the detector's weights
+// and lfw68's test photos are all here (../shared beside the clone): eight photos, every face found by FaceBoxesV2
+// and given its landmarks, into OUT/photos.png. Without them the demo says what it skipped.
+static void demo_photos(const std::string& out) {
+  const std::string photos = std::string(PIPNET_SOURCE_DIR) + "/../shared/data/lfw68/test", run_dir = default_run();
+  const std::string weights = find_detector_weights();
+  if (run_dir.empty() || weights.empty() || !is_directory(photos)) {
+    std::printf("real photos skipped: they need models/pipnet_r18_lfw68, the FaceBoxesV2 weights and "
+                "../shared/data/lfw68 (see pipnet infer --help)\n");
+    return;
+  }
+  LoadedRun run = load_run(run_dir);
+  run.net->fold_batchnorms();
+  FaceDetector det(weights, run.net->device());
+  LandmarkRunner lm(run);
+  ag::NoGradGuard ng;
+  std::vector<std::string> images = list_images(photos);
+  std::vector<Image> tiles;
+  for (size_t i = 0; i < images.size() && tiles.size() < 8; i += std::max<size_t>(1, images.size() / 8)) {
+    Image im = load_image(images[i]);
+    draw_faces(im, find_landmarks(im, det, DetectOptions{}, lm));
+    tiles.push_back(im);
+  }
+  save_png(contact_sheet(tiles, 4), out + "/photos.png");
+  std::printf("wrote %s/photos.png: %zu lfw68 test photos, faces found by FaceBoxesV2, landmarks by %s\n", out.c_str(),
+              tiles.size(), run_dir.c_str());
+}
+
 // ---- pipnet demo ----------------------------------------------------------------------------------
 int cmd_demo(int argc, char** argv) {
   const std::vector<Option> opts = {{"out", "DIR", "where the pictures and scores go (default demo_out)"},
@@ -266,7 +295,9 @@ int cmd_demo(int argc, char** argv) {
     std::printf("%s", help_text("pipnet demo [--out DIR] [--minutes M] [--threads N]",
                                 "  Trains a small PIP Net (ResNet-18 at width 32, 128x128, stride 32) on synthetic faces on the CPU,\n"
                                 "  evaluates it on held-out synthetic faces, and writes DIR/faces.png (landmarks: green predicted,\n"
-                                "  red truth), DIR/scores.json, DIR/ced.png and DIR/run/loss.png.\n", opts).c_str());
+                                "  red truth), DIR/scores.json, DIR/ced.png and DIR/run/loss.png. Then, when the shipped model, the\n"
+                                "  FaceBoxesV2 weights and ../shared/data/lfw68 are here, real photos: DIR/photos.png, eight lfw68\n"
+                                "  test photos with every face found and its landmarks drawn.\n", opts).c_str());
     return 0;
   }
   set_threads(a);
@@ -311,6 +342,7 @@ int cmd_demo(int argc, char** argv) {
   save_png(framed, out + "/faces.png");
   std::printf("wrote %s/faces.png, %s/scores.json, %s/ced.png, %s/loss.png\n", out.c_str(), out.c_str(), out.c_str(),
               cfg.run.out.c_str());
+  demo_photos(out);
   return 0;
 }
 

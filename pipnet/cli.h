@@ -41,6 +41,7 @@ std::vector<std::string> list_images(const std::string& path);
 // FaceBoxesV2 weights: `given` (--detector) if set, else the first of models/faceboxes.safetensors (in the working
 // folder, then beside the sources) and ../shared/data/faceboxes/FaceBoxesV2.pth; none is a one-line usage error.
 std::string detector_weights(const std::string& given, const std::string& cmd);
+std::string find_detector_weights();  // the default search alone: "" when nothing is found
 // The landmark model shipped in models/pipnet_r18_lfw68 (in the working folder, then beside the sources); "" if
 // neither exists.
 std::string default_run();

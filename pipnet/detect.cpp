@@ -22,15 +22,21 @@ std::string default_run() {
   return "";
 }
 
+std::string find_detector_weights() {
+  const std::string src = PIPNET_SOURCE_DIR;
+  for (const std::string& p : {std::string("models/faceboxes.safetensors"), src + "/models/faceboxes.safetensors",
+                               src + "/../shared/data/faceboxes/FaceBoxesV2.pth"})
+    if (path_exists(p) && !is_directory(p)) return p;
+  return "";
+}
+
 std::string detector_weights(const std::string& given, const std::string& cmd) {
   if (!given.empty()) {
     if (!path_exists(given) || is_directory(given)) usage_error(cmd + ": --detector " + given + ": no such weights file");
     return given;
   }
-  const std::string src = PIPNET_SOURCE_DIR;
-  for (const std::string& p : {std::string("models/faceboxes.safetensors"), src + "/models/faceboxes.safetensors",
-                               src + "/../shared/data/faceboxes/FaceBoxesV2.pth"})
-    if (path_exists(p) && !is_directory(p)) return p;
+  const std::string found = find_detector_weights();
+  if (!found.empty()) return found;
   usage_error(cmd + ": no face detector weights (looked for models/faceboxes.safetensors and "
               "../shared/data/faceboxes/FaceBoxesV2.pth): get FaceBoxesV2/weights/FaceBoxesV2.pth from the official "
               "PIPNet repository (github.com/jhb86253817/PIPNet, MIT licence) and pass --detector FaceBoxesV2.pth, or "
