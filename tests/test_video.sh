@@ -38,26 +38,7 @@ for mode in raw smooth; do
 done
 grep -q "frames/s" "$dir/raw.log" || fail "no rate in the summary: $(cat "$dir/raw.log")"
 
-/usr/bin/python3 - "$dir/raw.stdout" "$dir/smooth.stdout" <<'PY' || fail "the JSON lines or the jitter"
-import json, sys
-def jitter(path):
-    frames = [json.loads(l) for l in open(path)]
-    assert [f["frame"] for f in frames] == list(range(len(frames)))
-    assert abs(frames[10]["time"] - 1.0) < 1e-3, frames[10]["time"]
-    still = [f["faces"] for f in frames if f["time"] < 1.55]  # the still face, before the cut
-    assert all(len(f) == 1 for f in still), [len(f) for f in still]
-    assert len(still[0][0]["points"]) == 68 and len(still[0][0]["confidence"]) == 68
-    assert len({f[0]["track"] for f in still}) == 1, "the still face changed track"
-    d = []
-    for p, q in zip(still, still[1:]):
-        a, b = p[0]["points"], q[0]["points"]
-        d.append(sum(abs(u - v) for s, t in zip(a, b) for u, v in zip(s, t)) / (2 * len(a)))
-    return sum(d) / len(d)
-raw, smooth = jitter(sys.argv[1]), jitter(sys.argv[2])
-print("jitter on the still face (mean |delta| of a landmark coordinate between frames): raw %.3f px, --smooth %.3f px (%.0f%% less)" % (raw, smooth, 100 * (1 - smooth / raw)))
-assert raw > 0.05, "the noise should move the landmarks a little"
-assert smooth < 0.8 * raw, (raw, smooth)
-PY
+/usr/bin/python3 "$(dirname "$0")/../tools/video_jitter.py" "$dir/raw.stdout" "$dir/smooth.stdout" || fail "the JSON lines or the jitter"
 
 # bad videos: corrupt, no frames, a folder named like a video, ffmpeg missing; each names the file
 head -c 4000 /dev/urandom >"$dir/bad.mp4"
