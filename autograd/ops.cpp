@@ -122,10 +122,12 @@ Tensor host_to(const Tensor& like_t, const std::vector<double>& v) {
   }
   return h.to(like_t.device());
 }
-std::vector<double> to_host(const Tensor& t) {
-  const std::vector<float> f = t.dtype() == DType::F64 ? std::vector<float>{} : t.to_vector();
-  if (t.dtype() != DType::F64) return std::vector<double>(f.begin(), f.end());
-  Tensor h = t.to(Device::CPU);
+std::vector<double> to_host(const Tensor& t) {  // a per-channel vector, in double whatever the dtype
+  if (t.dtype() != DType::F64) {
+    const std::vector<float> f = t.to_vector();
+    return std::vector<double>(f.begin(), f.end());
+  }
+  const Tensor h = t.to(Device::CPU);
   return std::vector<double>(h.data<double>(), h.data<double>() + h.numel());
 }
 
