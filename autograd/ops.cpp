@@ -44,6 +44,28 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   return y;
 }
 
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const kern::ConvPrepared* prepared, const Tensor& b, int stride,
+                    int pad, const Tensor& residual, bool relu) {
+  if (any_requires_grad({&x, &w, &b, &residual})) {
+    Tensor y = conv2d(x, w, b, stride, pad);
+    if (residual.defined()) y = add(y, residual);
+    return relu ? ag::relu(y) : y;
+  }
+  check_nchw("conv2d", x);
+  CHECK_OR_FAIL(w.dim() == 4 && w.size(1) == x.size(1),
+                "conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
+  ConvGeom g = ConvGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad);
+  CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "conv2d: input " + x.shape().str() + " is smaller than the kernel");
+  Tensor y = like(x, {g.N, g.K, g.P, g.Q});
+  if (residual.defined())
+    CHECK_OR_FAIL(residual.shape() == y.shape(), "conv2d: residual " + residual.shape().str() + ", output " + y.shape().str());
+  // prepared forms are made from CPU float weights; the weights moved since (another device or dtype): not used
+  const bool use = prepared && !prepared->empty() && w.device() == Device::CPU && w.dtype() == DType::F32;
+  kern::conv2d_forward_fused(g, x, w, use ? prepared : nullptr, b.defined() ? &b : nullptr,
+                             residual.defined() ? &residual : nullptr, relu, y);
+  return y;
+}
+
 // ---- depthwise_conv2d ---------------------------------------------------------------------------
 // y[n,c] = w[c] * x[n,c] + b[c], one filter per channel. Backward, per channel as conv2d's with one input and one
 // output channel: dx[n,c] += conv^T(dy[n,c], w[c]); dw[c] += sum_n dy[n,c] (x) windows of x[n,c]; db[c] += sum dy.

@@ -4,12 +4,18 @@
 #include <vector>
 
 #include "autograd/tape.h"
+#include "kernels/dispatch.h"
 #include "kernels/geom.h"
 
 namespace ag {
 
 // x [N, C, H, W], w [K, C, R, S], b [K] or undefined -> [N, K, P, Q]
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Inference's convolution, y = relu?(conv2d(x, w, b) + residual?), in one pass over y (kern::conv2d_forward_fused);
+// `prepared` is kern::conv2d_prepare(w) or null, `residual` [N, K, P, Q] or undefined. When a gradient is
+// wanted it is the composition of conv2d, add and relu, recorded as usual.
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const kern::ConvPrepared* prepared, const Tensor& b, int stride,
+                    int pad, const Tensor& residual, bool relu);
 // Depthwise convolution (torch.nn.Conv2d with groups = C): x [N, C, H, W], w [C, 1, R, S], b [C] or undefined
 //   -> [N, C, P, Q]
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);

@@ -7,7 +7,9 @@
 //
 // Then MobileNetV2's depthwise 3x3 layers (forward and both backwards, GFLOP/s and GB/s, ours only).
 //
-//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only]
+// Then (--winograd) inference's 3x3 stride-1 layers: im2col + GEMM against Winograd F(2x2) and F(4x4).
+//
+//   bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only] [--winograd]
 #include <omp.h>
 
 #include <cmath>
@@ -122,6 +124,59 @@ std::map<std::string, Times> torch_times(int batch, int threads, double budget) 
   return out;
 }
 
+// Inference's fused convolution on ResNet-18's 3x3 stride-1 layers: im2col + GEMM against Winograd F(2x2) and
+// F(4x4) (bias, shortcut and ReLU fused in all three), each validated against the im2col result first. GFLOP/s
+// are "effective": the direct convolution's multiply-adds over the time, so that Winograd can pass 100% of peak.
+bool bench_winograd(int batch, int threads, double budget, double peak, const std::string& only) {
+  std::printf("\nWinograd vs im2col, inference (bias + shortcut + ReLU fused), batch %d, %d thread%s, transforms %s\n",
+              batch, threads, threads > 1 ? "s" : "", cpu::winograd_active());
+  std::printf("%-22s | %9s %7s %11s | %9s %7s %11s %6s | %9s %7s %11s %6s | chosen\n", "layer", "im2col", "%peak",
+              "spread ms", "F(2x2)", "%peak", "spread ms", "speed", "F(4x4)", "%peak", "spread ms", "speed");
+  bool all_valid = true;
+  Rng rng(3);
+  double tot[4] = {};
+  for (const ResNetConv& c : kResNet18Convs) {
+    if (c.R != 3 || c.stride != 1 || (!only.empty() && std::string(c.name).find(only) == std::string::npos)) continue;
+    ConvGeom g = ConvGeom::make(batch, c.C, c.H, c.W, c.K, 3, 3, 1, 1);
+    Tensor x = random_tensor({g.N, g.C, g.H, g.W}, rng), w = random_tensor({g.K, g.C, 3, 3}, rng);
+    Tensor b = random_tensor({g.K}, rng), r = random_tensor({g.N, g.K, g.P, g.Q}, rng);
+    Tensor y0 = Tensor::empty(r.shape()), y = Tensor::empty(r.shape());
+    kern::conv2d_forward_fused(g, x, w, nullptr, &b, &r, true, y0);
+    const double gf = g.flops() / 1e9;
+    std::printf("%-22s |", c.name);
+    const bench::Timing t0 = bench::time_for([&] { kern::conv2d_forward_fused(g, x, w, nullptr, &b, &r, true, y0); }, budget);
+    std::printf(" %9.1f %6.1f%% %11s |", gf / t0.median_s(), 100 * gf / t0.median_s() / peak, t0.spread().c_str());
+    tot[0] += t0.median_s() * c.count;
+    double best = t0.median_s();
+    int chosen = 0;
+    for (int m : {2, 4}) {
+      const int a = m + 2;
+      Tensor u = Tensor::empty({a * a, cpu::winograd_weight_floats(m, g.K, g.C) / (a * a)});
+      cpu::winograd_weights(m, w.data<float>(), g.K, g.C, u.data<float>());
+      cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), b.data<float>(), r.data<float>(), true, y.data<float>());
+      const std::vector<float> got = y.to_vector(), want = y0.to_vector();
+      if (!bench::validate(strf("%s F(%dx%d) vs im2col", c.name, m, m), got.data(), want.data(), got.size(),
+                           (m == 2 ? 1e-6 : 2e-5) * std::sqrt(9.0 * g.C), 1e-5)) {
+        all_valid = false;
+        std::printf(" %37s |", "INVALID: not timed");
+        continue;
+      }
+      const bench::Timing t = bench::time_for([&] {
+        cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), b.data<float>(), r.data<float>(), true, y.data<float>());
+      }, budget);
+      std::printf(" %9.1f %6.1f%% %11s %5.2fx |", gf / t.median_s(), 100 * gf / t.median_s() / peak, t.spread().c_str(),
+                  t0.median_s() / t.median_s());
+      tot[m == 2 ? 1 : 2] += t.median_s() * c.count;
+      if (t.median_s() < best) best = t.median_s(), chosen = m;
+    }
+    tot[3] += best * c.count;
+    std::printf(" %s (auto: %d)\n", chosen ? strf("F(%dx%d)", chosen, chosen).c_str() : "im2col", cpu::winograd_choice(g.K, g.C));
+  }
+  std::printf("%-22s | %28.2f | %35.2f | %35.2f | best %.2f\n", "TOTAL ms (x count)", tot[0] * 1e3, tot[1] * 1e3,
+              tot[2] * 1e3, tot[3] * 1e3);
+  return all_valid;
+}
+
 // MobileNetV2's depthwise 3x3 layers at 256x256, width 1.0 (features.N.conv.1.0, or conv.0.0 in features.1): channels,
 // input side, stride, and how many blocks share the shape.
 struct DwLayer { const char* name; int C, H, stride, count; };
@@ -202,8 +257,9 @@ bool bench_depthwise(int batch, int threads, double budget, const std::string& o
 
 int main(int argc, char** argv) {
   if (bench::arg_flag(argc, argv, "--help")) {
-    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only]\n"
-                "  (PIPNET_DEPTHWISE=generic|avx2|avx512 pins the depthwise build)\n");
+    std::printf("usage: bench_conv [--batch N] [--threads N] [--no-torch] [--quick] [--only LAYER-NAME-PART] [--depthwise-only] [--winograd]\n"
+                "  --winograd: inference's 3x3 stride-1 layers, im2col against Winograd F(2x2) and F(4x4)\n"
+                "  (PIPNET_DEPTHWISE / PIPNET_WINOGRAD=generic|avx2|avx512 pin the depthwise / Winograd build)\n");
     return 0;
   }
   const int batch = bench::arg_int(argc, argv, "--batch", 1);
@@ -214,6 +270,7 @@ int main(int argc, char** argv) {
   const double pk = threads == 1 ? peak.gflops_1t : peak.gflops_all;
   const std::string only = bench::arg_str(argc, argv, "--only", "");
   if (bench::arg_flag(argc, argv, "--depthwise-only")) return bench_depthwise(batch, threads, budget, only) ? 0 : 1;
+  if (bench::arg_flag(argc, argv, "--winograd")) return bench_winograd(batch, threads, budget, pk, only) ? 0 : 1;
   std::map<std::string, Times> torch;
   if (!bench::arg_flag(argc, argv, "--no-torch")) torch = torch_times(batch, threads, budget);
   std::printf("ResNet-18 convolutions at 256x256, batch %d, %d thread%s, sgemm %s, FMA peak %.1f GFLOP/s (%s)\n",

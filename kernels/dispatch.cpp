@@ -6,6 +6,10 @@
 // unwrapping code the scalar type it needs.
 #include "kernels/dispatch.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
 #include <type_traits>
 #include <vector>
 
@@ -61,12 +65,40 @@ template <class T> struct Ptr {
   T* operator()(const Tensor* t) const { return t ? t->data<T>() : nullptr; }
 };
 
+// ---- the profile (dispatch.h: profile_begin): wall time per op and shape, kept only while one is open ----------------
+struct ProfileRow { double s = 0; int64_t calls = 0; };
+bool g_profiling = false;
+std::map<std::string, ProfileRow>& profile_rows() { static std::map<std::string, ProfileRow> m; return m; }
+// op and shape, e.g. "conv2d_forward [1, 64, 64, 64] w[64, 64, 3, 3]": the layer, as far as the shapes tell it
+std::string profile_key(const char* op, const Tensor& like, const Tensor* also) {
+  return std::string(op) + " " + like.shape().str() + (also ? " w" + also->shape().str() : "");
+}
+
 // Calls unwrap(fn, Ptr<T>{}) with the row's function for the backend of `like` (T = float or double): the one
-// place a backend is chosen. A missing implementation is a loud error naming the op and the backend.
-template <class F32, class F64, class Unwrap> auto run(const Row<F32, F64>& r, const Tensor& like, Unwrap unwrap) {
+// place a backend is chosen. A missing implementation is a loud error naming the op and the backend. `also` names
+// a second tensor whose shape the profile shows (a convolution's weights).
+template <class F32, class F64, class Unwrap>
+auto run(const Row<F32, F64>& r, const Tensor& like, Unwrap unwrap, const Tensor* also = nullptr) {
   const Backend b = backend_of(like);
   if (!(b == kCpuF32 ? r.cpu != nullptr : b == kCpuF64 ? r.ref != nullptr : r.cuda != nullptr))
     fail(__FILE__, __LINE__, std::string("no ") + kBackendNames[b] + " implementation of " + r.op);
+  if (g_profiling && b == kCpuF32) {  // CUDA calls return before their work is done: not timed that way
+    const auto t0 = std::chrono::steady_clock::now();
+    auto record = [&] {
+      ProfileRow& pr = profile_rows()[profile_key(r.op, like, also)];
+      pr.s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      pr.calls++;
+    };
+    if constexpr (std::is_void_v<decltype(unwrap(r.cpu, Ptr<float>{}))>) {
+      unwrap(r.cpu, Ptr<float>{});
+      record();
+      return;
+    } else {
+      auto v = unwrap(r.cpu, Ptr<float>{});
+      record();
+      return v;
+    }
+  }
   if (b == kCpuF64) return unwrap(r.ref, Ptr<double>{});
   return unwrap(b == kCpuF32 ? r.cpu : r.cuda, Ptr<float>{});
 }
@@ -76,6 +108,10 @@ template <class F32, class F64, class Unwrap> auto run(const Row<F32, F64>& r, c
 const auto conv_fwd = row("conv2d_forward",
     "im2col + sgemm", cpu::conv2d_forward, "ref direct loops", ref::conv2d_forward<double>,
     CUDA_IMPL("im2col + cuBLAS", cudak::conv2d_forward));
+const auto conv_fwd_fused = row("conv2d_forward_fused",
+    "Winograd F(m x m, 3x3) when prepared, else im2col + sgemm; epilogue fused", cpu::conv2d_forward_fused,
+    "ref direct loops, then the epilogue", ref::conv2d_forward_fused<double>,
+    CUDA_IMPL("im2col + cuBLAS, epilogue kernel", cudak::conv2d_forward_fused));
 const auto conv_bwd_in = row("conv2d_backward_input",
     "sgemm + col2im (stride 1: dy convolved with the turned-around weights)", cpu::conv2d_backward_input,
     "ref direct loops", ref::conv2d_backward_input<double>,
@@ -197,13 +233,41 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b) {
 
 // ---- the Tensor-level ops: sizes and pointers out of tensors, once per op for every backend ----------------------
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
-  run(conv_fwd, x, [&](auto fn, auto p) { fn(g, p(x), p(w), p(b), p(y)); });
+  run(conv_fwd, x, [&](auto fn, auto p) { fn(g, p(x), p(w), p(b), p(y)); }, &w);
+}
+void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, const ConvPrepared* prepared,
+                          const Tensor* b, const Tensor* residual, bool relu, Tensor& y) {
+  ConvPrep prep;
+  if (prepared && backend_of(x) == kCpuF32) {
+    if (prepared->wino.defined()) prep.wino_m = prepared->wino_m, prep.wino = prepared->wino.data<float>();
+    if (prepared->packed.defined()) prep.gemm_kernel = prepared->gemm_kernel, prep.packed = prepared->packed.data<float>();
+  }
+  run(conv_fwd_fused, x, [&](auto fn, auto p) {
+    fn(g, p(x), p(w), prepared ? &prep : nullptr, p(b), p(residual), relu, p(y));
+  }, &w);
+}
+ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
+  ConvPrepared out;
+  if (w.device() != Device::CPU || w.dtype() != DType::F32 || w.dim() != 4) return out;
+  const int K = (int)w.size(0), C = (int)w.size(1), CRS = (int)(w.numel() / K);
+  // the GEMM's A, packed for the kernel sgemm picks for K rows (for every layer: at batch 1 the Winograd layers of
+  // small maps run im2col too, cpu::winograd_worth)
+  const cpu::GemmKernel& uk = cpu::gemm_for_rows(K);
+  out.packed = Tensor::empty({cpu::packed_a_floats(uk, K, CRS)});
+  cpu::pack_a(uk, K, CRS, w.data<float>(), CRS, 1, out.packed.data<float>());
+  out.gemm_kernel = cpu::gemm_kernel_index(uk);
+  if (w.size(2) == 3 && w.size(3) == 3 && stride == 1 && (out.wino_m = cpu::winograd_choice(K, C)) > 0) {
+    const int a = out.wino_m + 2;
+    out.wino = Tensor::empty({a * a, cpu::winograd_weight_floats(out.wino_m, K, C) / (a * a)});
+    cpu::winograd_weights(out.wino_m, w.data<float>(), K, C, out.wino.data<float>());
+  }
+  return out;
 }
 void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
-  run(conv_bwd_in, dy, [&](auto fn, auto p) { fn(g, p(dy), p(w), p(dx)); });
+  run(conv_bwd_in, dy, [&](auto fn, auto p) { fn(g, p(dy), p(w), p(dx)); }, &w);
 }
 void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
-  run(conv_bwd_w, x, [&](auto fn, auto p) { fn(g, p(x), p(dy), p(dw), p(db)); });
+  run(conv_bwd_w, x, [&](auto fn, auto p) { fn(g, p(x), p(dy), p(dw), p(db)); }, &dw);
 }
 void depthwise_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   CHECK_OR_FAIL(g.K == g.C, "depthwise_forward: K != C");
@@ -336,4 +400,32 @@ std::string dispatch_table() {
   return s + strf("sgemm micro-kernel: %s\ndepthwise plane loops: %s\n", cpu::gemm_active().name, cpu::depthwise_active());
 }
 
+}  // namespace kern
+
+namespace kern {
+void profile_begin() {
+  profile_rows().clear();
+  g_profiling = true;
+}
+std::string profile_end(double wall_s, int runs) {
+  g_profiling = false;
+  std::vector<std::pair<std::string, ProfileRow>> rows(profile_rows().begin(), profile_rows().end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.s > b.second.s; });
+  double in_ops = 0;
+  for (auto& [k, r] : rows) in_ops += r.s;
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%9s %6s %7s  %s\n", "ms/run", "%wall", "calls", "op and shapes");
+  out += line;
+  for (auto& [k, r] : rows) {
+    std::snprintf(line, sizeof line, "%9.3f %5.1f%% %7lld  %s\n", 1e3 * r.s / runs, 100 * r.s / wall_s,
+                  (long long)(r.calls / runs), k.c_str());
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "%9.3f %5.1f%%          in the ops above; %.3f ms/run outside them (tape, allocation, decoding)\n",
+                1e3 * in_ops / runs, 100 * in_ops / wall_s, 1e3 * (wall_s - in_ops) / runs);
+  out += line;
+  profile_rows().clear();
+  return out;
+}
 }  // namespace kern

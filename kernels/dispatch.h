@@ -15,6 +15,21 @@
 namespace kern {
 
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
+// The weights of a convolution made ready for conv2d_forward_fused, once, when a network is prepared for inference
+// (after its weights stop changing). On the CPU: packed for the GEMM, and for 3x3 stride-1 layers transformed for
+// Winograd F(m x m, 3x3) (cpu::winograd_choice picks m); nothing (empty) on the other backends.
+struct ConvPrepared {
+  Tensor wino;  // [(m+2)^2, Cp * Kp]
+  int wino_m = 0;
+  Tensor packed;  // cpu::pack_a's panels
+  int gemm_kernel = -1;
+  bool empty() const { return !wino.defined() && !packed.defined(); }
+};
+ConvPrepared conv2d_prepare(const Tensor& w, int stride);
+// Inference's convolution: y = conv(x, w) + b (+ residual) (ReLU, if relu) in one pass over y, with w's prepared
+// forms (or null).
+void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, const ConvPrepared* prepared,
+                          const Tensor* b, const Tensor* residual, bool relu, Tensor& y);
 void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx);              // +=
 void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);  // +=
 // Depthwise convolution (groups = channels): g.K == g.C, w [C, 1, R, S], b [C] or null.
@@ -65,6 +80,11 @@ void gather_cells_backward(const Tensor& dy, const Tensor& cell, int rep, Tensor
 
 void adam_step(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamParams& a);
 void sgd_step(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double wd, bool first);
+
+// A profile of the cpu/f32 ops: between profile_begin() and profile_end(), every call's wall time is added up per op
+// and shapes; profile_end(wall seconds of the profiled work, runs of it) returns the table, largest first, per run.
+void profile_begin();
+std::string profile_end(double wall_s, int runs);
 
 // "cpu/f32: im2col + sgemm[avx2]" etc.: which implementation `op` runs for tensors like t.
 std::string impl_name(const std::string& op, const Tensor& t);

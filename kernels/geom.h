@@ -5,6 +5,16 @@
 // 2-D convolution (and, with the roles of x and y swapped, transposed convolution).
 //   x [N, C, H, W]  ->  y [N, K, P, Q]     weight w [K, C, R, S]
 //   P = (H + 2*pad - R) / stride + 1,  Q = (W + 2*pad - S) / stride + 1
+// A convolution's weights made ready for the CPU's inference kernels once (kern::conv2d_prepare): Winograd's
+// transformed weights (wino_m 2 or 4; 0: none) and the weights packed for the GEMM (gemm_kernel: the index of the
+// kernel they were packed for, cpu::gemm_kernel; -1: none). The other backends ignore it.
+struct ConvPrep {
+  int wino_m = 0;
+  const float* wino = nullptr;
+  int gemm_kernel = -1;
+  const float* packed = nullptr;
+};
+
 struct ConvGeom {
   int N, C, H, W;   // input
   int K, R, S;      // output channels, kernel height, kernel width

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "kernels/dispatch.h"
 #include "tensor/pth.h"
 #include "tensor/safetensors.h"
 
@@ -116,10 +117,23 @@ void fold_batchnorm(Conv2d& conv, BatchNorm2d& bn) {
   conv.weight.copy_(w.to(DType::F32).to(conv.weight.device()));
   conv.bias.copy_(b.to(DType::F32).to(conv.bias.device()));
   bn.folded = true;
+  conv.prepare_inference();
 }
 
+void Conv2d::prepare_inference() { prepared = groups == 1 ? kern::conv2d_prepare(weight, stride) : kern::ConvPrepared(); }
+
 Tensor Conv2d::forward(const Tensor& x) {
-  return groups == 1 ? ag::conv2d(x, weight, bias, stride, pad) : ag::depthwise_conv2d(x, weight, bias, stride, pad);
+  if (groups != 1) return ag::depthwise_conv2d(x, weight, bias, stride, pad);
+  return !prepared.empty() ? ag::conv2d_fused(x, weight, &prepared, bias, stride, pad, Tensor(), false)
+                           : ag::conv2d(x, weight, bias, stride, pad);
+}
+Tensor Conv2d::forward_fused(const Tensor& x, const Tensor& residual, bool relu) {
+  if (groups != 1) {
+    Tensor y = ag::depthwise_conv2d(x, weight, bias, stride, pad);
+    if (residual.defined()) y = ag::add(y, residual);
+    return relu ? ag::relu(y) : y;
+  }
+  return ag::conv2d_fused(x, weight, &prepared, bias, stride, pad, residual, relu);
 }
 
 Shape Conv2d::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {

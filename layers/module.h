@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "kernels/dispatch.h"
 #include "tensor/rng.h"
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
@@ -84,9 +85,15 @@ class Conv2d : public Module {
   // groups is 1 (dense) or in == out (depthwise, torch.nn.Conv2d(groups=in): weight [C, 1, k, k]).
   Conv2d(int in, int out, int k, int stride, int pad, bool bias, Rng& rng, int groups = 1);
   void add_bias();  // a zero bias (BatchNorm folding gives bias-free convolutions one)
+  // Inference: the weights in the form the backend's fastest kernel wants (kern::conv2d_prepare: Winograd's on the
+  // CPU), made once the weights are final (fold_batchnorm calls it); forward uses them from then on.
+  void prepare_inference();
   Tensor forward(const Tensor& x) override;
+  // relu?(conv(x) + residual?) in one pass (residual may be undefined): what a ResNet block does after folding
+  Tensor forward_fused(const Tensor& x, const Tensor& residual, bool relu);
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
   Tensor weight, bias;
+  kern::ConvPrepared prepared;  // prepare_inference's, or empty
   int stride, pad;
   int groups = 1;
 };

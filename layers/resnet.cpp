@@ -31,6 +31,10 @@ BasicBlock::BasicBlock(int inplanes, int planes, int stride, bool ds, Rng& rng)
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
+  if (bn1.folded && bn2.folded) {  // inference: each convolution with its bias, shortcut and ReLU in one pass
+    const Tensor shortcut = downsample ? downsample->forward(x) : x;
+    return conv2.forward_fused(conv1.forward_fused(x, Tensor(), true), shortcut, true);
+  }
   Tensor h = ag::relu(bn1(conv1(x)));
   h = bn2(conv2(h));
   return ag::relu(ag::add(h, downsample ? downsample->forward(x) : x));
@@ -62,6 +66,11 @@ Bottleneck::Bottleneck(int inplanes, int planes, int stride, bool ds, Rng& rng)
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
+  if (bn1.folded && bn2.folded && bn3.folded) {  // inference, as BasicBlock's
+    const Tensor shortcut = downsample ? downsample->forward(x) : x;
+    const Tensor h = conv2.forward_fused(conv1.forward_fused(x, Tensor(), true), Tensor(), true);
+    return conv3.forward_fused(h, shortcut, true);
+  }
   Tensor h = ag::relu(bn1(conv1(x)));
   h = ag::relu(bn2(conv2(h)));
   h = bn3(conv3(h));
@@ -105,7 +114,7 @@ ResNet::ResNet(const ResNetConfig& cfg, Rng& rng) : conv1(3, cfg.width, 7, 2, 3,
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = maxpool(ag::relu(bn1(conv1(x))));
+  Tensor h = maxpool(bn1.folded ? conv1.forward_fused(x, Tensor(), true) : ag::relu(bn1(conv1(x))));
   for (auto& layer : layers) h = layer->forward(h);
   return h;
 }

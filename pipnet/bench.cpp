@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "bench/protocol.h"
@@ -130,6 +131,7 @@ int cmd_bench(int argc, char** argv) {
       {"run", "DIR", "--end-to-end: the landmark model (default: models/pipnet_r18_lfw68)"},
       {"detector_weights", "FILE", "--end-to-end: FaceBoxesV2 weights (default as pipnet infer --detector)"},
       {"verbose", nullptr, "print each network's layers and the kernel chosen for each op"},
+      {"profile", nullptr, "after the timings, a per-layer profile of each: ms per op and shapes, largest first"},
       {"help", nullptr, "this text"}};
   Args a = parse_args(argc, argv, opts);
   if (a.has("help")) {
@@ -174,6 +176,16 @@ int cmd_bench(int argc, char** argv) {
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
   const bool peers = !a.has("no_peers") && !a.has("no_torch");
+  // --profile: `runs` more calls of `work`, timed per op (kernels/dispatch.h), printed under `title`
+  auto profile = [&](const std::string& title, int runs, const std::function<void()>& work) {
+    if (!a.has("profile")) return;
+    kern::profile_begin();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < runs; i++) work();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("profile: %s, %.3f ms per run (%d runs)\n%s", title.c_str(), 1e3 * wall / runs, runs,
+                kern::profile_end(wall, runs).c_str());
+  };
   std::string head = strf("%-12s %-18s %10s %8s", "backbone", "engine", "b=1 ms", "FPS");
   std::string spread1;  // min-max of the last batch-1 timing
   for (int b : batches) head += strf(" %11s", strf("img/s b=%d", b).c_str());
@@ -233,6 +245,7 @@ int cmd_bench(int argc, char** argv) {
       };
       const bench::Timing tt = bench::time_it(train_step, /*warmup=*/1, /*reps=*/3);
       train_ips.push_back(B / tt.median_s());
+      profile(strf("%s training step, batch %d", bb.c_str(), B), 2, train_step);
     }
     // inference: batch 1 through Replay (a CUDA graph on the GPU), the batches eagerly
     net.eval();
@@ -248,6 +261,10 @@ int cmd_bench(int argc, char** argv) {
       decode(out1, nbr, S, pc.net_stride);
     }, dev == Device::CUDA ? 1.0 : 2.0);
     const double s1 = t1.median_s();
+    profile(strf("%s inference, batch 1", bb.c_str()), 20, [&] {
+      replay.run();
+      decode(out1, nbr, S, pc.net_stride);
+    });
     spread1 = t1.spread();
     for (int B : batches) {
       Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
@@ -260,6 +277,7 @@ int cmd_bench(int argc, char** argv) {
       const bench::Timing t = bench::time_it([&] { decode(net.run(xb), nbr, S, pc.net_stride); }, 0,
                                              dev == Device::CUDA ? 20 : 3);
       ips.push_back(B / t.median_s());
+      profile(strf("%s inference, batch %d", bb.c_str(), B), 2, [&] { decode(net.run(xb), nbr, S, pc.net_stride); });
     }
     std::vector<double> v = {1e3 * s1, 1 / s1};
     v.insert(v.end(), ips.begin(), ips.end());

@@ -48,6 +48,18 @@ void check_gemm(int M, int N, int K, bool ta, bool tb, float alpha, float beta, 
     REQUIRE(Cbuf[Cbuf.size() - 1 - i] == before[before.size() - 1 - i]);
   }
   check_close("C", got.data(), want.data(), got.size(), atol, 1e-5);
+  // A packed ahead (as a convolution's weights at inference) gives the same C bit for bit: the same kernel, blocks
+  // and order of operations, only the packing moved; packed for another shape it is ignored, not misread.
+  const cpu::GemmKernel& uk = cpu::gemm_for(M, N);
+  std::vector<float> Ap(cpu::packed_a_floats(uk, M, K) + 1);
+  const int64_t rsA = ta ? 1 : lda, csA = ta ? lda : 1, rsB = tb ? 1 : ldb, csB = tb ? ldb : 1;
+  const cpu::PackedA pa = cpu::pack_a(uk, M, K, A.data(), rsA, csA, Ap.data());
+  const cpu::PackedA other = cpu::packed_view(uk, M + 1, K, Ap.data());
+  for (const cpu::PackedA* pre : {&pa, &other}) {
+    std::vector<float> C2 = before;
+    cpu::sgemm(M, N, K, alpha, A.data(), rsA, csA, pre, B.data(), rsB, csB, beta, C2.data() + guard, ldc);
+    REQUIRE(C2 == Cbuf);
+  }
 }
 
 void sweep(const char* kernel) {

@@ -10,6 +10,7 @@
 // as a forward convolution of dy instead (see backward_as_forward). A 1x1, stride-1, unpadded convolution has
 // col == x[n], so it calls GEMM on the image directly.
 #include <omp.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -59,19 +60,6 @@ static ConvGeom backward_geom(const ConvGeom& g) {  // the convolution of dy tha
   return ConvGeom::make(g.N, g.K, g.P, g.Q, g.C, g.R, g.S, 1, g.R - 1 - g.pad);
 }
 
-// The convolution's scratch memory, from the caching allocator (so a training loop allocates it once), given back
-// when it goes out of scope.
-namespace {
-struct Workspace {
-  size_t bytes;
-  float* p;
-  explicit Workspace(int64_t floats)
-      : bytes(sizeof(float) * (floats > 0 ? floats : 1)), p(static_cast<float*>(device_alloc(Device::CPU, bytes))) {}
-  ~Workspace() { device_free(Device::CPU, p, bytes); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-};
-}  // namespace
 // The input gradient's workspace: the turned-around weights, or one column matrix per thread.
 static int64_t col_workspace_floats(const ConvGeom& g) {
   if (backward_as_forward(g)) return (int64_t)g.K * g.C * g.R * g.S;
@@ -82,6 +70,19 @@ static int64_t partial_workspace_floats(const ConvGeom& g) {
   const int t = conv_threads(g);
   return t > 1 ? (int64_t)t * g.K * g.C * g.R * g.S : 0;
 }
+// out[i] = in[2 i], i < n: the even floats, four at a time from two SSE loads (in every x86-64). Stride-2 layers
+// (ResNet's 7x7 stem above all, whose column matrix is 147 rows of such copies) spent most of their im2col time in
+// the scalar loop.
+static void stride2_copy(const float* in, int n, float* out) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {  // reads in[2i .. 2i+7]; the last of them, in[2i+7], only when 2i+7 <= 2(n-1)
+    if (2 * i + 7 > 2 * (n - 1)) break;
+    const __m128 a = _mm_loadu_ps(in + 2 * i), b = _mm_loadu_ps(in + 2 * i + 4);
+    _mm_storeu_ps(out + i, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+  }
+  for (; i < n; i++) out[i] = in[2 * i];
+}
+
 // Rows [row0, row0 + rows) and columns [j0, j0 + cols) of image x's column matrix into out (row stride ld). Row
 // (c, r, s) of the matrix holds x[c] seen through kernel tap (r, s): column p*Q + q is x[c][p*stride - pad + r]
 // [q*stride - pad + s], or 0 outside the image. A window's columns run across output rows p.
@@ -103,6 +104,7 @@ void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0
         const float* xr = xc + (int64_t)h * g.W - g.pad + s;  // xr[q * stride] is column q
         for (int q = qa; q < q0; q++) o[q - qa] = 0.0f;
         if (g.stride == 1) std::memcpy(o + (q0 - qa), xr + q0, (q1 - q0) * sizeof(float));
+        else if (g.stride == 2) stride2_copy(xr + 2 * q0, q1 - q0, o + (q0 - qa));
         else for (int q = q0; q < q1; q++) o[q - qa] = xr[q * g.stride];
         for (int q = q1; q < qb; q++) o[q - qa] = 0.0f;
       }
@@ -123,6 +125,14 @@ static const float* columns_window(const void* ctx, int k0, int kc, int j0, int 
   *rs = nc;
   *cs = 1;
   return scratch;
+}
+// An image x[n] as the plain matrix [C x PQ] (a 1x1 stride-1 unpadded convolution's B).
+struct ImageMatrix { const float* x; int64_t ld; };
+static const float* matrix_window(const void* ctx, int k0, int, int j0, int, float*, int64_t* rs, int64_t* cs) {
+  const ImageMatrix& im = *static_cast<const ImageMatrix*>(ctx);
+  *rs = im.ld;
+  *cs = 1;
+  return im.x + (int64_t)k0 * im.ld + j0;
 }
 static const float* columns_transposed_window(const void* ctx, int k0, int kc, int j0, int nc, float* scratch,
                                               int64_t* rs, int64_t* cs) {
@@ -155,21 +165,51 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
   }
 }
 
-void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+// y[n] = w * im2col(x[n]), then the epilogue on y[n] while it is in cache: + bias (+ residual) (ReLU).
+// w packed ahead (pre, or null) serves every image.
+static void forward_gemm(const ConvGeom& g, const float* x, const float* w, const PackedA* pre, const float* b,
+                         const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   for_each_image(g.N, conv_threads(g), [&](int n, int) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
     if (g.is_pointwise()) {
-      sgemm(false, false, g.K, PQ, CRS, 1.0f, w, CRS, xn, PQ, 0.0f, yn, PQ);
+      const ImageMatrix im{xn, PQ};
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ);
     } else {
       const ImageColumns cols{&g, xn};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, BWindow{columns_window, &cols}, 0.0f, yn, PQ);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ);
     }
-    if (b)
-      for (int k = 0; k < g.K; k++)
-        for (int i = 0; i < PQ; i++) yn[(int64_t)k * PQ + i] += b[k];
+    if (!b && !residual && !relu) return;
+    const float* rn = residual ? residual + (int64_t)n * g.K * PQ : nullptr;
+    for (int k = 0; k < g.K; k++) {
+      float* yk = yn + (int64_t)k * PQ;
+      const float bk = b ? b[k] : 0.0f;
+      const float* rk = rn ? rn + (int64_t)k * PQ : nullptr;
+#pragma omp simd
+      for (int i = 0; i < PQ; i++) {
+        const float v = yk[i] + bk + (rk ? rk[i] : 0.0f);
+        yk[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+      }
+    }
   });
+}
+
+void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+  forward_gemm(g, x, w, nullptr, b, nullptr, false, y);
+}
+
+void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, const ConvPrep* prep, const float* b,
+                          const float* residual, bool relu, float* y) {
+  if (prep && prep->wino && winograd_fits(g) && winograd_worth(g, prep->wino_m)) {
+    conv2d_winograd(g, prep->wino_m, x, prep->wino, b, residual, relu, y);
+    return;
+  }
+  const int CRS = g.C * g.R * g.S;
+  PackedA pa;
+  const bool packed = prep && prep->packed && prep->gemm_kernel >= 0;
+  if (packed) pa = packed_view(gemm_kernel(prep->gemm_kernel), g.K, CRS, prep->packed);
+  forward_gemm(g, x, w, packed ? &pa : nullptr, b, residual, relu, y);
 }
 
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {

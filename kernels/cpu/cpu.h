@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/allocator.h"
+
 #include "kernels/cpu/gemm.h"
 #include "kernels/geom.h"
 #include "kernels/ref/ref.h"
@@ -33,5 +35,39 @@ struct DepthwisePlanes {
 // variable PIPNET_DEPTHWISE does the same at start-up.
 bool depthwise_force(const char* name);
 const char* depthwise_active();
+
+// Winograd F(m x m, 3x3) for 3x3 stride-1 convolutions at inference (winograd.cpp): the weights transformed once
+// into U [(m+2)^2][Cp][Kp] (C and K rounded up to 16), then y = conv(x) + bias (+ residual) (ReLU, if relu).
+// The per-tile transforms (winograd_tiles.h) are built for three ISAs like the depthwise planes.
+struct WinogradTiles {
+  const char* name;  // "generic", "avx2", "avx512"
+  void (*input2)(const float* d, int64_t rs, float* V, int64_t vs);   // F(2x2, 3x3)
+  void (*output2)(const float* M, int64_t vs, float* out);
+  void (*input4)(const float* d, int64_t rs, float* V, int64_t vs);   // F(4x4, 3x3)
+  void (*output4)(const float* M, int64_t vs, float* out);
+};
+bool winograd_force(const char* name);  // as depthwise_force; PIPNET_WINOGRAD at start-up
+const char* winograd_active();
+bool winograd_fits(const ConvGeom& g);  // 3x3, stride 1
+// m (2 or 4) for a 3x3 stride-1 layer of K outputs and C inputs, or 0 where im2col + GEMM is faster (measured with
+// bench_conv --winograd); PIPNET_WINOGRAD_M=0|2|4 overrides it for every layer.
+int winograd_choice(int K, int C);
+bool winograd_worth(const ConvGeom& g, int m);  // enough tiles in this call for the GEMMs to pay
+int64_t winograd_weight_floats(int m, int K, int C);
+void winograd_weights(int m, const float* w, int K, int C, float* U);  // w [K][C][3][3] -> U, computed in double
+void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const float* bias,
+                     const float* residual, bool relu, float* y);
+
+// Scratch memory from the caching allocator (so that a loop of calls allocates it once), given back when it goes
+// out of scope.
+struct Workspace {
+  size_t bytes;
+  float* p;
+  explicit Workspace(int64_t floats)
+      : bytes(sizeof(float) * (floats > 0 ? floats : 1)), p(static_cast<float*>(device_alloc(Device::CPU, bytes))) {}
+  ~Workspace() { device_free(Device::CPU, p, bytes); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+};
 
 }  // namespace cpu

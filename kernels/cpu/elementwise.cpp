@@ -52,24 +52,36 @@ void axpy(int64_t n, double a, const float* x, float* y) {
   for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
 }
 
+// Separable: per output row, the max over the window's input rows (contiguous, vectorised) into a row padded with
+// -inf on both sides, then the max over each window's columns of that row. `v > m ? v : m` from -inf, as the
+// reference, so NaN is skipped the same way and the result is the reference's bit for bit.
 void maxpool_forward(const PoolGeom& g, const float* x, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
-    const float* xp = x + nc * g.H * g.W;
-    float* yp = y + nc * g.P * g.Q;
-    for (int p = 0; p < g.P; p++)
-      for (int q = 0; q < g.Q; q++) {
-        float best = -std::numeric_limits<float>::infinity();
+  const int padded = g.W + 2 * g.pad + g.k;
+#pragma omp parallel if ((int64_t)g.N * g.C * g.P * g.Q > 32768)
+  {
+    std::vector<float> rm(padded, -std::numeric_limits<float>::infinity());
+#pragma omp for schedule(static)
+    for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
+      const float* xp = x + nc * g.H * g.W;
+      float* yp = y + nc * g.P * g.Q;
+      float* row = rm.data() + g.pad;  // row[w] for input column w, -inf outside [0, W)
+      for (int p = 0; p < g.P; p++) {
+        for (int w = 0; w < g.W; w++) row[w] = -std::numeric_limits<float>::infinity();
         for (int r = 0; r < g.k; r++) {
           const int h = p * g.stride - g.pad + r;
           if (h < 0 || h >= g.H) continue;
-          for (int s = 0; s < g.k; s++) {
-            const int w = q * g.stride - g.pad + s;
-            if (w >= 0 && w < g.W && xp[h * g.W + w] > best) best = xp[h * g.W + w];
-          }
+          const float* xr = xp + (int64_t)h * g.W;
+#pragma omp simd
+          for (int w = 0; w < g.W; w++) row[w] = xr[w] > row[w] ? xr[w] : row[w];
         }
-        yp[p * g.Q + q] = best;
+        for (int q = 0; q < g.Q; q++) {
+          const float* win = rm.data() + q * g.stride;  // columns q*stride - pad ..
+          float best = -std::numeric_limits<float>::infinity();
+          for (int s = 0; s < g.k; s++) best = win[s] > best ? win[s] : best;
+          yp[p * g.Q + q] = best;
+        }
       }
+    }
   }
 }
 

@@ -230,7 +230,8 @@ static constexpr int kSmallM = 256;  // rows of A the small-M path takes (an A b
 static constexpr int kGroup = 4;     // B micro-panels packed at once: rows of B are read 4 * NR floats at a time
 
 static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, float alpha, const float* A, int64_t rsA,
-                          int64_t csA, const BWindow& B, float beta, float* C, int64_t ldc, int nthreads) {
+                          int64_t csA, const PackedA* pre, const BWindow& B, float beta, float* C, int64_t ldc,
+                          int nthreads) {
   const int MR = uk.MR, NR = uk.NR;
   const int Mp = (M + MR - 1) / MR * MR;  // rows of packed A, padded to whole micro-panels
   const int panels = (N + NR - 1) / NR;
@@ -245,12 +246,13 @@ static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, flo
     for (int pc = 0; pc < K && jp0 < jp1; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float beta_k = pc == 0 ? beta : 1.0f;  // later K blocks accumulate
-      uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
+      const float* Ak = pre ? pre->block(0, pc) : Ap;
+      if (!pre) uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
       for (int g0 = jp0; g0 < jp1; g0 += kGroup) {
         const int g1 = std::min(jp1, g0 + kGroup), j0 = g0 * NR;
         pack_window(uk, B, pc, kc, j0, std::min(N - j0, (g1 - g0) * NR), scratch, Bb);
         for (int jp = g0; jp < g1; jp++)
-          column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bb + (int64_t)(jp - g0) * NR * kc, C + jp * NR,
+          column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ak, Bb + (int64_t)(jp - g0) * NR * kc, C + jp * NR,
                           ldc, alpha, beta_k);
       }
     }
@@ -271,9 +273,39 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   const Strided b{B, rsB, csB};
   sgemm(M, N, K, alpha, A, rsA, csA, BWindow{strided_window, &b}, beta, C, ldc);
 }
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
+           const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc) {
+  const Strided b{B, rsB, csB};
+  sgemm(M, N, K, alpha, A, rsA, csA, pre, BWindow{strided_window, &b}, beta, C, ldc);
+}
+
+// K blocks of equal depth (a multiple of 8, at most the table's KC): K = 576 in KC = 256 blocks would end in a
+// 64-deep one, whose C tiles cost as much to load and store as a full block's.
+static int k_block(const GemmKernel& uk, int K) {
+  const int kblocks = (K + uk.KC - 1) / uk.KC;
+  return std::min(uk.KC, ((K + kblocks - 1) / kblocks + 7) / 8 * 8);
+}
+
+const GemmKernel& gemm_for_rows(int M) { return gemm_for(M, 1 << 20); }
+
+int64_t packed_a_floats(const GemmKernel& uk, int M, int K) { return (int64_t)(M + uk.MR - 1) / uk.MR * uk.MR * K; }
+
+PackedA pack_a(const GemmKernel& uk, int M, int K, const float* A, int64_t rs, int64_t cs, float* out) {
+  PackedA pa{&uk, M, K, k_block(uk, K), out};
+  for (int pc = 0; pc < K; pc += pa.KC) uk.pack_A(M, std::min(pa.KC, K - pc), A + (int64_t)pc * cs, rs, cs, out + (int64_t)pc * ((M + uk.MR - 1) / uk.MR * uk.MR));
+  return pa;
+}
+
+PackedA packed_view(const GemmKernel& uk, int M, int K, const float* p) { return {&uk, M, K, k_block(uk, K), p}; }
+int gemm_kernel_index(const GemmKernel& uk) { return (int)(&uk - kKernels); }
 
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
            float* C, int64_t ldc) {
+  sgemm(M, N, K, alpha, A, rsA, csA, nullptr, B, beta, C, ldc);
+}
+
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
+           const BWindow& B, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {  // C = beta * C
     for (int i = 0; i < M; i++)
@@ -282,14 +314,14 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   }
   const GemmKernel& uk = gemm_for(M, N);
   const int MR = uk.MR, NR = uk.NR, MC = uk.MC, NC = uk.NC;
-  // K blocks of equal depth (a multiple of 8, at most the table's KC): K = 576 in KC = 256 blocks would end in a
-  // 64-deep one, whose C tiles cost as much to load and store as a full block's.
-  const int kblocks = (K + uk.KC - 1) / uk.KC;
-  const int KC = std::min(uk.KC, ((K + kblocks - 1) / kblocks + 7) / 8 * 8);
+  const int KC = k_block(uk, K), kblocks = (K + KC - 1) / KC;
+  // A packed ahead is used only if it was packed for this very kernel and shape (else A is packed as usual), and
+  // holds A itself: alpha is applied when tiles are written, so it needs no special case.
+  if (pre && (pre->uk != &uk || pre->M != M || pre->K != K || pre->KC != KC)) pre = nullptr;
   // Threads only when there is enough work to pay for the fork (about 2 MFLOP), and never nested.
   const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
   if (M <= kSmallM && N >= 2 * NR * nthreads) {
-    sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, B, beta, C, ldc, nthreads);
+    sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, pre, B, beta, C, ldc, nthreads);
     return;
   }
 
@@ -329,10 +361,11 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
           const int kc = std::min(KC, K - pc);
           const float beta_k = pc == 0 ? beta : 1.0f;
           const float* Bslab = Bp + (int64_t)pc * panels * NR;
-          uk.pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, Ap);
+          const float* Ak = pre ? pre->block(ic, pc) : Ap;
+          if (!pre) uk.pack_A(mc, kc, A + (int64_t)ic * rsA + (int64_t)pc * csA, rsA, csA, Ap);
           for (int jp = 0; jp < panels; jp++) {
             const int j = jc + jp * NR;
-            column_of_tiles(uk, mc, std::min(NR, N - j), kc, Ap, Bslab + (int64_t)jp * NR * kc,
+            column_of_tiles(uk, mc, std::min(NR, N - j), kc, Ak, Bslab + (int64_t)jp * NR * kc,
                             C + (int64_t)ic * ldc + j, ldc, alpha, beta_k);
           }
         }

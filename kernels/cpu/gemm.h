@@ -17,6 +17,7 @@
 // the kernel of that ISA whose tiles pad the shape least (6x16 suits M = 6k, 4x24 M = 4k with wide N: ResNet's
 // 64-row GEMMs); gemm_force() pins one kernel for tests and benchmarks.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace cpu {
@@ -63,6 +64,31 @@ struct BWindow {
 };
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
            float* C, int64_t ldc);
+
+// A packed once for a kernel, ahead of many multiplications by it (a convolution's weights at inference): the K
+// blocks sgemm cuts K into, each holding all M rows as MR-tall micro-panels, [K block][panel][kc][MR]. Any run of
+// whole panels of a K block is then contiguous and laid out as pack_A would write it, so the drivers read it in
+// place of packing (at batch 1, ResNet's layer4 GEMMs are only 64 columns wide, and packing its 2.4M weights
+// was a third of their time). gemm_for_rows(M) is the kernel to pack for: the one sgemm picks for wide N.
+struct PackedA {
+  const GemmKernel* uk = nullptr;
+  int M = 0, K = 0, KC = 0;
+  const float* p = nullptr;
+  const float* block(int row0, int k0) const {  // row0 a multiple of MR, k0 a K block's start
+    return p + (int64_t)k0 * ((M + uk->MR - 1) / uk->MR * uk->MR) + (int64_t)row0 * std::min(KC, K - k0);
+  }
+};
+const GemmKernel& gemm_for_rows(int M);
+int64_t packed_a_floats(const GemmKernel& uk, int M, int K);
+PackedA pack_a(const GemmKernel& uk, int M, int K, const float* A, int64_t rs, int64_t cs, float* out);
+PackedA packed_view(const GemmKernel& uk, int M, int K, const float* p);  // what pack_a returned, again
+int gemm_kernel_index(const GemmKernel& uk);
+// sgemm with A packed ahead; `pre` is used when it was packed for the kernel sgemm picks for this M and N, and A
+// (which must still be valid) is packed as usual otherwise.
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
+           const BWindow& B, float beta, float* C, int64_t ldc);
+void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
+           const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc);
 
 // The BLAS-like form: op(A) is A [M,K] (lda = its row stride) or, if ta, the transpose of A stored as [K,M].
 inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B,

@@ -305,6 +305,12 @@ __global__ void leaky_relu_bwd_kernel(int64_t n, float s, const float* x, const 
   GRID_LOOP(i, n) dx[i] += x[i] > 0.0f ? dy[i] : s * dy[i];
 }
 __global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) { GRID_LOOP(i, n) y[i] = a[i] + b[i]; }
+__global__ void epilogue_kernel(int64_t n, const float* residual, bool relu, float* y) {  // y (+ residual) (ReLU)
+  GRID_LOOP(i, n) {
+    const float v = y[i] + (residual ? residual[i] : 0.0f);
+    y[i] = relu && v < 0.0f ? 0.0f : v;
+  }
+}
 __global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) { GRID_LOOP(i, n) y[i] += a * x[i]; }
 __global__ void mse_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) { GRID_LOOP(i, n) dp[i] += k * (p[i] - t[i]); }
 __global__ void l1_bwd_kernel(int64_t n, const float* p, const float* t, float k, float* dp) {
@@ -434,6 +440,14 @@ void leaky_relu_backward(int64_t n, double slope, const float* x, const float* d
   LAUNCH_CHECK();
 }
 void add(int64_t n, const float* a, const float* b, float* y) { add_kernel<<<GRID(n)>>>(n, a, b, y); LAUNCH_CHECK(); }
+void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, const ConvPrep*, const float* b,
+                          const float* residual, bool relu, float* y) {
+  conv2d_forward(g, x, w, b, y);
+  if (!residual && !relu) return;
+  const int64_t n = (int64_t)g.N * g.K * g.P * g.Q;
+  epilogue_kernel<<<GRID(n)>>>(n, residual, relu, y);
+  LAUNCH_CHECK();
+}
 void accumulate(int64_t n, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, 1.0f, x, y); LAUNCH_CHECK(); }
 void axpy(int64_t n, double a, const float* x, float* y) { axpy_kernel<<<GRID(n)>>>(n, (float)a, x, y); LAUNCH_CHECK(); }
 void maxpool_forward(const PoolGeom& g, const float* x, float* y) {

@@ -72,6 +72,19 @@ template <class T> void conv2d_forward(const ConvGeom& g, const T* x, const T* w
           y[(((int64_t)n * g.K + k) * g.P + p) * g.Q + q] = acc;
         }
 }
+// Inference's convolution with its epilogue fused: y = conv(x, w) + b (+ residual) (then ReLU, if relu). prep holds
+// the CPU's prepared weights (kern::conv2d_prepare), which the other backends do not use.
+template <class T>
+void conv2d_forward_fused(const ConvGeom& g, const T* x, const T* w, const ConvPrep* prep, const T* b,
+                          const T* residual, bool relu, T* y) {
+  (void)prep;
+  conv2d_forward(g, x, w, b, y);
+  const int64_t n = (int64_t)g.N * g.K * g.P * g.Q;
+  for (int64_t i = 0; i < n; i++) {
+    T v = y[i] + (residual ? residual[i] : T(0));
+    y[i] = relu && v < 0 ? T(0) : v;
+  }
+}
 // dx += conv^T(dy, w): every output gradient flows back to the inputs its window read.
 template <class T> void conv2d_backward_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
   for (int n = 0; n < g.N; n++)
@@ -412,6 +425,7 @@ template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr,
   namespace cpu { decltype(ref::op<float>) op; }   \
   namespace cudak { decltype(ref::op<float>) op; }
 FAST_VERSIONS(conv2d_forward)
+FAST_VERSIONS(conv2d_forward_fused)
 FAST_VERSIONS(conv2d_backward_input)
 FAST_VERSIONS(conv2d_backward_weight)
 FAST_VERSIONS(depthwise_forward)

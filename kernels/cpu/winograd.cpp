@@ -1,0 +1,280 @@
+// winograd.cpp: 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4, for inference
+// (winograd_tiles.h has the transforms and why they save multiplies). The weights are transformed once, when the
+// network is prepared for inference (kern::conv2d_prepare), into U [a*a][Cp][Kp]; a call then runs
+//
+//   1. stage:  x [N][C][H][W]  ->  xs [N][C/16][Hs][Ws][16]   zero-padded, 16 channels side by side, so that a tile
+//              of 16 channels is a run of 16-float vectors (Cp, Kp: C and K rounded up to 16 with zeros)
+//   2. per chunk of Tc tiles (any images), on one thread, in that thread's cache:
+//        V [a*a][Tc][Cp]  = B^T d B of each tile                          (input_tile)
+//        M [a*a][Tc][Kp]  = V[xi] * U[xi]  for each xi                     (a*a single-threaded sgemm calls)
+//        y                = A^T M A + bias (+ residual) (ReLU) of each tile (output_tile, then scattered to NCHW)
+//
+// Chunks (kChunkTiles) are spread over the threads. The element-wise products of the algorithm are the GEMMs' inner products over channels.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cpu/cpu.h"
+#include "kernels/cpu/winograd_tiles.h"
+
+namespace cpu {
+
+extern const WinogradTiles kWinogradAvx2, kWinogradAvx512;
+static const WinogradTiles kWinogradGeneric = WINOGRAD_TILES("generic");
+
+namespace {
+struct Version { const WinogradTiles* tiles; bool (*supported)(); };
+bool always() { return true; }
+const Version kVersions[] = {{&kWinogradGeneric, always}, {&kWinogradAvx2, cpu_has_avx2_fma},
+                             {&kWinogradAvx512, cpu_has_avx512f}};
+const WinogradTiles*& pinned() {
+  static const WinogradTiles* p = [] {
+    const char* env = std::getenv("PIPNET_WINOGRAD");
+    for (const Version& v : kVersions)
+      if (env && std::strcmp(env, v.tiles->name) == 0 && v.supported()) return v.tiles;
+    return (const WinogradTiles*)nullptr;
+  }();
+  return p;
+}
+const WinogradTiles& active() {
+  if (const WinogradTiles* p = pinned()) return *p;
+  for (int i = 2; i >= 0; i--)
+    if (kVersions[i].supported()) return *kVersions[i].tiles;
+  return kWinogradGeneric;
+}
+int round16(int n) { return (n + 15) / 16 * 16; }
+
+// G for each m: U = G g G^T (g the 3x3 filter), with B^T and A^T of winograd_tiles.h
+const double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+const double kG4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                          {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
+// Tiles per chunk: the GEMMs' M. Measured on one Zen 5 core, sgemm with N = K = 64 runs at 25-30 GFLOP/s for M
+// of 12-36, 105 at 96, 125-130 at 192-256: the packing and the driver's fixed costs must be spread over enough
+// rows. (V and M are then larger than L2, 36 * 192 * 128 floats = 3.5 MB for 64 channels at m = 4, and come
+// from L3; fewer tiles to stay in L2 measured slower.)
+constexpr int64_t kChunkTiles = 192;
+// Below this many tiles in a call, each of the (m+2)^2 GEMMs is too thin to pay: im2col + GEMM instead.
+constexpr int64_t kMinTiles = 32;
+}  // namespace
+
+bool winograd_force(const char* name) {
+  if (!name || std::strcmp(name, "auto") == 0) return pinned() = nullptr, true;
+  for (const Version& v : kVersions)
+    if (std::strcmp(name, v.tiles->name) == 0) {
+      if (!v.supported()) return false;
+      pinned() = v.tiles;
+      return true;
+    }
+  return false;
+}
+const char* winograd_active() { return active().name; }
+
+// Measured with bench_conv --winograd on one Zen 5 core (speed-up over im2col + GEMM, batch 1 / batch 16):
+//   ResNet-18 layer1 (C = 64, 64x64):   F(4x4) 1.79 / 2.02, F(2x2) 1.34 / 1.51
+//   layer2 (C = 128, 32x32):             F(4x4) 2.18 / 2.42, F(2x2) 1.65 / 1.78
+//   layer3 (C = 256, 16x16):             F(4x4) 1.64 / 1.93, F(2x2) 1.77 / -
+//   layer4 (C = 512, 8x8):               F(4x4) 0.59 / 3.31, F(2x2) 1.14 / 2.17
+// F(4x4) where it is fastest at both batch sizes; F(2x2) from 256 channels on, where its error stays at direct
+// convolution's (F(4x4)'s grows with the channels, to about 5e-5 of the values' scale at 256) and its weights take
+// 16 instead of 36 copies of each filter's 9 values. Too few tiles (layer4 at batch 1) run im2col (winograd_worth).
+int winograd_choice(int K, int C) {
+  if (const char* env = std::getenv("PIPNET_WINOGRAD_M")) return std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
+  (void)K;
+  return C <= 128 ? 4 : 2;
+}
+
+bool winograd_worth(const ConvGeom& g, int m) {
+  return (int64_t)g.N * ((g.P + m - 1) / m) * ((g.Q + m - 1) / m) >= kMinTiles;
+}
+
+bool winograd_fits(const ConvGeom& g) { return g.R == 3 && g.S == 3 && g.stride == 1 && g.P > 0 && g.Q > 0; }
+
+int64_t winograd_weight_floats(int m, int K, int C) { return (int64_t)(m + 2) * (m + 2) * round16(C) * round16(K); }
+
+void winograd_weights(int m, const float* w, int K, int C, float* U) {
+  const int a = m + 2, Cp = round16(C), Kp = round16(K);
+  const double(*G)[3] = m == 2 ? kG2 : kG4;
+  std::memset(U, 0, sizeof(float) * winograd_weight_floats(m, K, C));
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < K; k++)
+    for (int c = 0; c < C; c++) {
+      const float* g = w + ((int64_t)k * C + c) * 9;
+      double Gg[6][3];  // G g
+      for (int i = 0; i < a; i++)
+        for (int s = 0; s < 3; s++) Gg[i][s] = G[i][0] * g[s] + G[i][1] * g[3 + s] + G[i][2] * g[6 + s];
+      for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+          U[((int64_t)(i * a + j) * Cp + c) * Kp + k] = (float)(Gg[i][0] * G[j][0] + Gg[i][1] * G[j][1] + Gg[i][2] * G[j][2]);
+    }
+}
+
+// One row of tiles' outputs, rb [m][Kp][Qt], into y's rows p0.. of image n (ih of them inside y),
+// with bias, residual and ReLU: each output row one contiguous, vectorised run (so that y is written a row at a time,
+// not 16 channels of a few floats at once: those lie a plane apart, which at 64x64 is 16 KB, and fight over the
+// same few L1 sets).
+template <bool kResidual, bool kRelu>
+static void write_rows(const ConvGeom& g, const float* rb, int64_t Kp, int64_t Qt, const float* bias, const float* residual,
+                       int n, int p0, int ih, float* y) {
+  for (int k = 0; k < g.K; k++) {
+    const float bk = bias ? bias[k] : 0.0f;
+    for (int i = 0; i < ih; i++) {
+      const int64_t at = (((int64_t)n * g.K + k) * g.P + p0 + i) * g.Q;
+      const float* src = rb + ((int64_t)i * Kp + k) * Qt;
+      float* yr = y + at;
+      const float* rr = kResidual ? residual + at : nullptr;
+#pragma omp simd
+      for (int q = 0; q < g.Q; q++) {
+        float v = src[q] + bk;
+        if constexpr (kResidual) v += rr[q];
+        if constexpr (kRelu) v = v > 0.0f ? v : 0.0f;
+        yr[q] = v;
+      }
+    }
+  }
+}
+static void write_tile_row(const ConvGeom& g, const float* rb, int64_t Kp, int64_t Qt, const float* bias, const float* residual,
+                           bool relu, int n, int p0, int ih, float* y) {
+  if (residual) {
+    if (relu) write_rows<true, true>(g, rb, Kp, Qt, bias, residual, n, p0, ih, y);
+    else write_rows<true, false>(g, rb, Kp, Qt, bias, residual, n, p0, ih, y);
+  } else {
+    if (relu) write_rows<false, true>(g, rb, Kp, Qt, bias, residual, n, p0, ih, y);
+    else write_rows<false, false>(g, rb, Kp, Qt, bias, residual, n, p0, ih, y);
+  }
+}
+
+namespace {
+// Everything one call needs to know, and the three steps of a chunk (a run of whole tile rows: row r is image
+// r / TH's tile row r % TH). Each step takes a sub-range, so that a chunk can be done by one thread or split.
+struct Winograd {
+  const ConvGeom& g;
+  int m, a, A2, Cp, Kp, CB, KB, TH, TW, Hs, Ws;
+  int64_t plane, Qt;
+  void (*in_tile)(const float*, int64_t, float*, int64_t);
+  void (*out_tile)(const float*, int64_t, float*);
+  const float *xs, *U, *bias, *residual;
+  bool relu;
+  float* y;
+
+  Winograd(const ConvGeom& g_, int m_) : g(g_), m(m_), a(m_ + 2), A2(a * a), Cp(round16(g.C)), Kp(round16(g.K)),
+      CB(Cp / 16), KB(Kp / 16), TH((g.P + m - 1) / m), TW((g.Q + m - 1) / m), Hs(TH * m + 2), Ws(TW * m + 2),
+      plane((int64_t)Hs * Ws * 16), Qt((int64_t)TW * m) {}
+
+  // step 0, per (image, channel block): x -> xs [N][CB][Hs][Ws][16], zero-padded; 16 channel rows read in step,
+  // each sequentially, into one contiguous run of 16-float columns
+  void stage(const float* x, int64_t nb, float* xs_out) const {
+    const int n = (int)(nb / CB), cb = (int)(nb % CB), nl = std::min(16, g.C - cb * 16);
+    const int64_t HW = (int64_t)g.H * g.W;
+    float* o = xs_out + nb * plane;
+    std::memset(o, 0, sizeof(float) * plane);
+    const float* xr[16];
+    for (int l = 0; l < 16; l++) xr[l] = x + ((int64_t)n * g.C + cb * 16 + std::min(l, nl - 1)) * HW;
+    for (int h = 0; h < g.H; h++) {
+      float* row = o + ((int64_t)(h + g.pad) * Ws + g.pad) * 16;
+      const int64_t off = (int64_t)h * g.W;
+      if (nl == 16)
+        for (int w = 0; w < g.W; w++)
+          for (int l = 0; l < 16; l++) row[w * 16 + l] = xr[l][off + w];
+      else
+        for (int w = 0; w < g.W; w++)
+          for (int l = 0; l < nl; l++) row[w * 16 + l] = xr[l][off + w];
+    }
+  }
+  // step 1: tiles [t0, t1) of the chunk starting at tile row r0 -> V [A2][Tc][Cp]
+  void transform_in(int64_t r0, int64_t t0, int64_t t1, float* V, int64_t Tc) const {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t r = r0 + t / TW;
+      const int n = (int)(r / TH), ty = (int)(r % TH), tx = (int)(t % TW);
+      for (int cb = 0; cb < CB; cb++)
+        in_tile(xs + ((int64_t)n * CB + cb) * plane + ((int64_t)ty * m * Ws + tx * m) * 16, (int64_t)Ws * 16,
+                V + t * Cp + cb * 16, Tc * Cp);
+    }
+  }
+  // step 2: M[xi] = V[xi] U[xi] for xi in [x0, x1), tc tiles
+  void multiply(int x0, int x1, const float* V, float* M, int64_t Tc, int64_t tc) const {
+    for (int xi = x0; xi < x1; xi++)
+      sgemm(false, false, (int)tc, Kp, Cp, 1.0f, V + xi * Tc * Cp, Cp, U + (int64_t)xi * Cp * Kp, Kp, 0.0f,
+            M + xi * Tc * Kp, Kp);
+  }
+  // step 3: tile rows [rr0, rr1) of the chunk: M -> y. rb [m][Kp][Qt] and out [m*m][16] are the thread's.
+  void transform_out(int64_t r0, int64_t rr0, int64_t rr1, const float* M, int64_t Tc, float* rb, float* out) const {
+    for (int64_t rr = rr0; rr < rr1; rr++) {
+      const int64_t r = r0 + rr;
+      for (int tx = 0; tx < TW; tx++) {
+        const int64_t t = rr * TW + tx;
+        for (int kb = 0; kb < KB; kb++) {
+          out_tile(M + t * Kp + kb * 16, Tc * Kp, out);
+          for (int i = 0; i < m; i++)  // out [i][j][16 channels] -> rb [i][channel][tx*m + j]
+            for (int l = 0; l < 16; l++) {
+              float* dst = rb + ((int64_t)i * Kp + kb * 16 + l) * Qt + tx * m;
+              for (int j = 0; j < m; j++) dst[j] = out[(i * m + j) * 16 + l];
+            }
+        }
+      }
+      const int ty = (int)(r % TH);
+      write_tile_row(g, rb, Kp, Qt, bias, residual, relu, (int)(r / TH), ty * m, std::min(m, g.P - ty * m), y);
+    }
+  }
+  int64_t out_scratch() const { return (int64_t)m * Kp * Qt + (int64_t)m * m * 16; }
+};
+}  // namespace
+
+void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const float* bias,
+                     const float* residual, bool relu, float* y) {
+  Winograd w(g, m);
+  const WinogradTiles& wt = active();
+  w.in_tile = m == 2 ? wt.input2 : wt.input4;
+  w.out_tile = m == 2 ? wt.output2 : wt.output4;
+  w.U = U, w.bias = bias, w.residual = residual, w.relu = relu, w.y = y;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t rows = (int64_t)g.N * w.TH, nbs = (int64_t)g.N * w.CB;
+
+  Workspace staged(nbs * w.plane);
+  w.xs = staged.p;
+#pragma omp parallel for schedule(static) num_threads(threads) if (nbs > 1)
+  for (int64_t nb = 0; nb < nbs; nb++) w.stage(x, nb, staged.p);
+
+  // Chunks of about kChunkTiles tiles, one per thread at a time. When that would leave a thread fewer than half
+  // of them (batch 1, small images), the whole call is one chunk instead, each step split over the threads.
+  int64_t rows_per = (kChunkTiles + w.TW - 1) / w.TW;
+  const bool split = threads > 1 && (rows + threads - 1) / threads * w.TW < kChunkTiles / 2;
+  rows_per = split ? rows : std::min(rows_per, std::max<int64_t>(1, (rows + threads - 1) / threads));
+  const int64_t Tc = rows_per * w.TW, chunks = (rows + rows_per - 1) / rows_per;
+  const int64_t vfloats = w.A2 * Tc * w.Cp, mfloats = w.A2 * Tc * w.Kp;
+  if (split) {
+    Workspace vm(vfloats + mfloats), outs(threads * w.out_scratch());
+    float *V = vm.p, *M = vm.p + vfloats;
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      auto share = [&](int64_t n, int64_t& lo, int64_t& hi) { lo = n * t / threads, hi = n * (t + 1) / threads; };
+      int64_t lo, hi;
+      share(Tc, lo, hi);
+      w.transform_in(0, lo, hi, V, Tc);
+#pragma omp barrier
+      share(w.A2, lo, hi);
+      w.multiply((int)lo, (int)hi, V, M, Tc, Tc);
+#pragma omp barrier
+      share(rows, lo, hi);
+      float* rb = outs.p + t * w.out_scratch();
+      w.transform_out(0, lo, hi, M, Tc, rb, rb + (int64_t)m * w.Kp * w.Qt);
+    }
+    return;
+  }
+  const int64_t per_thread = vfloats + mfloats + w.out_scratch();
+  Workspace scratch(threads * per_thread);
+#pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
+  for (int64_t ch = 0; ch < chunks; ch++) {
+    float* V = scratch.p + (int64_t)omp_get_thread_num() * per_thread;
+    float *M = V + vfloats, *rb = M + mfloats;
+    const int64_t r0 = ch * rows_per, nr = std::min(rows_per, rows - r0), tc = nr * w.TW;
+    w.transform_in(r0, 0, tc, V, Tc);
+    w.multiply(0, w.A2, V, M, Tc, tc);
+    w.transform_out(r0, 0, nr, M, Tc, rb, rb + (int64_t)m * w.Kp * w.Qt);
+  }
+}
+
+}  // namespace cpu

@@ -1,0 +1,146 @@
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) (kernels/cpu/winograd.cpp) and the fused inference convolution
+// (kern::conv2d_forward_fused) against the direct convolution in double, on odd shapes: sizes that are not
+// multiples of the tile, channel counts that are not multiples of 16, pads 0-2, batches that split tile chunks
+// across images, with and without bias, residual and ReLU; for each build of the tile transforms.
+#include <catch2/catch.hpp>
+#include <omp.h>
+
+#include <algorithm>
+
+#include <cmath>
+#include <tuple>
+
+#include "autograd/ops.h"
+#include "pipnet/pipnet.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/dispatch.h"
+#include "tests/test_util.h"
+
+namespace {
+
+// Float error of the transforms grows with the reduction length (9 C terms) and, for F(4x4), with the size of its
+// constants (up to 8 in A, 5 in B, 1/24 in G): the tolerance per element is atol * sqrt(9 C), against values of
+// order sqrt(9 C) / 3. Measured worst: F(2x2) 4.3e-7 * sqrt(9 C), about 1e-6 of the values' scale, as direct
+// convolution; F(4x4) 1.2e-5 * sqrt(9 C), about 4e-5 of the scale (the known price of its larger constants).
+double winograd_atol(int m) { return m == 2 ? 1e-6 : 2e-5; }
+
+void fused_case(const ConvGeom& g, int m, uint64_t seed, bool bias, bool residual, bool relu) {
+  Tensor x = random_tensor({g.N, g.C, g.H, g.W}, seed), w = random_tensor({g.K, g.C, 3, 3}, seed + 1);
+  Tensor b = random_tensor({g.K}, seed + 2), r = random_tensor({g.N, g.K, g.P, g.Q}, seed + 3);
+  Tensor u = Tensor::empty({(m + 2) * (m + 2), cpu::winograd_weight_floats(m, g.K, g.C) / ((m + 2) * (m + 2))});
+  cpu::winograd_weights(m, w.data<float>(), g.K, g.C, u.data<float>());
+  Tensor y = Tensor::full({g.N, g.K, g.P, g.Q}, NAN);  // every element must be written
+  cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), bias ? b.data<float>() : nullptr,
+                       residual ? r.data<float>() : nullptr, relu, y.data<float>());
+  Tensor yd = Tensor::empty({g.N, g.K, g.P, g.Q}, DType::F64);
+  Tensor xd = x.to(DType::F64), wd = w.to(DType::F64), bd = b.to(DType::F64), rd = r.to(DType::F64);
+  ref::conv2d_forward_fused<double>(g, xd.data<double>(), wd.data<double>(), nullptr,
+                                    bias ? bd.data<double>() : nullptr, residual ? rd.data<double>() : nullptr, relu,
+                                    yd.data<double>());
+  check_close("winograd", y, yd, winograd_atol(m) * std::sqrt(9.0 * g.C), 1e-6);
+}
+
+void winograd_sweep(const char* version) {
+  if (!cpu::winograd_force(version)) SKIP_TEST(std::string("this CPU lacks the ") + version + " Winograd build");
+  REQUIRE(std::string(cpu::winograd_active()) == version);
+  uint64_t seed = 5000;
+  int cases = 0;
+  for (int m : {2, 4})
+    for (auto [N, C, K] : {std::tuple{1, 1, 1}, {1, 3, 5}, {2, 16, 16}, {1, 17, 33}, {3, 20, 7}})
+      for (auto [H, W] : {std::pair{1, 1}, {3, 3}, {4, 5}, {7, 13}, {13, 6}, {9, 9}})
+        for (int pad : {0, 1, 2}) {
+          ConvGeom g = ConvGeom::make(N, C, H, W, K, 3, 3, 1, pad);
+          if (g.P <= 0 || g.Q <= 0) continue;
+          INFO(version << " F(" << m << "x" << m << ",3x3) N=" << N << " C=" << C << " K=" << K << " H=" << H
+                       << " W=" << W << " pad=" << pad << " seed=" << seed);
+          fused_case(g, m, seed, seed % 2 == 0, seed % 3 == 0, seed % 5 < 3);
+          seed += 4;
+          cases++;
+        }
+  // ResNet-like layers, on every thread count up to 2: one chunk split over the threads (small), many chunks of
+  // whole tile rows (large: the last chunk short, chunks that cross from one image into the next)
+  const int threads = omp_get_max_threads();
+  for (int t = 1; t <= std::max(2, threads); t++) {
+    omp_set_num_threads(t);
+    for (int m : {2, 4})
+      for (auto [N, C, H] : {std::tuple{1, 64, 32}, {2, 64, 19}, {3, 128, 8}, {3, 16, 61}, {2, 24, 130}}) {
+        ConvGeom g = ConvGeom::make(N, C, H, H, C, 3, 3, 1, 1);
+        INFO(version << " F(" << m << "x" << m << ",3x3) N=" << N << " C=K=" << C << " H=W=" << H << " threads " << t);
+        fused_case(g, m, seed, true, true, true);
+        seed += 4;
+        cases++;
+      }
+  }
+  omp_set_num_threads(threads);
+  CHECK(cases > 150);
+  cpu::winograd_force("auto");
+}
+
+}  // namespace
+
+TEST_CASE("winograd, generic build: F(2x2) and F(4x4) match the direct convolution", "[kernels]") {
+  winograd_sweep("generic");
+}
+TEST_CASE("winograd, avx2 build: F(2x2) and F(4x4) match the direct convolution", "[kernels]") {
+  winograd_sweep("avx2");
+}
+TEST_CASE("winograd, avx512 build: F(2x2) and F(4x4) match the direct convolution", "[kernels]") {
+  winograd_sweep("avx512");
+}
+
+TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + add + relu, every backend", "[kernels]") {
+  CHECK_FALSE(cpu::winograd_force("sse9"));
+  uint64_t seed = 7000;
+  for (auto [N, C, H, W, K, k, stride, pad] :
+       {std::tuple{2, 5, 9, 7, 6, 3, 1, 1}, {1, 8, 6, 6, 4, 1, 1, 0}, {2, 3, 11, 10, 5, 3, 2, 1}, {1, 4, 7, 7, 3, 7, 2, 3}})
+    for (bool relu : {false, true}) {
+      INFO("N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k << " stride=" << stride
+                << " relu=" << relu);
+      ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
+      Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1);
+      Tensor b = random_tensor({K}, seed + 2), r = random_tensor({N, K, g.P, g.Q}, seed + 3);
+      seed += 4;
+      // the reference: the unfused ops
+      Tensor want = ag::add(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad), r.to(DType::F64));
+      if (relu) want = ag::relu(want);
+      const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
+      CHECK(u.wino.defined() == (k == 3 && stride == 1));  // only 3x3 stride 1 (at these small widths: m = 4)
+      CHECK(u.packed.defined());
+      for (const kern::ConvPrepared* prepared : {(const kern::ConvPrepared*)nullptr, &u}) {
+        Tensor y = Tensor::empty({N, K, g.P, g.Q});
+        kern::conv2d_forward_fused(g, x, w, prepared, &b, &r, relu, y);
+        check_close(prepared ? "fused, prepared" : "fused, im2col", y, want, 1e-5, 1e-5);
+      }
+      Tensor yd = Tensor::empty({N, K, g.P, g.Q}, DType::F64);  // the reference backend ignores the preparation
+      const Tensor wd = w.to(DType::F64), bd = b.to(DType::F64), rd = r.to(DType::F64);
+      kern::conv2d_forward_fused(g, x.to(DType::F64), wd, nullptr, &bd, &rd, relu, yd);
+      check_close("fused, reference", yd, want, 1e-12, 1e-12);
+    }
+}
+
+// The whole inference path: a PIP Net whose BatchNorms are folded runs every 3x3 stride-1 convolution through
+// Winograd (F(4x4) up to 128 channels, F(2x2) above) and every convolution with its bias, shortcut and ReLU
+// fused; its five maps must equal the unfolded network's, which runs the plain ops.
+TEST_CASE("folded PIP Net (Winograd, fused epilogues, packed weights) equals the unfolded one", "[kernels]") {
+  for (auto [bb, width, batch] : {std::tuple{"resnet18", 32, 2}, {"resnet50", 16, 1}}) {
+    INFO(bb << " width " << width << " batch " << batch);
+    Rng rng(11);
+    PIPNet net(PipConfig{bb, width, 7, 4, 128, 32}, rng);
+    for (auto& [n, t] : net.named_buffers()) {  // running statistics away from the identity
+      if (n.find("running_mean") != std::string::npos) init_uniform(t, rng, -0.2, 0.2);
+      if (n.find("running_var") != std::string::npos) init_uniform(t, rng, 0.5, 2.0);
+    }
+    net.eval();
+    ag::NoGradGuard ng;
+    Tensor x = random_tensor({batch, 3, 128, 128}, 12);
+    const PipOutput before = net.run(x);
+    net.fold_batchnorms();
+    const PipOutput after = net.run(x);
+    // F(4x4)'s float error (test above) through the depth of the network: 1e-4 of the maps' scale
+    double scale = 0;
+    for (float v : before.cls.to_vector()) scale = std::max(scale, (double)std::fabs(v));
+    check_close("cls", after.cls, before.cls, 1e-4 * scale, 1e-4);
+    check_close("x", after.x, before.x, 1e-4 * scale, 1e-4);
+    check_close("nb_y", after.nb_y, before.nb_y, 1e-4 * scale, 1e-4);
+  }
+}
