@@ -95,19 +95,19 @@ void augment(Image& im, std::vector<float>& lms, const std::vector<int>& flip_ta
                 strf("augment: max_shift %g / max_angle %g; expected finite values, |max_shift| <= 1e6", cfg.max_shift,
                      cfg.max_angle));
   const double k = im.w / 256.0;  // the repo's pixel constants are for 256x256 crops
-  if (cfg.translate && rng.uniform() > 0.5) {
+  if (cfg.p_translate > 0 && rng.uniform() > 1 - cfg.p_translate) {
     const int dx = (int)std::trunc((rng.uniform() - 0.5) * 2 * cfg.max_shift * k);
     const int dy = (int)std::trunc((rng.uniform() - 0.5) * 2 * cfg.max_shift * k);
     aug_translate(im, lms, dx, dy);
   }
-  if (cfg.occlude && rng.uniform() > 0.5) {
+  if (cfg.p_occlude > 0 && rng.uniform() > 1 - cfg.p_occlude) {
     const int oh = (int)(0.4 * im.h * rng.uniform()), ow = (int)(0.4 * im.w * rng.uniform());
     const int x0 = (int)((im.w - ow - 10 * k) * rng.uniform()), y0 = (int)((im.h - oh - 10 * k) * rng.uniform());
     const uint8_t rgb[3] = {(uint8_t)(255 * rng.uniform()), (uint8_t)(255 * rng.uniform()), (uint8_t)(255 * rng.uniform())};
     aug_occlude(im, x0, y0, ow, oh, rgb);
   }
-  if (cfg.flip && !flip_table.empty() && rng.uniform() > 0.5) aug_flip(im, lms, flip_table);
-  if (cfg.rotate && rng.uniform() > 0.5) aug_rotate(im, lms, rng.uniform(-cfg.max_angle, cfg.max_angle));
-  if (cfg.blur && rng.uniform() > 0.7) aug_blur(im, 5 * rng.uniform() * k);
-  if (cfg.grayscale && rng.uniform() < 0.2) aug_grayscale(im);
+  if (cfg.p_flip > 0 && !flip_table.empty() && rng.uniform() > 1 - cfg.p_flip) aug_flip(im, lms, flip_table);
+  if (cfg.p_rotate > 0 && rng.uniform() > 1 - cfg.p_rotate) aug_rotate(im, lms, rng.uniform(-cfg.max_angle, cfg.max_angle));
+  if (cfg.p_blur > 0 && rng.uniform() > 1 - cfg.p_blur) aug_blur(im, 5 * rng.uniform() * k);
+  if (cfg.p_gray > 0 && rng.uniform() < cfg.p_gray) aug_grayscale(im);
 }

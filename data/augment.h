@@ -14,8 +14,10 @@
 #include "data/image.h"
 #include "tensor/rng.h"
 
+// Each op's probability (0 turns it off and draws nothing); the repo's thresholds are U > 1 - p (so p = 0.5 and 0.3
+// are exactly its U > 0.5 and U > 0.7) and, for grayscale, U < p.
 struct AugmentConfig {
-  bool translate = true, occlude = true, flip = true, rotate = true, blur = true, grayscale = true;
+  double p_translate = 0.5, p_occlude = 0.5, p_flip = 0.5, p_rotate = 0.5, p_blur = 0.3, p_gray = 0.2;
   double max_shift = 30;     // in 256-pixel units, as the repo (scaled to the crop size)
   double max_angle = 30;     // degrees
 };

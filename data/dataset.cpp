@@ -252,7 +252,8 @@ std::vector<FaceRecord> read_wflw(std::istream& f, const std::string& list, cons
   return out;
 }
 
-Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size) {
+Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, CropScale scales, int size) {
+  const float scale = scales.landmark_box;
   Crop c;
   if (rule == CropRule::None) {
     c.image = (im.w == size && im.h == size) ? im : resize_bilinear(im, size, size);
@@ -262,6 +263,8 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
   }
   CHECK_OR_FAIL(rule != CropRule::LandmarkBox || !r.pts.empty(), r.image + ": the landmark-box crop needs landmarks");
   CHECK_OR_FAIL(std::isfinite(scale) && scale > 0 && scale <= 100, strf("crop_face: scale %g; expected (0, 100]", scale));
+  CHECK_OR_FAIL(std::isfinite(scales.box) && scales.box > 0 && scales.box <= 100,
+                strf("crop_face: box scale %g; expected (0, 100]", scales.box));
   const int W = im.w, H = im.h, N = r.n_points();
   // Points and box far outside the image are bad labels, and would overflow the int pixel rectangle below.
   const std::string who = (r.label.empty() ? r.image : r.label) + " (image " + r.image + ")";
@@ -303,6 +306,9 @@ Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale,
     if (rule == CropRule::WFLW) {
       const double bw = xmax - xmin, bh = ymax - ymin;
       xmin -= 0.1 * bw; xmax += 0.1 * bw; ymin -= 0.1 * bh; ymax += 0.1 * bh;
+    } else if (scales.box != 1.0f) {  // a given box enlarged about its centre (the seed paper's COFW x1.5)
+      const double g = (scales.box - 1) / 2, bw = xmax - xmin, bh = ymax - ymin;
+      xmin -= g * bw; xmax += g * bw; ymin -= g * bh; ymax += g * bh;
     }
     xmin = std::max(xmin, 0.0); ymin = std::max(ymin, 0.0);
     xmax = std::min(xmax, (double)W - 1); ymax = std::min(ymax, (double)H - 1);

@@ -55,12 +55,20 @@ enum class CropRule {
   WFLW,         // the given rectangle grown 10% per side (x1.2), float width
   Box,          // COFW / AFLW: the given box as it is (also unlabelled faces with a box: no landmarks needed)
 };
+// How much a crop rule enlarges the face's box: the 300W landmark box by `landmark_box` (1.1 repo, 1.3 seed paper);
+// a given box (COFW, AFLW) by `box` about its centre (1.0 repo: as given; 1.5 the seed paper's COFW). A plain float
+// is the landmark-box scale with boxes as given.
+struct CropScale {
+  float landmark_box = 1.1f, box = 1.0f;
+  CropScale() = default;
+  CropScale(float lb, float b = 1.0f) : landmark_box(lb), box(b) {}  // NOLINT: implicit from a float on purpose
+};
 struct Crop {
   Image image;             // size x size
   std::vector<float> lms;  // normalised to the crop, not clipped
   double x0 = 0, y0 = 0, w = 1, h = 1;  // the normalised frame in image pixels: x = x0 + u * w, y = y0 + v * h
 };
-Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, float scale, int size);
+Crop crop_face(const Image& im, const FaceRecord& r, CropRule rule, CropScale scales, int size);
 
 // WFLW's 98 points as the 300W 68 (spec §2.5, the GSSL test set): jaw every second point, brows' lower and upper
 // rims averaged in y, nose and mouth copied, eyes from weighted pairs. The repo's eye weights 0.666/0.333 sum to

@@ -5,7 +5,7 @@
 
 #include "data/synth.h"
 
-SampleSource records_source(std::vector<FaceRecord> records, CropRule rule, float scale, int size) {
+SampleSource records_source(std::vector<FaceRecord> records, CropRule rule, CropScale scale, int size) {
   auto recs = std::make_shared<std::vector<FaceRecord>>(std::move(records));
   return [recs, rule, scale, size](int64_t i) {
     const FaceRecord& r = (*recs)[i];

@@ -23,7 +23,7 @@
 
 // One training sample before augmentation: a size x size crop and its normalised landmarks.
 using SampleSource = std::function<Crop(int64_t index)>;
-SampleSource records_source(std::vector<FaceRecord> records, CropRule rule, float scale, int size);
+SampleSource records_source(std::vector<FaceRecord> records, CropRule rule, CropScale scale, int size);
 SampleSource synth_source(uint64_t seed, int size);
 
 struct Batch {

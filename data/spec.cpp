@@ -19,7 +19,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 // Normalised landmarks of a raw record without decoding the image (only its size is read).
-std::vector<float> normalized_labels(const FaceRecord& r, CropRule rule, float scale) {
+std::vector<float> normalized_labels(const FaceRecord& r, CropRule rule, CropScale scale) {
   if (r.normalized) return r.pts;
   int w, h, c;
   if (!stbi_info(r.image.c_str(), &w, &h, &c)) throw Error(r.image + ": cannot read image (" + stbi_failure_reason() + ")");
@@ -63,7 +63,7 @@ Dataset join(std::vector<Dataset> parts, const std::string& spec) {
 }
 
 // A spec without '+'.
-Dataset open_one(const std::string& spec, int input, float crop_scale, uint64_t seed) {
+Dataset open_one(const std::string& spec, int input, CropScale crop_scale, uint64_t seed) {
   Dataset d;
   std::vector<std::string> f = split(spec, ':');
   if (f.empty()) throw Error(std::string("empty data specification: expected ") + kSpecs);
@@ -125,7 +125,7 @@ Dataset open_one(const std::string& spec, int input, float crop_scale, uint64_t 
   return d;
 }
 
-Dataset open_one_unlabelled(const std::string& spec, int input, float crop_scale, uint64_t seed) {
+Dataset open_one_unlabelled(const std::string& spec, int input, CropScale crop_scale, uint64_t seed) {
   std::vector<std::string> f = split(spec, ':');
   Dataset d;
   if (!f.empty() && f[0] == "boxes" && f.size() == 3) {
@@ -155,7 +155,7 @@ Dataset open_one_unlabelled(const std::string& spec, int input, float crop_scale
 
 }  // namespace
 
-Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint64_t seed) {
+Dataset open_dataset(const std::string& spec, int input, CropScale crop_scale, uint64_t seed) {
   if (spec.find('+') == std::string::npos) return open_one(spec, input, crop_scale, seed);
   std::vector<Dataset> parts;
   for (const std::string& s : split(spec, '+')) {
@@ -165,7 +165,7 @@ Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint6
   return join(std::move(parts), spec);
 }
 
-Dataset open_unlabelled(const std::string& spec, int input, float crop_scale, uint64_t seed) {
+Dataset open_unlabelled(const std::string& spec, int input, CropScale crop_scale, uint64_t seed) {
   std::vector<Dataset> parts;
   for (const std::string& s : split(spec, '+')) {
     if (s.empty()) throw Error("unlabelled data '" + spec + "': an empty part between '+' signs");

@@ -30,6 +30,6 @@ struct Dataset {
 };
 
 // `seed` picks the synthetic faces; `input` is the crop size; `crop_scale` the 300W box enlargement.
-Dataset open_dataset(const std::string& spec, int input, float crop_scale, uint64_t seed);
+Dataset open_dataset(const std::string& spec, int input, CropScale crop_scale, uint64_t seed);
 // Faces without labels: crops only (their Crop::lms are empty). Error when the set is empty or the spec unknown.
-Dataset open_unlabelled(const std::string& spec, int input, float crop_scale, uint64_t seed);
+Dataset open_unlabelled(const std::string& spec, int input, CropScale crop_scale, uint64_t seed);

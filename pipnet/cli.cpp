@@ -216,7 +216,7 @@ int cmd_test(int argc, char** argv) {
   std::vector<Dataset> data;
   for (auto& [name, spec] : sets) {
     if (spec.empty()) usage_error("test: the run has no test data; give --data SPEC");
-    data.push_back(open_dataset(spec, run.cfg.model.input_size, run.cfg.data.crop_scale, run.cfg.run.seed));
+    data.push_back(open_dataset(spec, run.cfg.model.input_size, run.cfg.data.scales(), run.cfg.run.seed));
     if (data.back().n_points != run.meanface.N)
       throw Error(strf("%s has %d points, the model %d", spec.c_str(), data.back().n_points, run.meanface.N));
   }
@@ -324,7 +324,7 @@ int cmd_demo(int argc, char** argv) {
   std::printf("pipnet demo: training for about %.1f minutes on synthetic faces (%s)\n", minutes, cfg.run.out.c_str());
   train(cfg, false);
   LoadedRun run = load_run(cfg.run.out);
-  Dataset test = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
+  Dataset test = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.scales(), cfg.run.seed);
   TestReport r = run_test(*run.net, run.nbr, test, cfg.recipe.batch);
   print_report(r);
   write_file_atomic(out + "/scores.json", report_json(r, cfg.data.test_data));

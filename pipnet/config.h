@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "data/augment.h"
+#include "data/dataset.h"
 #include "pipnet/pip.h"
 
 struct Recipe {                      // the official pip_32_16_60_r18_l2_l1_10_1_nb10
@@ -29,7 +31,10 @@ struct DataConfig {
   std::string meanface = "auto";     // auto: the mean of the training landmarks
   std::string flip_table;            // file; empty: the built-in table for the point count
   float crop_scale = 1.1f;           // 300W landmark-box enlargement (1.1 repo, 1.3 seed/GSSL)
-  bool augment = true;
+  float box_scale = 1.0f;            // COFW/AFLW given-box enlargement (1.0 repo, 1.5 the seed paper's COFW)
+  bool augment = true;               // off: none of the six below
+  AugmentConfig aug;                 // each augmentation's probability (0: off) and ranges
+  CropScale scales() const { return {crop_scale, box_scale}; }
 };
 
 struct RunConfig {

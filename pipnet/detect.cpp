@@ -128,7 +128,7 @@ int cmd_detect(int argc, char** argv) {
         // NME in pixels: mean landmark error over the outer-eye-corner distance, from the detected crop and from
         // the ground-truth crop (the training crop rule, its frame mapped back to pixels).
         const double io = std::hypot(p[72] - p[90], p[73] - p[91]);
-        const Crop gc = crop_face(im, recs[i], CropRule::LandmarkBox, run->cfg.data.crop_scale, run->cfg.model.input_size);
+        const Crop gc = crop_face(im, recs[i], CropRule::LandmarkBox, run->cfg.data.scales(), run->cfg.model.input_size);
         const Landmarks L = (*lm)(gc.image);
         double ed = 0, eg = 0;
         for (size_t k = 0; k < p.size(); k += 2) {

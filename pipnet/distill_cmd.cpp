@@ -115,7 +115,7 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
                  const std::string& unlabelled_spec, const DistillSettings& ds, const TrainConfig& cfg, const DieAt& die) {
   LoadedRun t = load_run(prev);
   const int S = t.cfg.model.input_size;
-  Dataset u = open_unlabelled(unlabelled_spec, S, cfg.data.crop_scale, cfg.run.seed);
+  Dataset u = open_unlabelled(unlabelled_spec, S, cfg.data.scales(), cfg.run.seed);
   const std::vector<View> views =
       make_views(ds.kv.at("transform"), parse_ints_list(ds.kv.at("shifts")), parse_doubles(ds.kv.at("angles"), "angles", 0, 180),
                  ds.kv.at("include_identity") == "on", S);
@@ -162,7 +162,7 @@ void label_round(const std::string& prev, const std::string& dir, const std::str
       FaceRecord rec;
       rec.image = image;
       rec.pts = px;
-      crop_face(probe, rec, CropRule::LandmarkBox, cfg.data.crop_scale, 8);
+      crop_face(probe, rec, CropRule::LandmarkBox, cfg.data.scales(), 8);
     } catch (const Error&) {
       croppable = false;
     }
@@ -211,7 +211,7 @@ void results(const std::string& out, int rounds, const TrainConfig& cfg, int64_t
   for (int r = 0; r <= rounds; r++) {
     const std::string dir = out + strf("/round%d", r);
     LoadedRun run = load_run(dir);
-    Dataset test = open_dataset(cfg.data.test_data, run.cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
+    Dataset test = open_dataset(cfg.data.test_data, run.cfg.model.input_size, cfg.data.scales(), cfg.run.seed);
     const TestReport rep = run_test(*run.net, run.nbr, test, cfg.recipe.batch);
     const int64_t faces = n_labelled + (r > 0 ? n_unlabelled : 0);
     std::printf("%-6d %12lld %8.3f %9.2f %9.4f\n", r, (long long)faces, 100 * rep.merged.mean_nme, 100 * rep.merged.fr, rep.merged.auc);
@@ -324,7 +324,7 @@ int cmd_distill(int argc, char** argv) {
   const int S = cfg.model.input_size;
   if (fraction > 0) {
     if (!(resume && path_exists(out + "/labelled.txt") && path_exists(out + "/unlabelled.txt"))) {
-      Dataset all = open_dataset(cfg.data.data, S, cfg.data.crop_scale, cfg.run.seed);
+      Dataset all = open_dataset(cfg.data.data, S, cfg.data.scales(), cfg.run.seed);
       std::vector<std::string> names;
       for (auto& r : all.records) {
         if (r.label.size() < 4 || r.label.substr(r.label.size() - 4) != ".pts")
@@ -343,8 +343,8 @@ int cmd_distill(int argc, char** argv) {
   }
   int64_t n_labelled = 0, n_unlabelled = 0;
   if (labelled_list.empty()) {
-    n_labelled = open_dataset(labelled, S, cfg.data.crop_scale, cfg.run.seed).size;
-    n_unlabelled = open_unlabelled(unlabelled, S, cfg.data.crop_scale, cfg.run.seed).size;
+    n_labelled = open_dataset(labelled, S, cfg.data.scales(), cfg.run.seed).size;
+    n_unlabelled = open_unlabelled(unlabelled, S, cfg.data.scales(), cfg.run.seed).size;
   } else {
     n_labelled = std::count(labelled_list.begin(), labelled_list.end(), '\n');
     n_unlabelled = std::count(unlabelled_list.begin(), unlabelled_list.end(), '\n');

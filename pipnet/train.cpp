@@ -33,10 +33,10 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
   if (resume && !path_exists(ckpt)) throw Error(ckpt + ": nothing to resume");
   const Device dev = device_of(cfg.run.device);
   if (dev != Device::CPU) dist::use_nccl();  // before the first CUDA allocation: it picks this rank's GPU
-  Dataset train_set = open_dataset(cfg.data.data, cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
+  Dataset train_set = open_dataset(cfg.data.data, cfg.model.input_size, cfg.data.scales(), cfg.run.seed);
   Dataset test_set;
   if (!cfg.data.test_data.empty())
-    test_set = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.crop_scale, cfg.run.seed);
+    test_set = open_dataset(cfg.data.test_data, cfg.model.input_size, cfg.data.scales(), cfg.run.seed);
   const int N = train_set.n_points;
   if (test_set.size && test_set.n_points != N)
     throw Error(strf("test data has %d points, the training data %d", test_set.n_points, N));
@@ -69,6 +69,7 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
   lc.rank = dist::rank();
   lc.ranks = R;
   lc.augment = cfg.data.augment;
+  lc.aug = cfg.data.aug;
   lc.flip_table = cfg.data.flip_table.empty() ? flip_table(N) : read_flip_table(cfg.data.flip_table, N);
   Loader loader(train_set.source, train_set.size, cfg.model.input_size, lc);
   const int64_t per_epoch = cfg.run.max_batches > 0 ? std::min(cfg.run.max_batches, loader.batches_per_epoch())

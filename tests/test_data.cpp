@@ -108,6 +108,50 @@ TEST_CASE("crop rules: the 300W landmark box x1.1 and the WFLW rectangle on hand
   c = crop_face(im, wr, CropRule::WFLW, 1.0f, 32);
   CHECK(c.lms[0] == Approx(60 / 120.0));
   CHECK(c.lms[1] == Approx(30 / 60.0));
+  // a given box (COFW/AFLW): as it is by default; x1.5 about its centre (the seed paper's COFW) -> (25, 7.5)-(175, 82.5)
+  c = crop_face(im, wr, CropRule::Box, 1.1f, 32);
+  CHECK(c.x0 == 50);
+  CHECK(c.w == 100);
+  c = crop_face(im, wr, CropRule::Box, CropScale(1.1f, 1.5f), 32);
+  CHECK(c.x0 == 25);
+  CHECK(c.y0 == 7.5);
+  CHECK(c.w == 150);
+  CHECK(c.h == 75);
+  CHECK(c.lms[0] == Approx(75 / 150.0));
+  CHECK_THROWS_AS(crop_face(im, wr, CropRule::Box, CropScale(1.1f, 0.0f), 32), Error);
+}
+
+TEST_CASE("augmentation: each op fires with its own probability, 0 turns it off, the defaults are the repo's", "[data]") {
+  const AugmentConfig def;
+  CHECK(def.p_translate == 0.5);
+  CHECK(def.p_blur == 0.3);
+  CHECK(1 - def.p_blur == 0.7);  // the repo's U > 0.7, exactly
+  CHECK(def.p_gray == 0.2);
+  auto fraction = [](AugmentConfig cfg, auto fired) {
+    Rng r(5);
+    int n = 0;
+    for (int k = 0; k < 2000; k++) {
+      Image im(16, 16);
+      for (size_t i = 0; i < im.px.size(); i++) im.px[i] = (uint8_t)(i * 37 % 251);  // colourful
+      std::vector<float> l = {0.25f, 0.5f};
+      augment(im, l, {0}, cfg, r);
+      n += fired(im, l);
+    }
+    return n / 2000.0;
+  };
+  auto gray = [](const Image& im, const std::vector<float>&) { return im.px[0] == im.px[1] && im.px[3] == im.px[5]; };
+  auto flipped = [](const Image&, const std::vector<float>& l) { return l[0] == 0.75f; };
+  AugmentConfig none;
+  none.p_translate = none.p_occlude = none.p_flip = none.p_rotate = none.p_blur = none.p_gray = 0;
+  AugmentConfig g = none;
+  g.p_gray = 0.7;
+  CHECK(fraction(g, gray) == Approx(0.7).margin(0.04));
+  CHECK(fraction(none, gray) == 0);
+  AugmentConfig f = none;
+  f.p_flip = 1;
+  CHECK(fraction(f, flipped) == 1);
+  f.p_flip = 0.25;
+  CHECK(fraction(f, flipped) == Approx(0.25).margin(0.04));
 }
 
 TEST_CASE("wflw98_to_68: spec 2.5's mapping on a hand-made face", "[data]") {
@@ -205,7 +249,7 @@ TEST_CASE("augmentation: dots follow their landmarks through translation / flip 
   std::vector<float> l = {0.3f, 0.4f}, l0 = l;
   Rng r(1);
   AugmentConfig only;
-  only.translate = only.flip = only.rotate = false;
+  only.p_translate = only.p_flip = only.p_rotate = 0;
   for (int k = 0; k < 20; k++) augment(im, l, {}, only, r);
   CHECK(l == l0);
 }
