@@ -28,7 +28,6 @@ class MapHead : public Module {
   MapHead(int in_channels, int channels, int deconvs, int num_lms, Rng& rng);
   Tensor forward(const Tensor& f) override;  // f [B, C, g, g] -> [B, N, g*2^deconvs, g*2^deconvs]
   Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
-  void fold_batchnorms() {}  // a transposed convolution has no bias to fold its BatchNorm into
   Sequential deconv_layers;
   std::unique_ptr<Conv2d> final_layer;
 };

@@ -38,9 +38,9 @@ void check_config(const PipConfig& c) {
   } else if (c.head == "pip") {
     if (c.net_stride != 16 && c.net_stride != 32 && c.net_stride != 64 && c.net_stride != 128)
       throw Error(strf("net_stride = %d: expected 16, 32, 64 or 128", c.net_stride));
-    if (c.net_stride == 16 && c.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
     if (c.backbone == "mobilenetv2" && c.net_stride != 32)
       throw Error(strf("net_stride = %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", c.net_stride));
+    if (c.net_stride == 16 && c.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
   } else {
     throw Error("head = '" + c.head + "': expected one of pip, coord, map");
   }

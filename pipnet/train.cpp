@@ -93,9 +93,9 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
     std::fprintf(stderr, "data-parallel over %d ranks (%s): %d images per rank per step, %s BatchNorm, %d gradient "
                          "buckets, %.1f MB all-reduced per step\n", R, dist::transport().c_str(), cfg.recipe.batch / R,
                  cfg.run.sync_bn ? "synchronised" : "per-rank", reducer->buckets(), reducer->bytes_per_step() / 1e6);
-  if (root) std::fprintf(stderr, "training %s head on %s %dx%d stride %d, %d landmarks, %lld samples (%lld batches of %d per epoch), "
+  if (root) std::fprintf(stderr, "training %s %dx%d stride %d, %s head, %d landmarks, %lld samples (%lld batches of %d per epoch), "
                        "Adam lr %g wd %g, %d epochs, decay at [%s]\n",
-               cfg.model.head.c_str(), cfg.model.backbone.c_str(), cfg.model.input_size, cfg.model.input_size, cfg.model.net_stride, N,
+               cfg.model.backbone.c_str(), cfg.model.input_size, cfg.model.input_size, cfg.model.net_stride, cfg.model.head.c_str(), N,
                (long long)train_set.size, (long long)per_epoch, cfg.recipe.batch, cfg.recipe.lr, cfg.weight_decay(),
                cfg.recipe.epochs, cfg.recipe.decay.c_str());
 

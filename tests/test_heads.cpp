@@ -218,7 +218,7 @@ TEST_CASE("map targets: the Gaussian's peak, width and sub-pixel centre, and the
   CHECK(std::fabs(L.merged[2] - lms[0][2]) < 0.25f / G);  // the quarter-cell rule's error here: 1/12 cell
 }
 
-TEST_CASE("coord decode: a hand-made coordinate output decodes to itself; confidence 0", "[heads]") {
+TEST_CASE("coord decode: a hand-made coordinate output decodes to itself, with confidence 0", "[heads]") {
   PipOutput out;
   out.coords = Tensor::from({2, 4}, {0.1f, 0.2f, 0.3f, 0.4f, -0.05f, 1.25f, 0.5f, 0.75f});
   const std::vector<Landmarks> L = decode(out, Neighbors{}, 64, 32);
@@ -280,7 +280,7 @@ TEST_CASE("linear / batchnorm1d: float against a double loop at odd shapes (batc
 }
 
 // ---- settings ------------------------------------------------------------------------------------------
-TEST_CASE("config: head is one setting, saved in config.txt; a config without it is pip; presets coord_* and map_*", "[heads][config]") {
+TEST_CASE("config: head is one setting saved in config.txt, a config without it is pip, presets coord_* and map_*", "[heads][config]") {
   TrainConfig c;
   CHECK(c.model.head == "pip");
   c.set("head", "map");
