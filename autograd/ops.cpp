@@ -423,6 +423,27 @@ Tensor concat_channels(const std::vector<Tensor>& xs) {
   return y;
 }
 
+// ---- linear, batchnorm1d: conv2d and batchnorm2d on [B, F, 1, 1] ------------------------------
+// The reshapes are views whose backward passes the gradient through unchanged, so d/dx, d/dw and d/db are
+// conv2d's: dx[b,f] += sum_o dy[b,o] w[o,f], dw[o,f] += sum_b dy[b,o] x[b,f], db[o] += sum_b dy[b,o].
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  CHECK_OR_FAIL(x.dim() == 2 && w.dim() == 2 && w.size(1) == x.size(1),
+                "linear: weight " + w.shape().str() + " does not fit input " + x.shape().str() + " (expected [O, F] and [B, F])");
+  CHECK_OR_FAIL(!b.defined() || (b.dim() == 1 && b.size(0) == w.size(0)), "linear: bias " + b.shape().str());
+  const Tensor y = conv2d(reshape(x, {x.size(0), x.size(1), 1, 1}), reshape(w, {w.size(0), w.size(1), 1, 1}), b, 1, 0);
+  return reshape(y, {x.size(0), w.size(0)});
+}
+
+Tensor batchnorm1d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                   Tensor& running_var, bool training, double momentum, double eps) {
+  CHECK_OR_FAIL(x.dim() == 2, "batchnorm1d: expected [B, F], got " + x.shape().str());
+  CHECK_OR_FAIL(!training || x.size(0) > 1,
+                "batchnorm1d: a training batch of 1 has no variance per feature (PyTorch refuses it too): use a batch of 2 or more");
+  const Tensor y = batchnorm2d(reshape(x, {x.size(0), x.size(1), 1, 1}), gamma, beta, running_mean, running_var,
+                               training, momentum, eps);
+  return reshape(y, x.shape());
+}
+
 // ---- reshape, weighted sum ----------------------------------------------------------------------
 // A view; the gradient flows back unchanged (same elements, same order).
 Tensor reshape(const Tensor& x, const Shape& s) {

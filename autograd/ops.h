@@ -37,6 +37,14 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // torch.nn.f
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor maxpool2d(const Tensor& x, int k, int stride, int pad);
 Tensor global_avgpool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+// torch.nn.functional.linear: x [B, F], w [O, F], b [O] or undefined -> y [B, O] = x w^T + b.
+// No kernel of its own: it is conv2d on x as [B, F, 1, 1] with w as [O, F, 1, 1] (a 1x1 convolution of a 1x1 image
+// is exactly this product), so every backend, the double reference and the backward come with conv2d's dispatch row.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// torch.nn.BatchNorm1d on x [B, F]: batchnorm2d on x as [B, F, 1, 1] (the statistics run over B*1*1 = B values per
+// feature, as BatchNorm1d's do), so it too has no kernel of its own.
+Tensor batchnorm1d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                   Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // torch.nn.functional.avg_pool2d (count_include_pad, no ceil mode): the window's sum over k*k
 Tensor avgpool2d(const Tensor& x, int k, int stride, int pad);
 // torch.cat(xs, 1): NCHW tensors of one batch, height and width -> [N, sum of C, H, W]

@@ -174,6 +174,22 @@ Shape MaxPool2d::describe(const Shape& in, const std::string& name, std::vector<
   return out;
 }
 
+Linear::Linear(int in, int out, Rng& rng) {
+  weight = Tensor::empty({out, in});
+  bias = Tensor::empty({out});
+  const double bound = 1.0 / std::sqrt((double)in);  // kaiming_uniform(a = sqrt(5)) reduces to this, as for the bias
+  init_uniform(weight, rng, -bound, bound);
+  init_uniform(bias, rng, -bound, bound);
+  register_parameter("weight", &weight);
+  register_parameter("bias", &bias);
+}
+
+Shape Linear::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
+  const Shape out = {in[0], weight.size(0)};
+  rows.push_back({name, "linear", out, weight.numel() + bias.numel(), 2 * in[0] * weight.numel()});
+  return out;
+}
+
 ConvTranspose2d::ConvTranspose2d(int in, int out, int k, int stride_, int pad_) : stride(stride_), pad(pad_) {
   weight = Tensor::zeros({in, out, k, k});
   register_parameter("weight", &weight);

@@ -118,6 +118,24 @@ class BatchNorm2d : public Module {
   bool folded = false;  // folded into the preceding convolution: forward is the identity
 };
 
+// torch.nn.Linear: weight [out, in], bias [out], PyTorch's default init (uniform +-1/sqrt(in) for both).
+class Linear : public Module {
+ public:
+  Linear(int in, int out, Rng& rng);
+  Tensor forward(const Tensor& x) override { return ag::linear(x, weight, bias); }  // [B, in] -> [B, out]
+  Shape describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const override;
+  Tensor weight, bias;
+};
+
+// torch.nn.BatchNorm1d over [B, F] (names and defaults as BatchNorm2d's).
+class BatchNorm1d : public BatchNorm2d {
+ public:
+  using BatchNorm2d::BatchNorm2d;
+  Tensor forward(const Tensor& x) override {
+    return ag::batchnorm1d(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  }
+};
+
 // Inference: fold an eval-mode BatchNorm into the convolution before it,
 //   w' = w * gamma / sqrt(var + eps),  b' = (b - mean) * gamma / sqrt(var + eps) + beta,
 // after which the BatchNorm passes its input through unchanged.

@@ -144,7 +144,8 @@ namespace {
 int cmd_train(int argc, char** argv) {
   const std::vector<Option> opts = {
       {"config", "FILE", "settings file (key = value lines), applied before the flags"},
-      {"preset", "NAME", "an official experiment name, e.g. pip_32_16_60_r18_l2_l1_10_1_nb10"},
+      {"preset", "NAME", "an official experiment name: pip_32_16_60_r18_l2_l1_10_1_nb10 (PIP), coord_r18_l1 (Coord Net), "
+                         "map_4_16_60_r18_l2 / map_2_... / map_1_... (Map Net at net stride 4 / 2 / 1)"},
       {"resume", nullptr, "continue --out DIR from its checkpoint, with DIR/config.txt (only run settings and --epochs may change)"},
       {"verbose", nullptr, "print the network's layers and the kernel chosen for each op"},
       {"help", nullptr, "this text"}};
@@ -153,6 +154,7 @@ int cmd_train(int argc, char** argv) {
     std::printf("%s  settings (flags, or key = value lines of --config; config.txt uses the same names):\n%s",
                 help_text("pipnet train [--config FILE] [--preset NAME] [--resume] [--KEY VALUE ...]",
                           "  Trains PIP Net; the official recipe by default (ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs).\n"
+                          "  --head coord or map trains the paper's baselines instead (Coord Net, Map Net; README: Heads).\n"
                           "  Writes OUT/config.txt, meanface.txt, checkpoint.safetensors (every epoch), model.safetensors,\n"
                           "  log.csv and loss.png; every file atomically, so a killed run resumes with --resume.\n", opts).c_str(),
                 config_help().c_str());
@@ -376,7 +378,8 @@ int cmd_synth(int argc, char** argv) {
 const char* kUsage =
     "usage: pipnet COMMAND [options]     (pipnet COMMAND --help)\n"
     "  demo    train a small PIP Net on built-in synthetic faces for a few minutes, evaluate it, draw the results\n"
-    "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16)\n"
+    "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16);\n"
+    "          --head coord|map (or --preset coord_r18_l1, map_4_16_60_r18_l2) trains the paper's baselines\n"
     "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
     "  infer   landmarks of every face in images or a video (FaceBoxesV2 finds them, or a given box): JSON, PNG, MP4\n"
     "  detect  face boxes only (FaceBoxesV2); on a labelled folder, the detector's recall\n"

@@ -47,10 +47,11 @@ std::vector<Setting> settings(TrainConfig& c) {
       {"aug_max_angle", Group::Data, &c.data.aug.max_angle, 0, 180, "largest rotation in degrees (repo 30)"},
       {"aug_blur", Group::Data, &c.data.aug.p_blur, 0, 1, "probability of the Gaussian blur (repo 0.3)"},
       {"aug_gray", Group::Data, &c.data.aug.p_gray, 0, 1, "probability of grayscale (repo 0.2; not in the paper)"},
+      {"head", Group::Model, &c.model.head, 0, 0, "pip (PIP Net), coord (Coord Net: fully connected, L1) or map (Map Net: heatmaps, L2)", {"pip", "coord", "map"}},
       {"backbone", Group::Model, &c.model.backbone, 0, 0, "the trunk", {"resnet18", "resnet34", "resnet50", "resnet101", "mobilenetv2"}},
       {"width", Group::Model, &c.model.width, 1, 4096, "64 = torchvision: ResNet's first width; MobileNetV2's multiplier x 64 (16 = 0.25); smaller for tests"},
       {"input_size", Group::Model, &c.model.input_size, 32, 4096, "crop size in pixels (square)"},
-      {"net_stride", Group::Model, &c.model.net_stride, 16, 128, "16 (resnet18 only), 32, 64 or 128"},
+      {"net_stride", Group::Model, &c.model.net_stride, 1, 128, "pip: 16 (resnet18 only), 32, 64 or 128; map: 1, 2, 4, 8 or 16; coord: 32"},
       {"num_nb", Group::Model, &c.model.num_nb, 0, 200, "neighbours each landmark predicts (0: the seed paper's head, no merging)"},
       {"epochs", Group::Recipe, &c.recipe.epochs, 1, 100000, "epochs to train"},
       {"batch", Group::Recipe, &c.recipe.batch, 1, 4096, "images per step (the last partial batch is dropped)"},
@@ -216,40 +217,66 @@ std::vector<int> TrainConfig::decay_epochs() const {
 }
 
 void TrainConfig::validate() const {
-  const PipConfig& m = model;
-  if (m.net_stride != 16 && m.net_stride != 32 && m.net_stride != 64 && m.net_stride != 128)
-    throw Error(strf("net_stride = %d: expected 16, 32, 64 or 128", m.net_stride));
-  if (m.net_stride == 16 && m.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
-  if (m.backbone == "mobilenetv2" && m.net_stride != 32)
-    throw Error(strf("net_stride = %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", m.net_stride));
-  if (m.input_size % m.net_stride != 0)
-    throw Error(strf("input_size %d is not a multiple of net_stride %d", m.input_size, m.net_stride));
+  check_config(model);  // pipnet/pipnet.h: stride vs backbone vs head
+  if (model.head == "coord" && recipe.batch < 2)
+    throw Error(strf("batch = %d: the coord head's BatchNorm1d needs a training batch of 2 or more", recipe.batch));
   decay_epochs();
 }
 
-void TrainConfig::apply_preset(const std::string& name) {
-  // pip_<stride>_<batch>_<epochs>_<r18|r50|r101>_<l2|l1>_<l1|l2>_<cls weight>_<reg weight>_nb<k>
+// Fields separated by '_'.
+static std::vector<std::string> fields(const std::string& name) {
   std::vector<std::string> f;
   std::stringstream ss(name);
   for (std::string t; std::getline(ss, t, '_');) f.push_back(t);
-  const std::string bad = "preset '" + name + "': expected pip_STRIDE_BATCH_EPOCHS_rNN_l2_l1_CLSW_REGW_nbK, e.g. pip_32_16_60_r18_l2_l1_10_1_nb10";
-  if (f.size() != 10 || f[0] != "pip" || f[4].size() < 2 || f[4][0] != 'r' || f[9].rfind("nb", 0) != 0) throw Error(bad);
-  if ((f[5] != "l1" && f[5] != "l2") || (f[6] != "l1" && f[6] != "l2")) throw Error(bad);
+  return f;
+}
+
+void TrainConfig::apply_preset(const std::string& name) {
+  // pip_<stride>_<batch>_<epochs>_<r18|r50|r101>_<l2|l1>_<l1|l2>_<cls weight>_<reg weight>_nb<k>   (spec §5)
+  // coord_<r18|r50|r101>_<l1|l2>: Coord Net, batch 32, 120 epochs (the paper's §4.3)
+  // map_<stride>_<batch>_<epochs>_<r18|r50|r101>_<l2|l1>: Map Net, e.g. map_4_16_60_r18_l2
+  const std::vector<std::string> f = fields(name);
+  const std::string bad = "preset '" + name + "': expected pip_STRIDE_BATCH_EPOCHS_rNN_l2_l1_CLSW_REGW_nbK (e.g. "
+                          "pip_32_16_60_r18_l2_l1_10_1_nb10), coord_rNN_l1 (coord_r18_l1) or "
+                          "map_STRIDE_BATCH_EPOCHS_rNN_l2 (map_4_16_60_r18_l2)";
+  auto is_loss = [](const std::string& t) { return t == "l1" || t == "l2"; };
+  auto is_backbone = [](const std::string& t) { return t.size() >= 2 && t[0] == 'r'; };
+  const bool pip = f.size() == 10 && f[0] == "pip" && is_backbone(f[4]) && f[9].rfind("nb", 0) == 0 && is_loss(f[5]) && is_loss(f[6]);
+  const bool coord = f.size() == 3 && f[0] == "coord" && is_backbone(f[1]) && is_loss(f[2]);
+  const bool map = f.size() == 6 && f[0] == "map" && is_backbone(f[4]) && is_loss(f[5]);
+  if (!pip && !coord && !map) throw Error(bad);
   try {
-    set("net_stride", f[1]);
-    set("batch", f[2]);
-    set("epochs", f[3]);
-    set("backbone", "resnet" + f[4].substr(1));
-    set("cls_l1", f[5] == "l1" ? "on" : "off");
-    set("reg_l2", f[6] == "l2" ? "on" : "off");
-    set("cls_weight", f[7]);
-    set("reg_weight", f[8]);
-    set("num_nb", f[9].substr(2));
+    if (pip) {
+      set("head", "pip");
+      set("net_stride", f[1]);
+      set("batch", f[2]);
+      set("epochs", f[3]);
+      set("backbone", "resnet" + f[4].substr(1));
+      set("cls_l1", f[5] == "l1" ? "on" : "off");
+      set("reg_l2", f[6] == "l2" ? "on" : "off");
+      set("cls_weight", f[7]);
+      set("reg_weight", f[8]);
+      set("num_nb", f[9].substr(2));
+    } else if (coord) {  // the regression loss is the reg criterion
+      set("head", "coord");
+      set("net_stride", "32");
+      set("batch", "32");
+      set("epochs", "120");
+      set("backbone", "resnet" + f[1].substr(1));
+      set("reg_l2", f[2] == "l2" ? "on" : "off");
+    } else {  // the heatmap loss is the cls criterion
+      set("head", "map");
+      set("net_stride", f[1]);
+      set("batch", f[2]);
+      set("epochs", f[3]);
+      set("backbone", "resnet" + f[4].substr(1));
+      set("cls_l1", f[5] == "l1" ? "on" : "off");
+    }
   } catch (const Error& e) {
     throw Error(bad + " (" + e.what() + ")");
   }
   const int e = recipe.epochs;
-  recipe.decay = std::to_string(e / 2) + "," + std::to_string(e * 5 / 6);  // 60 -> 30,50 as the repo
+  recipe.decay = std::to_string(e / 2) + "," + std::to_string(e * 5 / 6);  // 60 -> 30,50 as the repo; 120 -> 60,100
 }
 
 std::string config_help() {

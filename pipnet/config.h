@@ -53,7 +53,7 @@ struct RunConfig {
 };
 
 struct TrainConfig {
-  PipConfig model;                   // backbone, width, input_size, net_stride, num_nb (num_lms comes from the data)
+  PipConfig model;                   // head, backbone, width, input_size, net_stride, num_nb (num_lms comes from the data)
   PipLossConfig loss;                // cls_weight, reg_weight, reg_l2, cls_l1
   Recipe recipe;
   DataConfig data;
@@ -65,7 +65,7 @@ struct TrainConfig {
   void load(const std::string& path);                          // key = value lines, # comments
   void parse(const std::string& text, const std::string& source);  // the same from memory; errors name source:line
   void save(const std::string& path) const;                    // atomically (temporary file, then rename)
-  void apply_preset(const std::string& name);                  // pip_32_16_60_r18_l2_l1_10_1_nb10 and its siblings
+  void apply_preset(const std::string& name);                  // pip_32_16_60_r18_l2_l1_10_1_nb10 and siblings, coord_r18_l1, map_4_16_60_r18_l2
   void validate() const;                                       // the rules between settings (stride vs backbone ...)
   double weight_decay() const { return recipe.wd >= 0 ? recipe.wd : recipe.pretrained.empty() ? 5e-4 : 0.0; }
   std::vector<int> decay_epochs() const;                       // parsed `decay`

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "pipnet/heads.h"
+
 PipTargets make_targets(const std::vector<std::vector<float>>& lms, const Neighbors& nbr, int G) {
   const int B = (int)lms.size(), N = nbr.N, nb = nbr.nb;
   PipTargets t;
@@ -57,6 +59,8 @@ PipLoss pip_loss(const PipOutput& out, const PipTargets& t, const PipLossConfig&
 }
 
 std::vector<Landmarks> decode(const PipOutput& out, const Neighbors& nbr, int input_size, int net_stride) {
+  if (out.coords.defined()) return decode_coords(out.coords);  // the baselines (heads.h)
+  if (out.heatmaps.defined()) return decode_heatmaps(out.heatmaps);
   Tensor cls = out.cls.to(Device::CPU), X = out.x.to(Device::CPU), Y = out.y.to(Device::CPU);
   const int B = cls.size(0), N = cls.size(1), G = cls.size(2), HW = G * cls.size(3), nb = nbr.nb, M = nbr.M;
   CHECK_OR_FAIL(N == nbr.N && (nb == 0 ? !out.nb_x.defined() : out.nb_x.defined() && out.nb_x.size(1) == (int64_t)N * nb),

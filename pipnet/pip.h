@@ -34,5 +34,6 @@ struct Landmarks {
   std::vector<float> unmerged;  // [N*2] score + own offset only (the seed paper's decoding)
   std::vector<float> max_cls;   // [N] the peak raw score, a rough confidence (issue #35 of the repo)
 };
-// Decodes every image of the batch (outputs in eval mode, any device).
+// Decodes every image of the batch (outputs in eval mode, any device). Outputs of the coord or map head are decoded
+// by their own rule (heads.h); the neighbour table and the stride are PIP's.
 std::vector<Landmarks> decode(const PipOutput& out, const Neighbors& nbr, int input_size, int net_stride);

@@ -22,20 +22,49 @@ static void stride_layer(int in, int out, Rng& rng, std::unique_ptr<Conv2d>& con
 static std::unique_ptr<Backbone> make_trunk(const PipConfig& c, Rng& rng) {
   if (c.backbone == "mobilenetv2") {
     // Pip_mbnetv2 puts the heads on features' stride-32 map and has no stride layers (spec §1.2: "The MobileNets
-    // support S=32 only")
-    CHECK_OR_FAIL(c.net_stride == 32, strf("net_stride %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", c.net_stride));
+    // support S=32 only"; check_config says so)
     return std::make_unique<MobileNetV2>(c.width / 64.0, rng);
   }
   return std::make_unique<ResNet>(ResNetConfig::named(c.backbone, c.width), rng);
 }
 
-PIPNet::PIPNet(const PipConfig& c, Rng& rng) : cfg(c), trunk(make_trunk(c, rng)) {
+void check_config(const PipConfig& c) {
+  if (c.head == "coord") {
+    if (c.net_stride != 32)
+      throw Error(strf("net_stride = %d: the coord head reads the trunk's own stride-32 map; expected 32", c.net_stride));
+  } else if (c.head == "map") {
+    if (!map_deconvs(c.net_stride))
+      throw Error(strf("net_stride = %d: the map head's heatmaps have stride 1, 2, 4, 8 or 16 (the paper's: 4, 2, 1)", c.net_stride));
+  } else if (c.head == "pip") {
+    if (c.net_stride != 16 && c.net_stride != 32 && c.net_stride != 64 && c.net_stride != 128)
+      throw Error(strf("net_stride = %d: expected 16, 32, 64 or 128", c.net_stride));
+    if (c.backbone == "mobilenetv2" && c.net_stride != 32)
+      throw Error(strf("net_stride = %d: mobilenetv2 supports net_stride 32 only (spec §1.2)", c.net_stride));
+    if (c.net_stride == 16 && c.backbone != "resnet18") throw Error("net_stride 16 exists for resnet18 only (spec §1.2)");
+  } else {
+    throw Error("head = '" + c.head + "': expected one of pip, coord, map");
+  }
+  if (c.input_size % c.net_stride != 0)
+    throw Error(strf("input_size %d is not a multiple of net_stride %d", c.input_size, c.net_stride));
+  if (c.head != "pip" && c.input_size % 32 != 0)
+    throw Error(strf("input_size %d: the %s head reads the trunk's stride-32 map; expected a multiple of 32", c.input_size, c.head.c_str()));
+}
+
+PIPNet::PIPNet(const PipConfig& c, Rng& rng) : cfg(c), trunk((check_config(c), make_trunk(c, rng))) {
   register_module("", trunk.get());
-  CHECK_OR_FAIL(c.net_stride == 16 || c.net_stride == 32 || c.net_stride == 64 || c.net_stride == 128,
-                strf("net_stride %d: expected 16, 32, 64 or 128", c.net_stride));
-  CHECK_OR_FAIL(c.net_stride != 16 || c.backbone == "resnet18", "net_stride 16 exists for resnet18 only (spec §1.2)");
-  CHECK_OR_FAIL(c.input_size % c.net_stride == 0, strf("input_size %d is not a multiple of net_stride %d", c.input_size, c.net_stride));
   int C = trunk->out_channels();
+  const int N = c.num_lms;
+  if (c.head == "coord") {  // fc1 reads the flattened stride-32 map: C * g * g features
+    const int64_t g = c.input_size / 32;
+    coord_head = std::make_unique<CoordHead>(C * g * g, 8 * c.width, N, rng);
+    register_module("", coord_head.get());
+    return;
+  }
+  if (c.head == "map") {
+    map_head = std::make_unique<MapHead>(C, 4 * c.width, map_deconvs(c.net_stride), N, rng);
+    register_module("", map_head.get());
+    return;
+  }
   const int wide = 8 * c.width;  // 512 at full width
   if (c.net_stride >= 64) {
     stride_layer(C, wide, rng, layer5, bn5);
@@ -56,7 +85,7 @@ PIPNet::PIPNet(const PipConfig& c, Rng& rng) : cfg(c), trunk(make_trunk(c, rng))
     register_module("bn_deconv1", bn_deconv1.get());
     C = wide;
   }
-  const int N = c.num_lms, nb = c.num_nb;
+  const int nb = c.num_nb;
   cls_layer = head(C, N, rng);
   x_layer = head(C, N, rng);
   y_layer = head(C, N, rng);
@@ -76,6 +105,8 @@ PipOutput PIPNet::run(const Tensor& images) {
                     images.size(3) == cfg.input_size,
                 strf("PIPNet: input %s, expected [B, 3, %d, %d]", images.shape().str().c_str(), cfg.input_size, cfg.input_size));
   const Tensor f = forward(images);
+  if (coord_head) return {.coords = (*coord_head)(f)};
+  if (map_head) return {.heatmaps = (*map_head)(f)};
   if (!nb_x_layer) return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), Tensor(), Tensor()};
   return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), (*nb_x_layer)(f), (*nb_y_layer)(f)};
 }
@@ -90,6 +121,8 @@ Tensor PIPNet::forward(const Tensor& images) {
 
 Shape PIPNet::describe(const Shape& in, const std::string& name, std::vector<LayerInfo>& rows) const {
   Shape s = trunk->describe(in, name, rows);
+  if (coord_head) return coord_head->describe(s, "", rows);
+  if (map_head) return map_head->describe(s, "", rows);
   if (layer5) s = bn5->describe(layer5->describe(s, "layer5", rows), "bn5", rows);
   if (layer6) s = bn6->describe(layer6->describe(s, "layer6", rows), "bn6", rows);
   if (deconv1) s = bn_deconv1->describe(deconv1->describe(s, "deconv1", rows), "bn_deconv1", rows);
@@ -105,7 +138,8 @@ void PIPNet::fold_batchnorms() {
   trunk->fold_batchnorms();
   if (layer5) fold_batchnorm(*layer5, *bn5);
   if (layer6) fold_batchnorm(*layer6, *bn6);
-  // deconv1 keeps its BatchNorm: a transposed convolution has no bias to fold into
+  // deconv1 (and the map head's deconvolutions) keep their BatchNorms: a transposed convolution has no bias to fold
+  // into; the coord head keeps its BatchNorm1ds (three small layers, not worth a fold of their own)
 }
 
 void load_pretrained_trunk(PIPNet& net, const std::string& path) {

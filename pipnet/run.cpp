@@ -93,12 +93,18 @@ void write_log(const std::string& path, const std::vector<EpochLog>& log) {
 
 void plot_log(const std::string& path, const std::vector<EpochLog>& log) {
   Series total{"loss", {}, {}, {200, 30, 30}}, score{"10 x score", {}, {}, {30, 100, 200}}, reg{"offsets", {}, {}, {30, 160, 60}};
+  bool has_score = false, has_reg = false;  // the baselines' runs have a single term (pipnet/heads.h): no zero curves
   for (auto& e : log) {
     total.x.push_back(e.epoch + 1); total.y.push_back(e.loss);
     score.x.push_back(e.epoch + 1); score.y.push_back(10 * e.score);
     reg.x.push_back(e.epoch + 1); reg.y.push_back(e.x + e.y + e.nb_x + e.nb_y);
+    has_score |= e.score != 0 && e.score != e.loss;
+    has_reg |= e.x + e.y + e.nb_x + e.nb_y != 0 && e.score != 0;
   }
-  plot_png(path, "TRAINING LOSS", "EPOCH", "LOSS (LOG)", {total, score, reg}, true);
+  std::vector<Series> curves = {total};
+  if (has_score) curves.push_back(score);
+  if (has_reg) curves.push_back(reg);
+  plot_png(path, "TRAINING LOSS", "EPOCH", "LOSS (LOG)", curves, true);
 }
 
 Device device_of(const std::string& device) {

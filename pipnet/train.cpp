@@ -10,6 +10,7 @@
 #include "kernels/dispatch.h"
 #include "pipnet/dist.h"
 #include "pipnet/evaluate.h"
+#include "pipnet/heads.h"
 #include "pipnet/progress.h"
 #include "pipnet/run.h"
 #include "tensor/fileio.h"
@@ -93,9 +94,9 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
     std::fprintf(stderr, "data-parallel over %d ranks (%s): %d images per rank per step, %s BatchNorm, %d gradient "
                          "buckets, %.1f MB all-reduced per step\n", R, dist::transport().c_str(), cfg.recipe.batch / R,
                  cfg.run.sync_bn ? "synchronised" : "per-rank", reducer->buckets(), reducer->bytes_per_step() / 1e6);
-  if (root) std::fprintf(stderr, "training %s %dx%d stride %d, %d landmarks, %lld samples (%lld batches of %d per epoch), "
+  if (root) std::fprintf(stderr, "training %s %dx%d stride %d, %s head, %d landmarks, %lld samples (%lld batches of %d per epoch), "
                        "Adam lr %g wd %g, %d epochs, decay at [%s]\n",
-               cfg.model.backbone.c_str(), cfg.model.input_size, cfg.model.input_size, cfg.model.net_stride, N,
+               cfg.model.backbone.c_str(), cfg.model.input_size, cfg.model.input_size, cfg.model.net_stride, cfg.model.head.c_str(), N,
                (long long)train_set.size, (long long)per_epoch, cfg.recipe.batch, cfg.recipe.lr, cfg.weight_decay(),
                cfg.recipe.epochs, cfg.recipe.decay.c_str());
 
@@ -119,8 +120,7 @@ int train(const TrainConfig& cfg, bool resume, bool verbose) {
       }
       if (cfg.run.stall_at_step && global == cfg.run.stall_at_step && me)
         for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // a wedged rank: only comm_timeout ends this
-      PipTargets t = make_targets(b.lms, nbr, cfg.model.grid());
-      PipLoss L = pip_loss(net.run(b.images.to(dev)), t, cfg.loss);
+      PipLoss L = head_loss(net.cfg, net.run(b.images.to(dev)), b.lms, nbr, cfg.loss);  // pipnet/heads.h
       const double loss = L.total.item();
       if (!std::isfinite(loss)) {
         ag::clear_tape();

@@ -103,6 +103,22 @@ TEST_CASE("gradcheck: conv_transpose2d (4x4 stride 2 pad 1 as PIP's stride-16 de
   gradcheck("deconv4x4/2", {x, w}, [&] { return ag::mse_loss(ag::conv_transpose2d(x, w, 2, 1), r); });
 }
 
+TEST_CASE("gradcheck: linear (with and without bias) / batchnorm1d in training and in eval mode", "[gradcheck]") {
+  Tensor x = f64({5, 7}, 81), w = f64({3, 7}, 82), b = f64({3}, 83), r = random_tensor({5, 3}, 84, DType::F64);
+  gradcheck("linear", {x, w, b}, [&] { return ag::mse_loss(ag::linear(x, w, b), r); });
+  gradcheck("linear, no bias", {x, w}, [&] { return ag::mse_loss(ag::linear(x, w, Tensor()), r); });
+  Tensor g = f64({7}, 85, 0.5, 1.5), be = f64({7}, 86), rr = random_tensor({5, 7}, 87, DType::F64);
+  Tensor rm = random_tensor({7}, 88, DType::F64), rv = random_tensor({7}, 89, DType::F64, 0.5, 2);
+  gradcheck("bn1d train", {x, g, be}, [&] { return ag::mse_loss(ag::batchnorm1d(x, g, be, rm, rv, true), rr); });
+  gradcheck("bn1d eval", {x, g, be}, [&] { return ag::mse_loss(ag::batchnorm1d(x, g, be, rm, rv, false), rr); });
+  // the Coord Net head's pattern, every parameter at once (its ReLU left out: a kink the data could sit on)
+  Tensor w2 = f64({2, 7}, 90), b2 = f64({2}, 91), r2 = random_tensor({5, 2}, 92, DType::F64);
+  Tensor w1 = f64({7, 7}, 93), b1 = f64({7}, 94);
+  gradcheck("fc-bn-fc", {x, w1, b1, g, be, w2, b2}, [&] {
+    return ag::mse_loss(ag::linear(ag::batchnorm1d(ag::linear(x, w1, b1), g, be, rm, rv, true), w2, b2), r2);
+  });
+}
+
 TEST_CASE("gradcheck: batchnorm2d in training and in eval mode", "[gradcheck]") {
   Tensor x = f64({3, 4, 5, 5}, 11, -2, 3), g = f64({4}, 12, 0.5, 1.5), b = f64({4}, 13);
   Tensor rm = random_tensor({4}, 14, DType::F64), rv = random_tensor({4}, 15, DType::F64, 0.5, 2);

@@ -82,7 +82,8 @@ TEST_CASE("config: presets set the official names", "[config]") {
   CHECK(!c.loss.cls_l1);
   CHECK(!c.loss.reg_l2);
   CHECK_THROWS_WITH(c.apply_preset("pip_32_16_60_r18_l2_l1_10_1_nb10_extra"), Catch::Contains("expected pip_STRIDE"));
-  CHECK_THROWS_WITH(c.apply_preset("map_4_16_60_r18_l2"), Catch::Contains("expected pip_STRIDE"));
+  CHECK_THROWS_WITH(c.apply_preset("heat_4_16_60_r18_l2"), Catch::Contains("expected pip_STRIDE"));  // the map_* and coord_*
+  // presets are tests/test_heads.cpp's
 }
 
 TEST_CASE("resume: the run's config.txt, then only the overrides a resumed run may take", "[config]") {
