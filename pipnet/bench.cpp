@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -119,6 +120,7 @@ int bench_end_to_end(const std::string& image, const std::string& run_dir, const
 int cmd_bench(int argc, char** argv) {
   const std::vector<Option> opts = {
       {"backbones", "LIST", "comma-separated: resnet18/34/50/101, mobilenetv2 (default resnet18,resnet50)"},
+      {"heads", "LIST", "pip (default; the full bench), coord, map4, map2, map1: the others inference only, no peers"},
       {"input", "S", "input size (default 256)"},
       {"batches", "LIST", "batch sizes for throughput, e.g. 16,64 (default 16)"},
       {"device", "cpu|cuda", "where to run (default cpu)"},
@@ -173,6 +175,15 @@ int cmd_bench(int argc, char** argv) {
     if (bbs.empty()) usage_error("bench: --backbones '" + a.get("backbones") + "': expected names such as resnet18,resnet50");
   }
   const std::vector<int> batches = a.get_ints("batches", "16", 1, 4096);
+  std::vector<std::string> heads;
+  {
+    std::stringstream ss(a.get("heads", "pip"));
+    for (std::string t; std::getline(ss, t, ',');) {
+      if (t != "pip" && t != "coord" && t != "map4" && t != "map2" && t != "map1")
+        usage_error("bench: --heads '" + t + "': expected pip, coord, map4, map2 or map1");
+      heads.push_back(t);
+    }
+  }
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
   const bool peers = !a.has("no_peers") && !a.has("no_torch");
@@ -206,7 +217,51 @@ int cmd_bench(int argc, char** argv) {
     json += "}";
     return line;
   };
+  // The baseline heads (Table 8's Map Net rows, Coord Net): inference only, each batch size validated against
+  // batch 1 as below. A ROW line per network for tools/reproduce.sh table8: name, parameters, b=1 ms, FPS.
+  auto bench_baseline = [&](const std::string& bb, const std::string& head) {
+    const std::string name = bb + "/" + head;
+    PipConfig pc{bb, 64, 68, 10, S, 32};
+    pc.head = head == "coord" ? "coord" : "map";
+    if (head != "coord") pc.net_stride = head[3] - '0';
+    try { check_config(pc); } catch (const Error& e) { std::printf("%-18s (not built: %s)\n", name.c_str(), e.what()); return; }
+    Rng rng(0);
+    PIPNet net(pc, rng);
+    net.to(dev);
+    int64_t params = 0;
+    for (auto& [n, t] : net.named_parameters()) params += t.numel();
+    MeanFace mf;
+    mf.N = 68;
+    mf.xy = synth_landmarks(1, 0, S);
+    const Neighbors nbr = Neighbors::from_meanface(mf, 10);
+    net.eval();
+    net.fold_batchnorms();
+    ag::NoGradGuard ng;
+    Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
+    PipOutput out1;
+    Replay replay(dev, [&] { out1 = net.run(x1); });
+    auto first = [&](const PipOutput& o) { return (head == "coord" ? o.coords : o.heatmaps).to_vector(); };
+    const std::vector<float> ref1 = first(out1);
+    const bench::Timing t1 = bench::time_for([&] { replay.run(); decode(out1, nbr, S, pc.net_stride); }, dev == Device::CUDA ? 1.0 : 2.0);
+    std::vector<double> v = {t1.median_ms, 1e3 / t1.median_ms};
+    for (int B : batches) {
+      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
+      const std::vector<float> got = first(net.run(xb));
+      std::vector<float> want;
+      for (int b = 0; b < B; b++) want.insert(want.end(), ref1.begin(), ref1.end());
+      if (!bench::validate(strf("%s outputs, b=%d vs b=1", name.c_str(), B), got.data(), want.data(), want.size(), 1e-5, 1e-3))
+        throw Error(strf("pipnet bench: %s at batch %d disagrees with batch 1: not timed", name.c_str(), B));
+      const bench::Timing t = bench::time_it([&] { decode(net.run(xb), nbr, S, pc.net_stride); }, 0, dev == Device::CUDA ? 20 : 3);
+      v.push_back(B / t.median_s());
+    }
+    for (size_t i = 0; i < batches.size(); i++) v.push_back(NAN);  // no training column for the baselines
+    std::printf("%s   (b=1 min-max %s ms)\n", row(bb, head.c_str(), v).c_str(), t1.spread().c_str());
+    std::printf("ROW %s %.2fM %.2f %.1f\n", name.c_str(), params / 1e6, t1.median_ms, 1e3 / t1.median_ms);
+  };
   for (const std::string& bb : bbs) {
+    for (const std::string& h : heads)
+      if (h != "pip") bench_baseline(bb, h);
+    if (std::find(heads.begin(), heads.end(), "pip") == heads.end()) continue;
     Rng rng(0);
     const PipConfig pc{bb, 64, 68, 10, S, 32};
     PIPNet net(pc, rng);
@@ -283,6 +338,11 @@ int cmd_bench(int argc, char** argv) {
     v.insert(v.end(), ips.begin(), ips.end());
     v.insert(v.end(), train_ips.begin(), train_ips.end());
     std::printf("%s   (b=1 min-max %s ms)\n", row(bb, "pipnet", v).c_str(), spread1.c_str());
+    {
+      int64_t params = 0;
+      for (auto& [n, t] : net.named_parameters()) params += t.numel();
+      std::printf("ROW %s/pip %.2fM %.2f %.1f\n", bb.c_str(), params / 1e6, 1e3 * s1, 1 / s1);
+    }
     if (peers) {
       const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_peers.py --dir %s --backbone %s --input %d --threads %d "
                                    "--device %s --batches %s 2>&1", PIPNET_SOURCE_DIR, peer_dir.c_str(), bb.c_str(), S,

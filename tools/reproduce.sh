@@ -1,41 +1,71 @@
 #!/usr/bin/env bash
-# Reproductions of the paper's tables on the real-photo set lfw68 (../shared/data/lfw68: 3600 training and 600 test
-# faces, 68 dlib points), each under one budget that every arm shares, so that the comparison is fair even though it
-# is far smaller than the paper's.
+# Reproductions of the seed paper's tables on the real-photo set lfw68 (../shared/data/lfw68: 3600 training and 600
+# test faces, 68 dlib points), each arm under one budget that every arm shares, so that the comparison is fair even
+# though it is far smaller than the paper's.
 #
-#   tools/reproduce.sh table2 [OUT]   the heads (the seed paper's head comparison, §4.3): Coord Net, Map Net at net
-#                                     stride 4 / 2 / 1 and PIP, all ResNet-18 from scratch, then a markdown table of
-#                                     test NME / FR@0.1 / AUC@0.1 beside the paper's 300W numbers -> OUT/table2.md
+#   tools/reproduce.sh table1 [OUT]   net stride 16 / 32 / 64 / 128 of PIP Net (ResNet-18)            -> OUT/table1.md
+#   tools/reproduce.sh table2 [OUT]   the heads (§4.3): Coord Net, Map Net at net stride 4 / 2 / 1 and PIP
+#                                     (ResNet-18 from scratch)                                          -> OUT/table2.md
+#   tools/reproduce.sh table8 [OUT]   batch-1 CPU speed of every head and backbone, one `pipnet bench` run
+#                                     (256x256 as the paper; random weights: speed does not depend on them)
+#                                                                                                       -> OUT/table8.md
+# Each table is also drawn as OUT/tableN.png (pipnet plot). OUT defaults to runs/tableN.
 #
-# The budget (environment): INPUT=128 crops, WIDTH=64 (ResNet-18 as torchvision), BATCH=16, EPOCHS=12 "epochs" of
-# MAX_BATCHES=50 batches (9,600 images: what trained the shipped models/pipnet_r18_lfw68), Adam LR=2e-4, x0.1 after
-# DECAY=9, SEED=1. Each arm starts from its paper preset (coord_r18_l1, map_{4,2,1}_16_60_r18_l2,
-# pip_32_16_60_r18_l2_l1_10_1_nb10) for its head and loss, and the budget then overrides the preset's batch, epochs
-# and schedule (Coord Net's own recipe is batch 32 for 120 epochs). Only the heads differ.
-# A killed arm resumes where it stopped when the script is started again; a finished arm is not trained again.
-# PIPNET=build/pipnet, LFW68=../shared/data/lfw68. Map Net at stride 1 holds 256 channels at INPUT x INPUT per
-# layer: at 128 about 1.5 GB per batch of 16 in training, and it is the slowest arm.
+# The training budget (environment): INPUT=128 crops, WIDTH=16 (ResNet-18 at a quarter of torchvision's width, so
+# that nine arms train in well under an hour on two cores), BATCH=16, EPOCHS=8 "epochs" of MAX_BATCHES=50 batches
+# (6,400 images), Adam LR=1e-3, x0.1 after DECAY=6, SEED=1. Each arm starts from its paper preset for its head,
+# stride and loss (pip_S_16_60_r18_l2_l1_10_1_nb10, coord_r18_l1, map_{4,2,1}_16_60_r18_l2), and the budget then
+# overrides the preset's batch, epochs and schedule (Coord Net's own recipe is batch 32 for 120 epochs): only the
+# head or the stride differs between arms. A killed arm resumes where it stopped when the script is started again;
+# a finished arm is not trained again. PIPNET=build/pipnet, LFW68=../shared/data/lfw68, THREADS=0 (all cores).
 set -eu
 what=${1:-}
-out=${2:-runs/table2}
+out=${2:-runs/$what}
 pipnet=${PIPNET:-build/pipnet}
 data=${LFW68:-../shared/data/lfw68}
-[[ "$what" == table2 ]] || { echo "usage: tools/reproduce.sh table2 [OUT]   (the only table so far)"; exit 2; }
-[[ -d "$data/train" ]] || { echo "no $data/train (set LFW68=DIR)"; exit 2; }
+case "$what" in table1 | table2 | table8) ;; *) echo "usage: tools/reproduce.sh table1|table2|table8 [OUT]"; exit 2 ;; esac
 [[ -x "$pipnet" ]] || { echo "no $pipnet (build first, or set PIPNET=...)"; exit 2; }
-budget=(--input-size "${INPUT:-128}" --width "${WIDTH:-64}" --batch "${BATCH:-16}" --epochs "${EPOCHS:-12}"
-        --max-batches "${MAX_BATCHES:-50}" --lr "${LR:-2e-4}" --decay "${DECAY:-9}" --seed "${SEED:-1}"
-        --eval-every 100000 --data "300w:$data/train" --test-data "300w:$data/test")
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # shared machines: see tools/distill_lfw68.sh
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # shared machines: libgomp's spinning costs 2-17x under load
 mkdir -p "$out"
-# arm name, preset, the paper's 300W NME (%) for that head (seed paper, ResNet-18)
-arms=("coord coord_r18_l1 5.31" "map4 map_4_16_60_r18_l2 4.52" "map2 map_2_16_60_r18_l2 3.78"
-      "map1 map_1_16_60_r18_l2 3.54" "pip pip_32_16_60_r18_l2_l1_10_1_nb10 3.52")
+
+if [[ "$what" == table8 ]]; then
+  # The paper's Table 8 (FPS, GPU / CPU): PIP R18 114 / 27.8, R50 61 / 13.6; Map Net S4 102 / 11.9, S2 74 / 3.9,
+  # S1 37.6 / 1.1 (its CPU: an i7; ours: whatever runs this, with THREADS threads).
+  "$pipnet" bench --backbones resnet18,resnet50,mobilenetv2 --heads pip,coord,map4,map2,map1 --batches 1 \
+    --threads "${THREADS:-0}" --no-peers | tee "$out/bench.txt"
+  paper() { case "$1" in resnet18/pip) echo "27.8";; resnet50/pip) echo "13.6";; resnet18/map4) echo "11.9";;
+            resnet18/map2) echo "3.9";; resnet18/map1) echo "1.1";; *) echo "-";; esac; }
+  {
+    echo "| backbone / head | params | b=1 ms | CPU FPS | paper CPU FPS |"
+    echo "|---|---|---|---|---|"
+    grep '^ROW ' "$out/bench.txt" | while read -r _ name params ms fps; do
+      echo "| $name | $params | $ms | $fps | $(paper "$name") |"
+    done
+    echo
+    echo "One \`pipnet bench\` run: 256x256, batch 1, BatchNorm folded, decoding included; $(grep -m1 '^pipnet bench' "$out/bench.txt" | sed 's/^pipnet bench: //')."
+  } > "$out/table8.md"
+  cat "$out/table8.md"
+  exit 0
+fi
+
+budget=(--input-size "${INPUT:-128}" --width "${WIDTH:-16}" --batch "${BATCH:-16}" --epochs "${EPOCHS:-8}"
+        --max-batches "${MAX_BATCHES:-50}" --lr "${LR:-1e-3}" --decay "${DECAY:-6}" --seed "${SEED:-1}"
+        --threads "${THREADS:-0}" --eval-every 100000 --data "300w:$data/train" --test-data "300w:$data/test")
+[[ -d "$data/train" ]] || { echo "no $data/train (set LFW68=DIR)"; exit 2; }
+# arm name, preset, the paper's 300W NME (%) for it (seed paper, ResNet-18)
+if [[ "$what" == table1 ]]; then
+  arms=("stride16 pip_16_16_60_r18_l2_l1_10_1_nb10 3.82" "stride32 pip_32_16_60_r18_l2_l1_10_1_nb10 3.52"
+        "stride64 pip_64_16_60_r18_l2_l1_10_1_nb10 3.82" "stride128 pip_128_16_60_r18_l2_l1_10_1_nb10 4.90")
+else
+  arms=("coord coord_r18_l1 5.31" "map4 map_4_16_60_r18_l2 4.52" "map2 map_2_16_60_r18_l2 3.78"
+        "map1 map_1_16_60_r18_l2 3.54" "pip pip_32_16_60_r18_l2_l1_10_1_nb10 3.52")
+fi
 for a in "${arms[@]}"; do
   read -r arm preset paper <<<"$a"
   run="$out/$arm"
   t0=$SECONDS
   if [[ ! -e "$run/model.safetensors" ]]; then
+    echo "== $arm ($preset)" >&2
     if [[ -e "$run/checkpoint.safetensors" ]]; then
       nice "$pipnet" train --resume --out "$run" 2>>"$run.log"
     else
@@ -49,7 +79,7 @@ done
 # The table: the merged block of each run's test.json ({"nme": ..., "fr_0.1": ..., "auc_0.1": ...}).
 field() { sed -n 's/.*"merged": {[^}]*"'"$2"'": \([0-9.eE+-]*\).*/\1/p' "$1"; }
 {
-  echo "| head | preset | lfw68 NME % | FR@0.1 % | AUC@0.1 | train s | paper 300W NME % |"
+  echo "| arm | preset | lfw68 NME % | FR@0.1 % | AUC@0.1 | train s | paper 300W NME % |"
   echo "|---|---|---|---|---|---|---|"
   for a in "${arms[@]}"; do
     read -r arm preset paper <<<"$a"
@@ -60,8 +90,10 @@ field() { sed -n 's/.*"merged": {[^}]*"'"$2"'": \([0-9.eE+-]*\).*/\1/p' "$1"; }
         'BEGIN { printf "| %s | `%s` | %.3f | %.2f | %.4f | %s | %s |\n", arm, preset, 100 * n, 100 * fr, auc, secs, paper }'
   done
   echo
-  echo "Budget: input ${INPUT:-128}, width ${WIDTH:-64}, batch ${BATCH:-16}, ${EPOCHS:-12} epochs of ${MAX_BATCHES:-50} batches," \
-       "Adam ${LR:-2e-4} decayed x0.1 after epoch ${DECAY:-9}, seed ${SEED:-1}; lfw68 test set (600 faces), inter-ocular NME."
-  echo "The paper's column is 300W full (ResNet-18, 256x256, 60 epochs; Coord Net 120): a reference for the order, not the values."
-} > "$out/table2.md"
-cat "$out/table2.md"
+  echo "Budget: input ${INPUT:-128}, ResNet-18 width ${WIDTH:-16}, batch ${BATCH:-16}, ${EPOCHS:-8} epochs of" \
+       "${MAX_BATCHES:-50} batches, Adam ${LR:-1e-3} decayed x0.1 after epoch ${DECAY:-6}, seed ${SEED:-1};" \
+       "lfw68 test set (600 faces), inter-ocular NME, the merged (neighbour-averaged) prediction for PIP."
+  echo "The paper's column is 300W full (ResNet-18 at width 64, 256x256, 60 epochs; Coord Net 120): a reference for the" \
+       "order, not the values."
+} > "$out/$what.md"
+cat "$out/$what.md"
