@@ -287,6 +287,50 @@ static void demo_photos(const std::string& out) {
 }
 
 // ---- pipnet demo ----------------------------------------------------------------------------------
+static std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  for (std::string t; std::getline(ss, t, ',');) v.push_back(t);
+  return v;
+}
+
+// Several runs on their own test data, their merged CED curves on one chart (tools/reproduce.sh's pictures).
+int cmd_ced(int argc, char** argv) {
+  const std::vector<Option> opts = {{"runs", "A,B,...", "run directories (required)"},
+                                    {"labels", "a,b,...", "a label per run (default: each directory's name)"},
+                                    {"out", "FILE.png", "the chart (required)"},
+                                    {"title", "TEXT", "the chart's title"},
+                                    {"threads", "N", "compute threads (0: all cores)"},
+                                    {"help", nullptr, "this text"}};
+  Args a = parse_args(argc, argv, opts);
+  if (a.has("help")) {
+    std::printf("%s", help_text("pipnet ced --runs A,B,... --out FILE.png [--labels a,b,...]",
+                                "  Tests each run on its own test data and draws the merged CED curves together.\n", opts).c_str());
+    return 0;
+  }
+  set_threads(a);
+  const std::vector<std::string> runs = split_commas(a.get("runs")), labels = split_commas(a.get("labels"));
+  if (runs.empty() || a.get("out").empty()) usage_error("ced: --runs and --out are required");
+  if (!labels.empty() && labels.size() != runs.size())
+    usage_error(strf("ced: --labels has %zu names for %zu runs", labels.size(), runs.size()));
+  static const unsigned char palette[8][3] = {{200, 30, 30}, {30, 100, 200}, {40, 160, 60}, {230, 140, 0},
+                                              {140, 60, 180}, {0, 170, 170}, {120, 120, 120}, {0, 0, 0}};
+  std::vector<Series> series;
+  for (size_t i = 0; i < runs.size(); i++) {
+    LoadedRun run = load_run(runs[i]);
+    const Dataset test = open_dataset(run.cfg.data.test_data, run.cfg.model.input_size, run.cfg.data.scales(), run.cfg.run.seed);
+    const TestReport r = run_test(*run.net, run.nbr, test, 16);
+    std::string name = labels.empty() ? std::filesystem::path(runs[i]).filename().string() : labels[i];
+    Series s{strf("%s %.2f%%", name.c_str(), 100 * r.merged.mean_nme), {}, {}, {}};
+    std::memcpy(s.rgb, palette[i % 8], 3);
+    for (size_t k = 0; k < r.merged.ced.size(); k++) s.x.push_back(0.1 * k / 1000), s.y.push_back(r.merged.ced[k]);
+    series.push_back(s);
+  }
+  plot_png(a.get("out"), a.get("title", "CED"), "NME", "FRACTION", series);
+  std::printf("wrote %s\n", a.get("out").c_str());
+  return 0;
+}
+
 int cmd_demo(int argc, char** argv) {
   const std::vector<Option> opts = {{"out", "DIR", "where the pictures and scores go (default demo_out)"},
                                     {"minutes", "M", "training time (default 4)"},
@@ -381,6 +425,7 @@ const char* kUsage =
     "  train   train (official recipe by default: ResNet-18, 256x256, stride 32, Adam 1e-4, 60 epochs, batch 16);\n"
     "          --head coord|map (or --preset coord_r18_l1, map_4_16_60_r18_l2) trains the paper's baselines\n"
     "  test    NME / FR@0.1 / AUC@0.1 of a trained run on a data set; CED curve PNG and JSON\n"
+    "  ced     several runs' CED curves on one chart (each on its own test data)\n"
     "  infer   landmarks of every face in images or a video (FaceBoxesV2 finds them, or a given box): JSON, PNG, MP4\n"
     "  detect  face boxes only (FaceBoxesV2); on a labelled folder, the detector's recall\n"
     "  bench   inference FPS and training images/s per backbone (the paper's Table 8 columns)\n"
@@ -405,6 +450,7 @@ int main(int argc, char** argv) {
     int rc = -1;
     if (cmd == "train") rc = cmd_train(argc, argv);
     else if (cmd == "test") rc = cmd_test(argc, argv);
+    else if (cmd == "ced") rc = cmd_ced(argc, argv);
     else if (cmd == "infer") rc = cmd_infer(argc, argv);
     else if (cmd == "demo") rc = cmd_demo(argc, argv);
     else if (cmd == "bench") rc = cmd_bench(argc, argv);

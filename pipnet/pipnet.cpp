@@ -138,6 +138,10 @@ void PIPNet::fold_batchnorms() {
   trunk->fold_batchnorms();
   if (layer5) fold_batchnorm(*layer5, *bn5);
   if (layer6) fold_batchnorm(*layer6, *bn6);
+  // the five 1x1 heads have no BatchNorm, but their weights are final now too: packed for the GEMM once (with
+  // 2048 input channels, R50's heads were repacking 5.6 MB of weights for every image)
+  for (Conv2d* c : {cls_layer.get(), x_layer.get(), y_layer.get(), nb_x_layer.get(), nb_y_layer.get()})
+    if (c) c->prepare_inference();
   // deconv1 (and the map head's deconvolutions) keep their BatchNorms: a transposed convolution has no bias to fold
   // into; the coord head keeps its BatchNorm1ds (three small layers, not worth a fold of their own)
 }

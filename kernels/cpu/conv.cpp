@@ -13,6 +13,7 @@
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/cpu/cpu.h"
@@ -166,16 +167,76 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
 }
 
 // y[n] = w * im2col(x[n]), then the epilogue on y[n] while it is in cache: + bias (+ residual) (ReLU).
+// Stride 2: the image split by row and column parity first, xp[c][a][b][h'][w'] = x[c][2h' + a][2w' + b], so that
+// every row of the column matrix is made of contiguous runs, as at stride 1, instead of every other float (ResNet's
+// 7x7 stem spent a quarter of its time making its column matrix that way). Tap (r, s) of output (p, q) reads
+// x[2p - pad + r][2q - pad + s]: phase a = (r - pad) mod 2, row h' = p + (r - pad - a) / 2; likewise the column.
+struct PhasedImage { const ConvGeom* g; const float* xp; int Hh, Wh; };
+static void split_phases(const ConvGeom& g, const float* x, float* xp) {
+  const int Hh = (g.H + 1) / 2, Wh = (g.W + 1) / 2;
+  for (int c = 0; c < g.C; c++)
+    for (int a = 0; a < 2; a++)
+      for (int b = 0; b < 2; b++) {
+        float* o = xp + (((int64_t)c * 2 + a) * 2 + b) * Hh * Wh;
+        for (int h = 0; h < Hh; h++, o += Wh) {
+          const int hh = 2 * h + a;
+          const float* xr = x + ((int64_t)c * g.H + hh) * g.W + b;
+          if (hh >= g.H) { std::memset(o, 0, Wh * sizeof(float)); continue; }
+          const int n = (g.W - b + 1) / 2;  // columns of this phase inside the image
+          for (int w = 0; w < n; w++) o[w] = xr[2 * w];
+          for (int w = n; w < Wh; w++) o[w] = 0.0f;
+        }
+      }
+}
+static const float* phased_window(const void* ctx, int k0, int kc, int j0, int nc, float* out, int64_t* rs,
+                                  int64_t* cs) {
+  const PhasedImage& pi = *static_cast<const PhasedImage*>(ctx);
+  const ConvGeom& g = *pi.g;
+  for (int row = k0; row < k0 + kc; row++) {
+    float* o = out + (int64_t)(row - k0) * nc;
+    const int c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
+    const int dr = r - g.pad, ds = s - g.pad, a = dr & 1, b = ds & 1;
+    const int oh = (dr - a) / 2, ow = (ds - b) / 2;  // exact: dr - a and ds - b are even
+    const int Ha = (g.H - a + 1) / 2, Wb = (g.W - b + 1) / 2;  // this phase's rows and columns inside the image
+    const float* plane = pi.xp + (((int64_t)c * 2 + a) * 2 + b) * pi.Hh * pi.Wh;
+    const int qlo = std::max(0, -ow), qhi = std::max(qlo, std::min(g.Q, Wb - ow));  // q with 0 <= q + ow < Wb
+    for (int j = j0; j < j0 + nc;) {
+      const int p = j / g.Q, qa = j % g.Q, qb = std::min(g.Q, qa + (j0 + nc - j)), h = p + oh;
+      if (h < 0 || h >= Ha) {
+        std::memset(o, 0, (qb - qa) * sizeof(float));
+      } else {
+        const int q0 = std::min(qb, std::max(qa, qlo)), q1 = std::max(q0, std::min(qb, qhi));
+        for (int q = qa; q < q0; q++) o[q - qa] = 0.0f;
+        std::memcpy(o + (q0 - qa), plane + (int64_t)h * pi.Wh + q0 + ow, (q1 - q0) * sizeof(float));
+        for (int q = q1; q < qb; q++) o[q - qa] = 0.0f;
+      }
+      o += qb - qa;
+      j += qb - qa;
+    }
+  }
+  *rs = nc;
+  *cs = 1;
+  return out;
+}
+
 // w packed ahead (pre, or null) serves every image.
 static void forward_gemm(const ConvGeom& g, const float* x, const float* w, const PackedA* pre, const float* b,
                          const float* residual, bool relu, float* y) {
-  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  for_each_image(g.N, conv_threads(g), [&](int n, int) {
+  const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
+  const bool phased = g.stride == 2 && !g.is_pointwise();
+  const int64_t phase_floats = (int64_t)g.C * 4 * ((g.H + 1) / 2) * ((g.W + 1) / 2);
+  Workspace ws(phased ? T * phase_floats : 0);
+  for_each_image(g.N, T, [&](int n, int t) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
     if (g.is_pointwise()) {
       const ImageMatrix im{xn, PQ};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ);
+    } else if (phased) {
+      float* xp = ws.p + t * phase_floats;
+      split_phases(g, xn, xp);
+      const PhasedImage pim{&g, xp, (g.H + 1) / 2, (g.W + 1) / 2};
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ);
     } else {
       const ImageColumns cols{&g, xn};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ);
