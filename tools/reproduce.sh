@@ -52,16 +52,18 @@ budget=(--input-size "${INPUT:-128}" --width "${WIDTH:-16}" --batch "${BATCH:-16
         --max-batches "${MAX_BATCHES:-50}" --lr "${LR:-1e-3}" --decay "${DECAY:-6}" --seed "${SEED:-1}"
         --threads "${THREADS:-0}" --eval-every 100000 --data "300w:$data/train" --test-data "300w:$data/test")
 [[ -d "$data/train" ]] || { echo "no $data/train (set LFW68=DIR)"; exit 2; }
-# arm name, preset, the paper's 300W NME (%) for it (seed paper, ResNet-18)
+# arm name, preset, the paper's 300W NME (%) for it (seed paper, ResNet-18), flags of its own
 if [[ "$what" == table1 ]]; then
   arms=("stride16 pip_16_16_60_r18_l2_l1_10_1_nb10 3.82" "stride32 pip_32_16_60_r18_l2_l1_10_1_nb10 3.52"
         "stride64 pip_64_16_60_r18_l2_l1_10_1_nb10 3.82" "stride128 pip_128_16_60_r18_l2_l1_10_1_nb10 4.90")
 else
+  # and PIP on MobileNetV2 (torchvision's layout, multiplier WIDTH/64) beside it, under the same budget
   arms=("coord coord_r18_l1 5.31" "map4 map_4_16_60_r18_l2 4.52" "map2 map_2_16_60_r18_l2 3.78"
-        "map1 map_1_16_60_r18_l2 3.54" "pip pip_32_16_60_r18_l2_l1_10_1_nb10 3.52")
+        "map1 map_1_16_60_r18_l2 3.54" "pip pip_32_16_60_r18_l2_l1_10_1_nb10 3.52"
+        "pip_mbv2 pip_32_16_60_r18_l2_l1_10_1_nb10 - --backbone mobilenetv2")
 fi
 for a in "${arms[@]}"; do
-  read -r arm preset paper <<<"$a"
+  read -r arm preset paper extra <<<"$a"
   run="$out/$arm"
   t0=$SECONDS
   if [[ ! -e "$run/model.safetensors" ]]; then
@@ -69,7 +71,8 @@ for a in "${arms[@]}"; do
     if [[ -e "$run/checkpoint.safetensors" ]]; then
       nice "$pipnet" train --resume --out "$run" 2>>"$run.log"
     else
-      nice "$pipnet" train --preset "$preset" "${budget[@]}" --out "$run" 2>"$run.log"
+      # shellcheck disable=SC2086  # $extra: the arm's own flags, split on purpose
+      nice "$pipnet" train --preset "$preset" "${budget[@]}" ${extra:-} --out "$run" 2>"$run.log"
     fi
     echo "$arm $((SECONDS - t0))" >> "$out/times.txt"
   fi
@@ -82,7 +85,8 @@ field() { sed -n 's/.*"merged": {[^}]*"'"$2"'": \([0-9.eE+-]*\).*/\1/p' "$1"; }
   echo "| arm | preset | lfw68 NME % | FR@0.1 % | AUC@0.1 | train s | paper 300W NME % |"
   echo "|---|---|---|---|---|---|---|"
   for a in "${arms[@]}"; do
-    read -r arm preset paper <<<"$a"
+    read -r arm preset paper extra <<<"$a"
+    [[ -n "${extra:-}" ]] && preset="$preset $extra"
     j="$out/$arm/test.json"
     secs=$(awk -v a="$arm" '$1 == a {s += $2} END {print s + 0}' "$out/times.txt" 2>/dev/null || echo "?")
     awk -v arm="$arm" -v preset="$preset" -v paper="$paper" -v secs="$secs" -v n="$(field "$j" nme)" \
@@ -97,3 +101,8 @@ field() { sed -n 's/.*"merged": {[^}]*"'"$2"'": \([0-9.eE+-]*\).*/\1/p' "$1"; }
        "order, not the values."
 } > "$out/$what.md"
 cat "$out/$what.md"
+runs=() labels=()
+for a in "${arms[@]}"; do read -r arm _ <<<"$a"; runs+=("$out/$arm"); labels+=("$arm"); done
+"$pipnet" ced --runs "$(IFS=,; echo "${runs[*]}")" --labels "$(IFS=,; echo "${labels[*]}")" --out "$out/$what.png" \
+  --title "$what: CED on lfw68 test (merged), one budget" >/dev/null
+echo "wrote $out/$what.md and $out/$what.png"
