@@ -9,11 +9,17 @@ tiny=(--data synth:32 --test-data synth-test:8 --width 4 --input-size 64 --batch
 "$pipnet" train "${tiny[@]}" --out "$dir/run" 2>"$dir/train.log" || fail "tiny run: $(tail -2 "$dir/train.log")"
 
 # unknown options on every command, and malformed values
-for cmd in train test infer demo bench synth distill probe; do
+for cmd in train test infer demo bench synth distill probe ced; do
   expect_error "$cmd --bogus" "unknown option --bogus" "$pipnet" $cmd --bogus 1
 done
 expect_error "--box with trailing garbage" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,100,100abc
 expect_error "synth-test:0" "the face count: expected an integer in [1, 10000000]" "$pipnet" train "${tiny[@]}" --test-data synth-test:0 --out "$dir/z"
+expect_error "ced without --runs" "--runs and --out are required" "$pipnet" ced --out "$dir/c.png"
+expect_error "ced labels" "--labels has 2 names for 1 runs" "$pipnet" ced --runs "$dir/run" --labels a,b --out "$dir/c.png"
+expect_error "ced bad run" "$dir/nothing" "$pipnet" ced --runs "$dir/nothing" --out "$dir/c.png"
+"$pipnet" ced --runs "$dir/run,$dir/run" --labels a,b --out "$dir/c.png" >/dev/null 2>&1 && [[ -s "$dir/c.png" ]] ||
+  fail "ced on two runs drew no chart"
+expect_error "bench --heads" "--heads 'heat4'" "$pipnet" bench --heads heat4 --no-peers
 expect_error "synth --n 16x" "--n: expected an integer" "$pipnet" synth --n 16x --out "$dir/s.png"
 expect_error "demo --minutes soon" "--minutes" "$pipnet" demo --minutes soon
 expect_error "train --epochs 3.5" "epochs: expected an integer" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"

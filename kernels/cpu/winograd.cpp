@@ -4,12 +4,15 @@
 //
 //   1. stage:  x [N][C][H][W]  ->  xs [N][C/16][Hs][Ws][16]   zero-padded, 16 channels side by side, so that a tile
 //              of 16 channels is a run of 16-float vectors (Cp, Kp: C and K rounded up to 16 with zeros)
-//   2. per chunk of Tc tiles (any images), on one thread, in that thread's cache:
+//   2. per chunk of whole tile rows (Tc tiles, of any images), on one thread:
 //        V [a*a][Tc][Cp]  = B^T d B of each tile                          (input_tile)
 //        M [a*a][Tc][Kp]  = V[xi] * U[xi]  for each xi                     (a*a single-threaded sgemm calls)
-//        y                = A^T M A + bias (+ residual) (ReLU) of each tile (output_tile, then scattered to NCHW)
+//        y                = A^T M A of each tile (output_tile) into a row buffer, then each output row written
+//                           once, with bias (+ residual) (ReLU)         (write_rows)
 //
-// Chunks (kChunkTiles) are spread over the threads. The element-wise products of the algorithm are the GEMMs' inner products over channels.
+// Chunks of about kChunkTiles tiles are spread over the threads; when there are too few for that (batch 1, small
+// maps), the call is one chunk and each of the three steps is split over the threads instead. The element-wise
+// products of the algorithm become the GEMMs' inner products over channels.
 #include <omp.h>
 
 #include <algorithm>
