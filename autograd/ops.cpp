@@ -18,13 +18,19 @@ void check_nchw(const char* op, const Tensor& x) {
 }  // namespace
 
 // ---- conv2d -------------------------------------------------------------------------------------
-// y = w * x + b. Backward: dx += conv^T(dy, w); dw += dy (x) windows of x; db += sum dy over n, p, q.
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+// The geometry of x [N, C, H, W] convolved with w [K, C, R, S], or an Error naming the shapes that do not fit.
+static ConvGeom conv_geometry(const Tensor& x, const Tensor& w, int stride, int pad) {
   check_nchw("conv2d", x);
   CHECK_OR_FAIL(w.dim() == 4 && w.size(1) == x.size(1),
                 "conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
   ConvGeom g = ConvGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad);
   CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "conv2d: input " + x.shape().str() + " is smaller than the kernel");
+  return g;
+}
+
+// y = w * x + b. Backward: dx += conv^T(dy, w); dw += dy (x) windows of x; db += sum dy over n, p, q.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  const ConvGeom g = conv_geometry(x, w, stride, pad);
   Tensor y = like(x, {g.N, g.K, g.P, g.Q});
   kern::conv2d_forward(g, x, w, b.defined() ? &b : nullptr, y);
   if (any_requires_grad({&x, &w, &b})) {
@@ -51,11 +57,7 @@ Tensor conv2d_fused(const Tensor& x, const Tensor& w, const kern::ConvPrepared* 
     if (residual.defined()) y = add(y, residual);
     return relu ? ag::relu(y) : y;
   }
-  check_nchw("conv2d", x);
-  CHECK_OR_FAIL(w.dim() == 4 && w.size(1) == x.size(1),
-                "conv2d: weight " + w.shape().str() + " does not fit input " + x.shape().str());
-  ConvGeom g = ConvGeom::make(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad);
-  CHECK_OR_FAIL(g.P > 0 && g.Q > 0, "conv2d: input " + x.shape().str() + " is smaller than the kernel");
+  const ConvGeom g = conv_geometry(x, w, stride, pad);
   Tensor y = like(x, {g.N, g.K, g.P, g.Q});
   if (residual.defined())
     CHECK_OR_FAIL(residual.shape() == y.shape(), "conv2d: residual " + residual.shape().str() + ", output " + y.shape().str());

@@ -30,6 +30,19 @@
 
 namespace {
 
+// The neighbours a 68-point PIP Net decodes with, from a synthetic mean face at S x S (speed does not depend on it).
+Neighbors bench_neighbors(int S) {
+  MeanFace mf;
+  mf.N = 68;
+  mf.xy = synth_landmarks(1, 0, S);
+  return Neighbors::from_meanface(mf, 10);
+}
+int64_t parameter_count(Module& net) {
+  int64_t n = 0;
+  for (auto& [name, t] : net.named_parameters()) n += t.numel();
+  return n;
+}
+
 // The face detector on one frame: FaceBoxesV2 (random weights: the time does not depend on them) plus decoding and
 // NMS, ms per frame. Validated first: the float heads against the same network in double on the reference kernels.
 int bench_detector(int W, int H, Device dev) {
@@ -228,12 +241,8 @@ int cmd_bench(int argc, char** argv) {
     Rng rng(0);
     PIPNet net(pc, rng);
     net.to(dev);
-    int64_t params = 0;
-    for (auto& [n, t] : net.named_parameters()) params += t.numel();
-    MeanFace mf;
-    mf.N = 68;
-    mf.xy = synth_landmarks(1, 0, S);
-    const Neighbors nbr = Neighbors::from_meanface(mf, 10);
+    const int64_t params = parameter_count(net);
+    const Neighbors nbr = bench_neighbors(S);
     net.eval();
     net.fold_batchnorms();
     ag::NoGradGuard ng;
@@ -338,11 +347,7 @@ int cmd_bench(int argc, char** argv) {
     v.insert(v.end(), ips.begin(), ips.end());
     v.insert(v.end(), train_ips.begin(), train_ips.end());
     std::printf("%s   (b=1 min-max %s ms)\n", row(bb, "pipnet", v).c_str(), spread1.c_str());
-    {
-      int64_t params = 0;
-      for (auto& [n, t] : net.named_parameters()) params += t.numel();
-      std::printf("ROW %s/pip %.2fM %.2f %.1f\n", bb.c_str(), params / 1e6, 1e3 * s1, 1 / s1);
-    }
+    std::printf("ROW %s/pip %.2fM %.2f %.1f\n", bb.c_str(), parameter_count(net) / 1e6, 1e3 * s1, 1 / s1);
     if (peers) {
       const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_peers.py --dir %s --backbone %s --input %d --threads %d "
                                    "--device %s --batches %s 2>&1", PIPNET_SOURCE_DIR, peer_dir.c_str(), bb.c_str(), S,

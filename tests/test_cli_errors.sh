@@ -14,6 +14,9 @@ for cmd in train test infer demo bench synth distill probe ced; do
 done
 expect_error "--box with trailing garbage" "--box" "$pipnet" infer --run "$dir/run" --image "$dir/x.png" --box 0,0,100,100abc
 expect_error "synth-test:0" "the face count: expected an integer in [1, 10000000]" "$pipnet" train "${tiny[@]}" --test-data synth-test:0 --out "$dir/z"
+expect_error "--aug-blur out of range" "aug_blur: expected a finite number in [0, 1], got 1.5" "$pipnet" train "${tiny[@]}" --aug-blur 1.5 --out "$dir/z"
+expect_error "--box-scale out of range" "box_scale: expected a finite number in [1, 3]" "$pipnet" train "${tiny[@]}" --box-scale 0 --out "$dir/z"
+expect_error "--aug-gray not a number" "aug_gray" "$pipnet" train "${tiny[@]}" --aug-gray often --out "$dir/z"
 expect_error "ced without --runs" "--runs and --out are required" "$pipnet" ced --out "$dir/c.png"
 expect_error "ced labels" "--labels has 2 names for 1 runs" "$pipnet" ced --runs "$dir/run" --labels a,b --out "$dir/c.png"
 expect_error "ced bad run" "$dir/nothing" "$pipnet" ced --runs "$dir/nothing" --out "$dir/c.png"
