@@ -60,6 +60,20 @@ void check_gemm(int M, int N, int K, bool ta, bool tb, float alpha, float beta, 
     cpu::sgemm(M, N, K, alpha, A.data(), rsA, csA, pre, B.data(), rsB, csB, beta, C2.data() + guard, ldc);
     REQUIRE(C2 == Cbuf);
   }
+  // The epilogue (bias per row, a residual with its own row stride, ReLU; or bias alone), applied by the driver to
+  // each finished tile, gives what the same float operations give applied afterwards: bit for bit.
+  const int ldr = N + 5;
+  const std::vector<float> bias = random_vec(M, seed + 3), res = random_vec((size_t)M * ldr, seed + 4);
+  const bool full = seed % 2 == 0;
+  const cpu::GemmEpilogue epi{bias.data(), full ? res.data() : nullptr, ldr, full};
+  std::vector<float> C3 = before, want_epi = Cbuf;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      float& c = want_epi[guard + (size_t)i * ldc + j];
+      c = full ? std::max((c + bias[i]) + res[(size_t)i * ldr + j], 0.0f) : c + bias[i];
+    }
+  cpu::sgemm(M, N, K, alpha, A.data(), rsA, csA, &pa, B.data(), rsB, csB, beta, C3.data() + guard, ldc, &epi);
+  REQUIRE(C3 == want_epi);
 }
 
 void sweep(const char* kernel) {
@@ -100,6 +114,10 @@ TEST_CASE("sgemm: K = 0 and alpha = 0 scale C by beta without reading A or B", "
   std::vector<float> C = {1, 2, 3, 4};
   cpu::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 1, 0.5f, C.data(), 2);
   CHECK(C == std::vector<float>{0.5f, 1, 1.5f, 2});
+  const std::vector<float> bias = {-10, 1}, res = {1, 1, 1, 1};
+  const cpu::GemmEpilogue epi{bias.data(), res.data(), 2, true};  // and then the epilogue, still
+  cpu::sgemm(2, 2, 0, 1.0f, nullptr, 1, 1, nullptr, nullptr, 1, 1, 1.0f, C.data(), 2, &epi);
+  CHECK(C == std::vector<float>{0, 0, 3.5f, 4});
 }
 
 TEST_CASE("sgemm: the automatic choice is the widest supported kernel", "[gemm]") {

@@ -27,6 +27,11 @@ const ConvCase kConvCases[] = {
     {1, 40, 20, 23, 9, 3, 3, 1, 1},
     {1, 6, 17, 19, 300, 3, 3, 1, 1},
     {2, 16, 33, 31, 20, 3, 3, 2, 1},
+    // a 1x1 of stride 3 (the strided pointwise path's general copy); at batch 1 images big enough that the parity
+    // planes (3x3/2) and the subsampled image (1x1/2) are made by all threads
+    {2, 9, 10, 11, 5, 1, 1, 3, 0},
+    {1, 17, 65, 63, 9, 3, 3, 2, 1},
+    {1, 64, 64, 66, 20, 1, 1, 2, 0},
 };
 
 void conv_sweep(const char* kernel) {

@@ -92,7 +92,10 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
   CHECK_FALSE(cpu::winograd_force("sse9"));
   uint64_t seed = 7000;
   for (auto [N, C, H, W, K, k, stride, pad] :
-       {std::tuple{2, 5, 9, 7, 6, 3, 1, 1}, {1, 8, 6, 6, 4, 1, 1, 0}, {2, 3, 11, 10, 5, 3, 2, 1}, {1, 4, 7, 7, 3, 7, 2, 3}})
+       {std::tuple{2, 5, 9, 7, 6, 3, 1, 1}, {1, 8, 6, 6, 4, 1, 1, 0}, {2, 3, 11, 10, 5, 3, 2, 1}, {1, 4, 7, 7, 3, 7, 2, 3},
+        // the 1x1/2 downsample through the subsampled image; more than 256 output channels (the GEMM's general
+        // path, its epilogue too); a 1x1/2 big enough to be subsampled by all threads at batch 1
+        {1, 65, 9, 8, 300, 1, 2, 0}, {1, 64, 64, 66, 20, 1, 2, 0}})
     for (bool relu : {false, true}) {
       INFO("N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k << " stride=" << stride
                 << " relu=" << relu);

@@ -172,9 +172,20 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
 // 7x7 stem spent a quarter of its time making its column matrix that way). Tap (r, s) of output (p, q) reads
 // x[2p - pad + r][2q - pad + s]: phase a = (r - pad) mod 2, row h' = p + (r - pad - a) / 2; likewise the column.
 struct PhasedImage { const ConvGeom* g; const float* xp; int Hh, Wh; };
-static void split_phases(const ConvGeom& g, const float* x, float* xp) {
+// for (c = 0; c < C; c++) body(c): on all threads when the caller's GEMM would be parallel (T == 1: one image at a
+// time) and there is enough to copy, else on this thread.
+template <class F>
+static void for_each_channel(int C, int T, int64_t floats, F&& body) {
+  if (T == 1 && floats >= 65536 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) body(c);
+  } else {
+    for (int c = 0; c < C; c++) body(c);
+  }
+}
+static void split_phases(const ConvGeom& g, const float* x, float* xp, int T) {
   const int Hh = (g.H + 1) / 2, Wh = (g.W + 1) / 2;
-  for (int c = 0; c < g.C; c++)
+  for_each_channel(g.C, T, (int64_t)g.C * g.H * g.W, [&](int c) {
     for (int a = 0; a < 2; a++)
       for (int b = 0; b < 2; b++) {
         float* o = xp + (((int64_t)c * 2 + a) * 2 + b) * Hh * Wh;
@@ -187,6 +198,19 @@ static void split_phases(const ConvGeom& g, const float* x, float* xp) {
           for (int w = n; w < Wh; w++) o[w] = 0.0f;
         }
       }
+  });
+}
+// A 1x1 unpadded convolution of stride > 1 reads only x[c][p * stride][q * stride]: those, as the matrix [C x PQ]
+// that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes).
+static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
+  for_each_channel(g.C, T, (int64_t)g.C * g.P * g.Q, [&](int c) {
+    for (int p = 0; p < g.P; p++) {
+      const float* xr = x + ((int64_t)c * g.H + (int64_t)p * g.stride) * g.W;
+      float* o = xs + ((int64_t)c * g.P + p) * g.Q;
+      if (g.stride == 2) stride2_copy(xr, g.Q, o);
+      else for (int q = 0; q < g.Q; q++) o[q] = xr[q * g.stride];
+    }
+  });
 }
 static const float* phased_window(const void* ctx, int k0, int kc, int j0, int nc, float* out, int64_t* rs,
                                   int64_t* cs) {
@@ -219,39 +243,36 @@ static const float* phased_window(const void* ctx, int k0, int kc, int j0, int n
   return out;
 }
 
-// w packed ahead (pre, or null) serves every image.
+// w packed ahead (pre, or null) serves every image; bias, residual and ReLU are applied by the GEMM to each tile of
+// y[n] as it is finished (gemm.h: GemmEpilogue).
 static void forward_gemm(const ConvGeom& g, const float* x, const float* w, const PackedA* pre, const float* b,
                          const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
-  const bool phased = g.stride == 2 && !g.is_pointwise();
-  const int64_t phase_floats = (int64_t)g.C * 4 * ((g.H + 1) / 2) * ((g.W + 1) / 2);
-  Workspace ws(phased ? T * phase_floats : 0);
+  const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
+  const bool phased = g.stride == 2 && !g.is_pointwise() && !strided_1x1;
+  const int64_t phase_floats = phased ? (int64_t)g.C * 4 * ((g.H + 1) / 2) * ((g.W + 1) / 2)
+                                      : strided_1x1 ? (int64_t)g.C * PQ : 0;
+  Workspace ws(T * phase_floats);
   for_each_image(g.N, T, [&](int n, int t) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
-    if (g.is_pointwise()) {
+    const GemmEpilogue epi{b, residual ? residual + (int64_t)n * g.K * PQ : nullptr, PQ, relu};
+    if (g.is_pointwise() || strided_1x1) {
+      if (strided_1x1) {
+        float* xs = ws.p + t * phase_floats;
+        subsample(g, xn, xs, T);
+        xn = xs;
+      }
       const ImageMatrix im{xn, PQ};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, &epi);
     } else if (phased) {
       float* xp = ws.p + t * phase_floats;
-      split_phases(g, xn, xp);
+      split_phases(g, xn, xp, T);
       const PhasedImage pim{&g, xp, (g.H + 1) / 2, (g.W + 1) / 2};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ, &epi);
     } else {
       const ImageColumns cols{&g, xn};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ);
-    }
-    if (!b && !residual && !relu) return;
-    const float* rn = residual ? residual + (int64_t)n * g.K * PQ : nullptr;
-    for (int k = 0; k < g.K; k++) {
-      float* yk = yn + (int64_t)k * PQ;
-      const float bk = b ? b[k] : 0.0f;
-      const float* rk = rn ? rn + (int64_t)k * PQ : nullptr;
-#pragma omp simd
-      for (int i = 0; i < PQ; i++) {
-        const float v = yk[i] + bk + (rk ? rk[i] : 0.0f);
-        yk[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ, &epi);
     }
   });
 }

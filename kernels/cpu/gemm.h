@@ -65,6 +65,18 @@ struct BWindow {
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
            float* C, int64_t ldc);
 
+// What the driver does to each tile of C after its last K block, while the tile is still in L1: a convolution's
+// bias, shortcut and ReLU, without a second pass over C (which at batch 1 was a serial pass over the whole output
+// after a parallel GEMM: a quarter of the time of ResNet-50's 64-deep 1x1 convolutions).
+//   C[i][j] = relu?((C[i][j] + bias[i]) + res[i * ldr + j])        (bias and res optional)
+struct GemmEpilogue {
+  const float* bias = nullptr;  // one value per row of C
+  const float* res = nullptr;   // [M x N], row stride ldr
+  int64_t ldr = 0;
+  bool relu = false;
+  bool empty() const { return !bias && !res && !relu; }
+};
+
 // A packed once for a kernel, ahead of many multiplications by it (a convolution's weights at inference): the K
 // blocks sgemm cuts K into, each holding all M rows as MR-tall micro-panels, [K block][panel][kc][MR]. Any run of
 // whole panels of a K block is then contiguous and laid out as pack_A would write it, so the drivers read it in
@@ -84,11 +96,12 @@ PackedA pack_a(const GemmKernel& uk, int M, int K, const float* A, int64_t rs, i
 PackedA packed_view(const GemmKernel& uk, int M, int K, const float* p);  // what pack_a returned, again
 int gemm_kernel_index(const GemmKernel& uk);
 // sgemm with A packed ahead; `pre` is used when it was packed for the kernel sgemm picks for this M and N, and A
-// (which must still be valid) is packed as usual otherwise.
+// (which must still be valid) is packed as usual otherwise. epi, if given, is applied to C after the product.
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
-           const BWindow& B, float beta, float* C, int64_t ldc);
+           const BWindow& B, float beta, float* C, int64_t ldc, const GemmEpilogue* epi = nullptr);
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const PackedA* pre,
-           const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc);
+           const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc,
+           const GemmEpilogue* epi = nullptr);
 
 // The BLAS-like form: op(A) is A [M,K] (lda = its row stride) or, if ta, the transpose of A stored as [K,M].
 inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B,
