@@ -243,8 +243,7 @@ static const float* phased_window(const void* ctx, int k0, int kc, int j0, int n
   return out;
 }
 
-// w packed ahead (pre, or null) serves every image; bias, residual and ReLU are applied by the GEMM to each tile of
-// y[n] as it is finished (gemm.h: GemmEpilogue).
+// w packed ahead (pre, or null) serves every image; then bias (+ residual) (ReLU), see `tiles` below.
 static void forward_gemm(const ConvGeom& g, const float* x, const float* w, const PackedA* pre, const float* b,
                          const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
@@ -253,6 +252,12 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
   const int64_t phase_floats = phased ? (int64_t)g.C * 4 * ((g.H + 1) / 2) * ((g.W + 1) / 2)
                                       : strided_1x1 ? (int64_t)g.C * PQ : 0;
   Workspace ws(T * phase_floats);
+  // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
+  // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
+  // pass over each y[n] right after its GEMM streams the shortcut in order, which the hardware prefetches better
+  // than a tile's rows a channel apart. Measured on ResNet-50's 64-to-256 1x1 layer (2 threads): batch 1, 0.49 ms
+  // in the tiles vs 0.59 with a pass on one thread (0.52 on both); batch 16, 12.7 ms in the tiles vs 9.3 ms.
+  const bool tiles = T == 1;
   for_each_image(g.N, T, [&](int n, int t) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
@@ -264,15 +269,26 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
         xn = xs;
       }
       const ImageMatrix im{xn, PQ};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, &epi);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else if (phased) {
       float* xp = ws.p + t * phase_floats;
       split_phases(g, xn, xp, T);
       const PhasedImage pim{&g, xp, (g.H + 1) / 2, (g.W + 1) / 2};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ, &epi);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
       const ImageColumns cols{&g, xn};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ, &epi);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
+    }
+    if (tiles || epi.empty()) return;
+    for (int k = 0; k < g.K; k++) {  // the epilogue as a pass over y[n], channel by channel
+      float* yk = yn + (int64_t)k * PQ;
+      const float bk = b ? b[k] : 0.0f;
+      const float* rk = epi.res ? epi.res + (int64_t)k * PQ : nullptr;
+#pragma omp simd
+      for (int i = 0; i < PQ; i++) {
+        const float v = (yk[i] + bk) + (rk ? rk[i] : 0.0f);
+        yk[i] = relu ? std::max(v, 0.0f) : v;
+      }
     }
   });
 }

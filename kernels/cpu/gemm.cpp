@@ -227,6 +227,12 @@ static void column_of_tiles(const GemmKernel& uk, int mc, int nr, int kc, const 
     float* c = C + (int64_t)ir * ldc;
     const float* ap = Ap + (int64_t)ir * kc;
     if (epi) {
+      // The residual's rows under this tile are a channel apart, too far for the hardware prefetchers: asked for
+      // now, they arrive while the tile computes. (Without this, at batch 16 half the time of ResNet-50's 64-deep
+      // 1x1 layers went to waiting for them.)
+      if (epi->res)
+        for (int i = 0; i < mr; i++)
+          for (int j = 0; j < nr; j += 16) _mm_prefetch((const char*)(epi->res + (ir + i) * epi->ldr + j), _MM_HINT_T1);
       uk.tile(kc, ap, bp, edge, NR, 1.0f, 0.0f);
       finish_tile(mr, nr, edge, NR, c, ldc, alpha, beta, epi->bias ? epi->bias + ir : nullptr,
                   epi->res ? epi->res + ir * epi->ldr : nullptr, epi->ldr, epi->relu);
