@@ -294,16 +294,21 @@ int cmd_bench(int argc, char** argv) {
                                                           {"out.nb_x", o.nb_x}, {"out.nb_y", o.nb_y}});
     }
     std::vector<double> ips, train_ips;
-    // training images/s at each batch size
-    net.train();
-    Adam opt(net.parameters(), 1e-4);
+    // training images/s at each batch size, on a twin of the network (the same seed: the same weights), so that
+    // inference below runs the weights the peers run (after training, eval-mode BatchNorm would map these constant
+    // images to about zero: not what a trained network sees)
+    Rng twin_rng(0);
+    PIPNet twin(pc, twin_rng);
+    twin.to(dev);
+    twin.train();
+    Adam opt(twin.parameters(), 1e-4);
     for (int B : batches) {
       Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
       std::vector<std::vector<float>> lms(B, mf.xy);
       PipTargets t = make_targets(lms, nbr, pc.grid());
       auto train_step = [&] {
         opt.zero_grad();
-        PipLoss L = pip_loss(net.run(xb), t, PipLossConfig{});
+        PipLoss L = pip_loss(twin.run(xb), t, PipLossConfig{});
         ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
         opt.step();
       };

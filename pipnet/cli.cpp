@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "data/synth.h"
+#include "kernels/cpu/gemm.h"
 #include "pipnet/dist.h"
 #include "pipnet/evaluate.h"
 #include "pipnet/landmarks.h"
@@ -447,6 +448,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; i++) verbose |= !std::strcmp(argv[i], "--verbose");
   try {
     dist::init(&argc, &argv);  // under mpirun: join the job (pipnet/dist.h); otherwise rank 0 of 1
+    cpu::flush_denormals();    // subnormals as zero (kernels/cpu/gemm.h)
     int rc = -1;
     if (cmd == "train") rc = cmd_train(argc, argv);
     else if (cmd == "test") rc = cmd_test(argc, argv);

@@ -1,5 +1,8 @@
-// cpuid.cpp: which vector units this CPU has (and the OS saves their registers), for run-time kernel choice.
+// cpuid.cpp: which vector units this CPU has (and the OS saves their registers), for run-time kernel choice; and
+// the floating-point mode the programs run the kernels in.
 #include <cpuid.h>
+#include <omp.h>
+#include <xmmintrin.h>
 
 #include "kernels/cpu/gemm.h"
 
@@ -35,6 +38,12 @@ bool cpu_has_avx2_fma() {
 bool cpu_has_avx512f() {
   static const bool yes = probe_avx512f();
   return yes;
+}
+
+void flush_denormals() {
+  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
+#pragma omp parallel
+  _mm_setcsr(_mm_getcsr() | 0x8040);
 }
 
 }  // namespace cpu

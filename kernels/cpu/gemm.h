@@ -111,5 +111,11 @@ inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const floa
 
 bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
+// Subnormal floats (below 1.2e-38) read and written as zero (MXCSR's DAZ and FTZ bits) on this thread and on every
+// OpenMP thread, as inference engines do: arithmetic on them takes a slow path in the CPU. Call it before the first
+// parallel region: threads made later inherit it. (Seen in `pipnet bench`: eval-mode BatchNorm maps the very images
+// its running statistics came from to about zero, products of those went subnormal, and ResNet-50's layer3 ran 2x
+// slower.)
+void flush_denormals();
 
 }  // namespace cpu

@@ -35,6 +35,10 @@ static inline void tile_12x32(int kc, const float* A, const float* B, float* C, 
 #pragma GCC unroll 12
   for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = v16{};
   for (int k = 0; k < kc; k++, A += MR, B += 32) {
+    // A's panel is 12 floats a step, from L2 or (weights at batch 1, used for only 64-256 columns) from memory:
+    // asked for 32 steps ahead. Measured 1.19x on ResNet-18's layer4 3x3 GEMM at batch 1 with its weights out of
+    // cache, 1.03x on the whole network.
+    __builtin_prefetch(A + 384);
     const v16 b0 = load16(B), b1 = load16(B + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
