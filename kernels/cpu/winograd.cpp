@@ -268,10 +268,16 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
 
   // Chunks of about kChunkTiles tiles, one per thread at a time. When that would leave a thread fewer than half
   // of them (batch 1, small images), the whole call is one chunk instead, each step split over the threads.
+  // Chunk c is tile rows [rows * c / chunks, rows * (c + 1) / chunks), their number a multiple of the threads, so
+  // that every thread gets the same number of rows, give or take one (256 rows in chunks of 12 left one thread
+  // with a 4-row chunk where the other had a 12-row one).
   int64_t rows_per = (kChunkTiles + w.TW - 1) / w.TW;
   const bool split = threads > 1 && (rows + threads - 1) / threads * w.TW < kChunkTiles / 2;
   rows_per = split ? rows : std::min(rows_per, std::max<int64_t>(1, (rows + threads - 1) / threads));
-  const int64_t Tc = rows_per * w.TW, chunks = (rows + rows_per - 1) / rows_per;
+  int64_t chunks = (rows + rows_per - 1) / rows_per;
+  if (!split) chunks = std::min(rows, (chunks + threads - 1) / threads * threads);
+  rows_per = (rows + chunks - 1) / chunks;  // the largest chunk
+  const int64_t Tc = rows_per * w.TW;
   const int64_t vfloats = w.A2 * Tc * w.Cp, mfloats = w.A2 * Tc * w.Kp;
   if (split) {
     Workspace vm(vfloats + mfloats), outs(threads * w.out_scratch());
@@ -299,7 +305,7 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
   for (int64_t ch = 0; ch < chunks; ch++) {
     float* V = scratch.p + (int64_t)omp_get_thread_num() * per_thread;
     float *M = V + vfloats, *rb = M + mfloats;
-    const int64_t r0 = ch * rows_per, nr = std::min(rows_per, rows - r0), tc = nr * w.TW;
+    const int64_t r0 = rows * ch / chunks, nr = rows * (ch + 1) / chunks - r0, tc = nr * w.TW;
     w.transform_in(r0, 0, tc, V, Tc);
     w.multiply(0, w.A2, V, M, Tc, tc);
     w.transform_out(r0, 0, nr, M, Tc, rb, rb + (int64_t)m * w.Kp * w.Qt);

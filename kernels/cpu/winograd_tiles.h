@@ -56,24 +56,61 @@ __attribute__((always_inline)) inline vf16 row_times(const float (&row)[K], cons
   return s;
 }
 
+// y = M x for a column x of a values, M = F::BT (input) or F::AT (output). The generic form multiplies by each
+// row's nonzero constants; F(4x4)'s rows share partial sums, which the specialisations below compute once (the
+// rows pair up as p + q and p - q): 12 operations instead of 21 for B^T, 8 instead of 14 for A^T.
+template <class F>
+__attribute__((always_inline)) inline void bt_times(const vf16* x, vf16* y) {
+#pragma GCC unroll 8
+  for (int i = 0; i < F::a; i++) y[i] = row_times(F::BT[i], x);
+}
+template <class F>
+__attribute__((always_inline)) inline void at_times(const vf16* x, vf16* y) {
+#pragma GCC unroll 8
+  for (int i = 0; i < F::m; i++) y[i] = row_times(F::AT[i], x);
+}
+template <>
+__attribute__((always_inline)) inline void bt_times<F4>(const vf16* x, vf16* y) {
+  const vf16 p1 = x[4] - 4.0f * x[2], q1 = x[3] - 4.0f * x[1];  // rows 1, 2: -4x1 - 4x2 + x3 + x4, 4x1 - 4x2 - x3 + x4
+  const vf16 p3 = x[4] - x[2], q3 = 2.0f * (x[3] - x[1]);         // rows 3, 4: -2x1 - x2 + 2x3 + x4, 2x1 - x2 - 2x3 + x4
+  y[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];
+  y[1] = p1 + q1;
+  y[2] = p1 - q1;
+  y[3] = p3 + q3;
+  y[4] = p3 - q3;
+  y[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];
+}
+template <>
+__attribute__((always_inline)) inline void at_times<F4>(const vf16* x, vf16* y) {
+  const vf16 s12 = x[1] + x[2], d12 = x[1] - x[2], s34 = x[3] + x[4], d34 = x[3] - x[4];
+  y[0] = x[0] + s12 + s34;
+  y[1] = d12 + 2.0f * d34;
+  y[2] = s12 + 4.0f * s34;
+  y[3] = d12 + 8.0f * d34 + x[5];
+}
+
 // One tile of 16 channels: d points at input element (0, 0) of the tile in a [rows][cols][16] layout with row
 // stride rs floats; the a*a transformed values go to V + xi * vs, xi = i*a + j.
 template <class F>
 void input_tile(const float* d, int64_t rs, float* V, int64_t vs) {
   constexpr int a = F::a;
-  vf16 t[a][a];  // t = B^T d, column by column
+  vf16 t[a][a];  // t = B^T d, stored transposed: t[j] is column j of B^T d
 #pragma GCC unroll 8
   for (int j = 0; j < a; j++) {
     vf16 col[a];
 #pragma GCC unroll 8
     for (int k = 0; k < a; k++) col[k] = load16(d + k * rs + j * 16);
-#pragma GCC unroll 8
-    for (int i = 0; i < a; i++) t[i][j] = row_times(F::BT[i], col);
+    bt_times<F>(col, t[j]);
   }
 #pragma GCC unroll 8
-  for (int i = 0; i < a; i++)  // (B^T d) B: row i of t times B, i.e. rows of B^T
+  for (int i = 0; i < a; i++) {  // (B^T d) B: row i of B^T d times B, i.e. B^T times that row
+    vf16 row[a], out[a];
 #pragma GCC unroll 8
-    for (int j = 0; j < a; j++) store16(V + (i * a + j) * vs, row_times(F::BT[j], t[i]));
+    for (int j = 0; j < a; j++) row[j] = t[j][i];
+    bt_times<F>(row, out);
+#pragma GCC unroll 8
+    for (int j = 0; j < a; j++) store16(V + (i * a + j) * vs, out[j]);
+  }
 }
 
 // One tile of 16 output channels: the a*a products at M + xi * vs -> the m*m outputs A^T M A, written to
@@ -81,19 +118,23 @@ void input_tile(const float* d, int64_t rs, float* V, int64_t vs) {
 template <class F>
 void output_tile(const float* M, int64_t vs, float* out) {
   constexpr int a = F::a, m = F::m;
-  vf16 s[m][a];  // A^T M, column by column
+  vf16 s[a][m];  // A^T M, stored transposed: s[j] is column j
 #pragma GCC unroll 8
   for (int j = 0; j < a; j++) {
     vf16 col[a];
 #pragma GCC unroll 8
     for (int k = 0; k < a; k++) col[k] = load16(M + (k * a + j) * vs);
-#pragma GCC unroll 8
-    for (int i = 0; i < m; i++) s[i][j] = row_times(F::AT[i], col);
+    at_times<F>(col, s[j]);
   }
 #pragma GCC unroll 8
-  for (int i = 0; i < m; i++)
+  for (int i = 0; i < m; i++) {
+    vf16 row[a], y[m];
 #pragma GCC unroll 8
-    for (int j = 0; j < m; j++) store16(out + (i * m + j) * 16, row_times(F::AT[j], s[i]));
+    for (int j = 0; j < a; j++) row[j] = s[j][i];
+    at_times<F>(row, y);
+#pragma GCC unroll 8
+    for (int j = 0; j < m; j++) store16(out + (i * m + j) * 16, y[j]);
+  }
 }
 
 }  // namespace
