@@ -436,3 +436,28 @@ TEST_CASE("dispatch: names each implementation and refuses a missing one loudly"
   Tensor i = Tensor::zeros({1}, DType::I32);  // no op takes i32 data: the F32 entry would misread it
   CHECK_THROWS_AS(kern::relu_forward(i, i), Error);
 }
+
+TEST_CASE("maxpool 3x3/2 skips NaN as the reference does, in its vector path too", "[kernels]") {
+  // A whole window of NaN gives -inf; a NaN beside numbers is passed over. W = 21: Q = 11, so both the four-wide
+  // path and the tail run.
+  const Shape s{2, 3, 9, 21};
+  Tensor x = random_tensor(s, 977);
+  float* p = x.data<float>();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 0; i < x.numel(); i += 7) p[i] = nan;
+  for (int h = 0; h < 3; h++)
+    for (int w = 0; w < 3; w++) p[h * 21 + w] = nan;  // output (0, 0)'s window: rows and columns -1..1, all NaN
+  PoolGeom g = PoolGeom::make(2, 3, 9, 21, 3, 2, 1);
+  Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}), yd = Tensor::empty(y.shape(), DType::F64);
+  kern::maxpool_forward(g, x, y);
+  kern::maxpool_forward(g, x.to(DType::F64), yd);
+  const std::vector<float> got = y.to_vector();
+  const Tensor want = yd.to(DType::F32);
+  const float* w = want.data<float>();
+  CHECK(got[0] == -std::numeric_limits<float>::infinity());
+  for (size_t i = 0; i < got.size(); i++) {
+    INFO("output " << i);
+    REQUIRE(!std::isnan(got[i]));
+    REQUIRE(got[i] == w[i]);
+  }
+}
