@@ -109,6 +109,10 @@ TEST_CASE("sgemm v2 avx2 6x16 matches the reference", "[gemm]") { sweep("avx2");
 TEST_CASE("sgemm v3 avx2 4x24 matches the reference", "[gemm]") { sweep("avx2_4x24"); }
 TEST_CASE("sgemm v4 avx512 12x32 matches the reference", "[gemm]") { sweep("avx512"); }
 TEST_CASE("sgemm v4 12x32 built without AVX-512 (avx512_emul) matches the reference", "[gemm]") { sweep("avx512_emul"); }
+TEST_CASE("sgemm v5 avx512 8x32 matches the reference", "[gemm]") { sweep("avx512_8x32"); }
+TEST_CASE("sgemm v5 8x32 built without AVX-512 (avx512_8x32_emul) matches the reference", "[gemm]") {
+  sweep("avx512_8x32_emul");
+}
 
 TEST_CASE("sgemm: K = 0 and alpha = 0 scale C by beta without reading A or B", "[gemm]") {
   std::vector<float> C = {1, 2, 3, 4};

@@ -73,6 +73,10 @@ TEST_CASE("conv2d with sgemm v2 avx2 matches direct convolution", "[kernels]") {
 TEST_CASE("conv2d with sgemm v3 avx2 4x24 matches direct convolution", "[kernels]") { conv_sweep("avx2_4x24"); }
 TEST_CASE("conv2d with sgemm v4 avx512 matches direct convolution", "[kernels]") { conv_sweep("avx512"); }
 TEST_CASE("conv2d with sgemm v4 built without AVX-512 matches direct convolution", "[kernels]") { conv_sweep("avx512_emul"); }
+TEST_CASE("conv2d with sgemm v5 avx512 8x32 matches direct convolution", "[kernels]") { conv_sweep("avx512_8x32"); }
+TEST_CASE("conv2d with sgemm v5 8x32 built without AVX-512 matches direct convolution", "[kernels]") {
+  conv_sweep("avx512_8x32_emul");
+}
 
 TEST_CASE("im2col and col2im match the reference / and col2im is im2col's adjoint", "[kernels]") {
   for (const ConvCase& c : kConvCases) {

@@ -31,6 +31,8 @@ void tile_avx2_6x16(int, const float*, const float*, float*, int64_t, float, flo
 void tile_avx2_4x24(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx512_12x32(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx512_emul_12x32(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_8x32(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_emul_8x32(int, const float*, const float*, float*, int64_t, float, float);
 
 static bool always() { return true; }
 
@@ -120,12 +122,15 @@ static void pack_B(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs,
 // measured on AMD Zen 3 (512 KB L2), a B panel that stays in L2 matters most when M is small (ResNet's 64-row
 // GEMMs use each element of B only 64 times).
 static const GemmKernel kKernels[] = {
-    {"generic", "generic", 4, 8, 128, 256, 1024, tile_generic_4x8, always, pack_A<4>, pack_B<8>},
-    {"avx2", "avx2", 6, 16, 96, 384, 1024, tile_avx2_6x16, cpu_has_avx2_fma, pack_A<6>, pack_B<16>},
-    {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, cpu_has_avx2_fma, pack_A<4>, pack_B<24>},
-    {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, cpu_has_avx512f, pack_A<12>, pack_B<32>},
+    {"generic", "generic", 4, 8, 128, 256, 1024, tile_generic_4x8, always, pack_A<4>, pack_B<8>, 1.0},
+    {"avx2", "avx2", 6, 16, 96, 384, 1024, tile_avx2_6x16, cpu_has_avx2_fma, pack_A<6>, pack_B<16>, 1.0},
+    {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, cpu_has_avx2_fma, pack_A<4>, pack_B<24>, 1.0},
+    {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, cpu_has_avx512f, pack_A<12>, pack_B<32>, 1.0},
     // v4's source built without AVX-512 (gemm_12x32.h): the tests run it on any CPU; never chosen automatically
-    {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, always, pack_A<12>, pack_B<32>},
+    {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, always, pack_A<12>, pack_B<32>, 1.0},
+    // v5: v4's source with 8 rows (16 accumulators), for M = 8k that 12 does not divide well (64: 72 rows computed)
+    {"avx512_8x32", "avx512", 8, 32, 144, 256, 1024, tile_avx512_8x32, cpu_has_avx512f, pack_A<8>, pack_B<32>, 0.92},
+    {"avx512_8x32_emul", "emul", 8, 32, 144, 256, 1024, tile_avx512_emul_8x32, always, pack_A<8>, pack_B<32>, 0.92},
 };
 static constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -154,10 +159,11 @@ const GemmKernel& gemm_for(int M, int N) {
   const GemmKernel& def = gemm_active();
   if (g_pinned) return def;
   const GemmKernel* best = &def;
-  double best_waste = 2.0;
+  double best_waste = 1e9;
   for (const GemmKernel& k : kKernels) {
     if (std::strcmp(k.isa, def.isa) != 0 || !k.supported()) continue;
-    const double waste = (double)((M + k.MR - 1) / k.MR * k.MR) * ((N + k.NR - 1) / k.NR * k.NR) / ((double)M * N);
+    // rows and columns computed per useful one, over the kernel's relative speed at no waste
+    const double waste = (double)((M + k.MR - 1) / k.MR * k.MR) * ((N + k.NR - 1) / k.NR * k.NR) / ((double)M * N) / k.speed;
     if (waste < best_waste - 1e-9) { best_waste = waste; best = &k; }
   }
   return *best;

@@ -13,9 +13,11 @@
 //   v4  "avx512"   12x32 micro-kernel  16-float GCC vectors built for AVX-512F, 24 zmm accumulators; the same
 //                                     source built without AVX-512 is "avx512_emul", which tests v4's logic on
 //                                     CPUs without it (gemm_12x32.h)
+//   v5  "avx512_8x32" 8x32 micro-kernel the same source with 8 rows, for M = 64 (12 rows would compute 72);
+//                                     "avx512_8x32_emul" built without AVX-512
 // At run time the widest ISA the CPU supports (CPUID) is used (AVX-512, else AVX2, else generic), and for each call
-// the kernel of that ISA whose tiles pad the shape least (6x16 suits M = 6k, 4x24 M = 4k with wide N: ResNet's
-// 64-row GEMMs); gemm_force() pins one kernel for tests and benchmarks.
+// the kernel of that ISA whose tiles pad the shape least, weighed by its speed (6x16 suits M = 6k, 4x24 M = 4k with
+// wide N: ResNet's 64-row GEMMs; 8x32 M = 64 on AVX-512); gemm_force() pins one kernel for tests and benchmarks.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -36,13 +38,17 @@ struct GemmKernel {
   // Packing for this tile shape: A block [mc x kc] into MR-tall micro-panels; B panels jp0..jp1-1 of [kc x nc].
   void (*pack_A)(int mc, int kc, const float* A, int64_t rs, int64_t cs, float* Ap);
   void (*pack_B)(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs, int64_t cs, float* Bp);
+  // Throughput relative to the ISA's other kernels on a shape that pads neither (measured: bench_gemm --kernel, the
+  // 8x32 at 0.91-0.94 of the 12x32 on M = 72 and 960): sgemm's choice weighs the padding against it.
+  double speed;
 };
 
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3, v4, then v4 built without AVX-512
 const GemmKernel& gemm_active();             // the pinned kernel, or the automatic choice's default
 const GemmKernel& gemm_for(int M, int N);    // what sgemm uses for an M x N result
-// Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512", "avx512_emul"); nullptr or "auto" goes back to the CPUID choice. Returns
+// Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512", "avx512_emul", "avx512_8x32", "avx512_8x32_emul");
+// nullptr or "auto" goes back to the CPUID choice. Returns
 // false if that kernel is not compiled in or the CPU lacks it. The environment variable PIPNET_GEMM does the same.
 bool gemm_force(const char* name);
 

@@ -1,4 +1,4 @@
-// gemm_12x32.h: the 12x32 micro-kernel, written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
+// gemm_12x32.h: the 12x32 micro-kernel (and its 8-row sibling, tile_x32<8>), written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
 // register) and compiled twice:
 //   gemm_avx512.cpp       with -mavx512f: each v16 operation is one AVX-512 instruction (v4, "avx512")
 //   gemm_avx512_emul.cpp  with the baseline x86-64 flags: GCC splits each v16 operation into SSE instructions, so
@@ -28,11 +28,10 @@ static inline v16 load16(const float* p) {  // unaligned load, one vmovups
 }
 static inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-static inline void tile_12x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha,
-                              float beta) {
-  constexpr int MR = 12;
+template <int MR>
+static inline void tile_x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
   v16 c[MR][2];
-#pragma GCC unroll 12
+#pragma GCC unroll 16
   for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = v16{};
   for (int k = 0; k < kc; k++, A += MR, B += 32) {
     // A's panel is 12 floats a step, from L2 or (weights at batch 1, used for only 64-256 columns) from memory:
@@ -40,7 +39,7 @@ static inline void tile_12x32(int kc, const float* A, const float* B, float* C, 
     // cache, 1.03x on the whole network.
     __builtin_prefetch(A + 384);
     const v16 b0 = load16(B), b1 = load16(B + 16);
-#pragma GCC unroll 12
+#pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
       // broadcast: GCC makes this an add of 0.0f and a broadcast from a register; written as {x, x, ..., x} it is
       // one vbroadcastss from memory, which measured 8% slower on the 2048^3 GEMM on AMD Zen 5 (load ports)
@@ -49,7 +48,7 @@ static inline void tile_12x32(int kc, const float* A, const float* B, float* C, 
       c[i][1] += a * b1;
     }
   }
-#pragma GCC unroll 12
+#pragma GCC unroll 16
   for (int i = 0; i < MR; i++) {
     float* row = C + i * ldc;
     v16 r0 = alpha * c[i][0], r1 = alpha * c[i][1];
