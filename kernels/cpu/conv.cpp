@@ -194,7 +194,7 @@ static void split_phases(const ConvGeom& g, const float* x, float* xp, int T) {
           const float* xr = x + ((int64_t)c * g.H + hh) * g.W + b;
           if (hh >= g.H) { std::memset(o, 0, Wh * sizeof(float)); continue; }
           const int n = (g.W - b + 1) / 2;  // columns of this phase inside the image
-          for (int w = 0; w < n; w++) o[w] = xr[2 * w];
+          stride2_copy(xr, n, o);
           for (int w = n; w < Wh; w++) o[w] = 0.0f;
         }
       }
