@@ -4,7 +4,7 @@
 // validated against the definition first (a sample of C's elements computed in double), then timed (warm-up,
 // median of repeated calls); "spread ms" is the fastest and slowest call.
 //
-//   bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul|avx512_8x32|avx512_8x32_emul] [--quick]
+//   bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul|avx512_8x32|avx512_8x32_emul|avx512_6x64|avx512_6x64_emul] [--quick]
 // Without --threads it runs once single-threaded and once with all threads.
 #include <omp.h>
 
@@ -131,7 +131,7 @@ void run(const std::vector<Shape3>& shapes, const char* group, int threads, doub
 
 int main(int argc, char** argv) {
   if (bench::arg_flag(argc, argv, "--help")) {
-    std::printf("usage: bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul|avx512_8x32|avx512_8x32_emul] [--quick]\n");
+    std::printf("usage: bench_gemm [--threads N] [--kernel generic|avx2|avx2_4x24|avx512|avx512_emul|avx512_8x32|avx512_8x32_emul|avx512_6x64|avx512_6x64_emul] [--quick]\n");
     return 0;
   }
   const std::string kernel = bench::arg_str(argc, argv, "--kernel", "auto");

@@ -113,6 +113,10 @@ TEST_CASE("sgemm v5 avx512 8x32 matches the reference", "[gemm]") { sweep("avx51
 TEST_CASE("sgemm v5 8x32 built without AVX-512 (avx512_8x32_emul) matches the reference", "[gemm]") {
   sweep("avx512_8x32_emul");
 }
+TEST_CASE("sgemm v6 avx512 6x64 matches the reference", "[gemm]") { sweep("avx512_6x64"); }
+TEST_CASE("sgemm v6 6x64 built without AVX-512 (avx512_6x64_emul) matches the reference", "[gemm]") {
+  sweep("avx512_6x64_emul");
+}
 
 TEST_CASE("sgemm: K = 0 and alpha = 0 scale C by beta without reading A or B", "[gemm]") {
   std::vector<float> C = {1, 2, 3, 4};

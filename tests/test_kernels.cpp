@@ -77,6 +77,10 @@ TEST_CASE("conv2d with sgemm v5 avx512 8x32 matches direct convolution", "[kerne
 TEST_CASE("conv2d with sgemm v5 8x32 built without AVX-512 matches direct convolution", "[kernels]") {
   conv_sweep("avx512_8x32_emul");
 }
+TEST_CASE("conv2d with sgemm v6 avx512 6x64 matches direct convolution", "[kernels]") { conv_sweep("avx512_6x64"); }
+TEST_CASE("conv2d with sgemm v6 6x64 built without AVX-512 matches direct convolution", "[kernels]") {
+  conv_sweep("avx512_6x64_emul");
+}
 
 TEST_CASE("im2col and col2im match the reference / and col2im is im2col's adjoint", "[kernels]") {
   for (const ConvCase& c : kConvCases) {

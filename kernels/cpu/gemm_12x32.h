@@ -1,4 +1,4 @@
-// gemm_12x32.h: the 12x32 micro-kernel (and its 8-row sibling, tile_x32<8>), written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
+// gemm_12x32.h: the 12x32 micro-kernel (its 8-row sibling tile_x32<8>, and the 6x64 tile_x64<6>), written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
 // register) and compiled twice:
 //   gemm_avx512.cpp       with -mavx512f: each v16 operation is one AVX-512 instruction (v4, "avx512")
 //   gemm_avx512_emul.cpp  with the baseline x86-64 flags: GCC splits each v16 operation into SSE instructions, so
@@ -58,6 +58,36 @@ static inline void tile_x32(int kc, const float* A, const float* B, float* C, in
     }
     store16(row, r0);
     store16(row + 16, r1);
+  }
+}
+
+// MR x 64: four vectors of B per step, MR broadcasts of A
+template <int MR>
+static inline void tile_x64(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  v16 c[MR][4];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = c[i][2] = c[i][3] = v16{};
+  for (int k = 0; k < kc; k++, A += MR, B += 64) {
+    __builtin_prefetch(A + 384);
+    const v16 b0 = load16(B), b1 = load16(B + 16), b2 = load16(B + 32), b3 = load16(B + 48);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const v16 a = v16{} + A[i];
+      c[i][0] += a * b0;
+      c[i][1] += a * b1;
+      c[i][2] += a * b2;
+      c[i][3] += a * b3;
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    float* row = C + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      v16 r = alpha * c[i][v];
+      if (beta != 0.0f) r += beta * load16(row + 16 * v);
+      store16(row + 16 * v, r);
+    }
   }
 }
 
