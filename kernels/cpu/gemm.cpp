@@ -375,7 +375,9 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   if (pre && (pre->uk != &uk || pre->M != M || pre->K != K || pre->KC != KC)) pre = nullptr;
   // Threads only when there is enough work to pay for the fork (about 2 MFLOP), and never nested.
   const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
-  if (M <= kSmallM && N >= 2 * NR * nthreads) {
+  // (on one thread, whatever N: with the 64-wide kernel, Winograd's 64-column GEMMs would otherwise take the general
+  // path, and a heap block for B, 36 times a chunk)
+  if (M <= kSmallM && (nthreads == 1 || N >= 2 * NR * nthreads)) {
     sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, pre, B, beta, C, ldc, epi, nthreads);
     return;
   }
