@@ -48,7 +48,7 @@ struct GemmKernel {
 };
 
 int gemm_kernel_count();
-const GemmKernel& gemm_kernel(int i);        // in version order v1, v2, v3, v4, then v4 built without AVX-512
+const GemmKernel& gemm_kernel(int i);        // in version order (v4, v5, v6 each followed by its build without AVX-512)
 const GemmKernel& gemm_active();             // the pinned kernel, or the automatic choice's default
 const GemmKernel& gemm_for(int M, int N);    // what sgemm uses for an M x N result
 // Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512", "avx512_emul", "avx512_8x32", "avx512_8x32_emul",
