@@ -176,18 +176,37 @@ struct Winograd {
     const int n = (int)(nb / CB), cb = (int)(nb % CB), nl = std::min(16, g.C - cb * 16);
     const int64_t HW = (int64_t)g.H * g.W;
     float* o = xs_out + nb * plane;
-    std::memset(o, 0, sizeof(float) * plane);
+    // zeros: the rows above and below the image, and each image row's columns left and right of it
+    std::memset(o, 0, sizeof(float) * g.pad * Ws * 16);
+    std::memset(o + (int64_t)(g.pad + g.H) * Ws * 16, 0, sizeof(float) * (Hs - g.pad - g.H) * Ws * 16);
     const float* xr[16];
     for (int l = 0; l < 16; l++) xr[l] = x + ((int64_t)n * g.C + cb * 16 + std::min(l, nl - 1)) * HW;
     for (int h = 0; h < g.H; h++) {
-      float* row = o + ((int64_t)(h + g.pad) * Ws + g.pad) * 16;
+      float* line = o + (int64_t)(h + g.pad) * Ws * 16;
+      std::memset(line, 0, sizeof(float) * g.pad * 16);
+      std::memset(line + (int64_t)(g.pad + g.W) * 16, 0, sizeof(float) * (Ws - g.pad - g.W) * 16);
+      float* row = line + g.pad * 16;
       const int64_t off = (int64_t)h * g.W;
-      if (nl == 16)
-        for (int w = 0; w < g.W; w++)
+      if (nl == 16) {  // 16 channel rows into 16-float columns: 4x4 blocks through SSE transposes
+        int w = 0;
+        for (; w + 4 <= g.W; w += 4)
+          for (int l = 0; l < 16; l += 4) {
+            __m128 r0 = _mm_loadu_ps(xr[l] + off + w), r1 = _mm_loadu_ps(xr[l + 1] + off + w),
+                   r2 = _mm_loadu_ps(xr[l + 2] + off + w), r3 = _mm_loadu_ps(xr[l + 3] + off + w);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(row + (w + 0) * 16 + l, r0);
+            _mm_storeu_ps(row + (w + 1) * 16 + l, r1);
+            _mm_storeu_ps(row + (w + 2) * 16 + l, r2);
+            _mm_storeu_ps(row + (w + 3) * 16 + l, r3);
+          }
+        for (; w < g.W; w++)
           for (int l = 0; l < 16; l++) row[w * 16 + l] = xr[l][off + w];
-      else
-        for (int w = 0; w < g.W; w++)
+      } else {
+        for (int w = 0; w < g.W; w++) {
           for (int l = 0; l < nl; l++) row[w * 16 + l] = xr[l][off + w];
+          for (int l = nl; l < 16; l++) row[w * 16 + l] = 0.0f;
+        }
+      }
     }
   }
   // step 1: tiles [t0, t1) of the chunk starting at tile row r0 -> V [Tc][A2][Cp]
