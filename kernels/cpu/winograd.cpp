@@ -210,7 +210,7 @@ struct Winograd {
     }
   }
   // step 1: tiles [t0, t1) of the chunk starting at tile row r0 -> V [Tc][A2][Cp]
-  void transform_in(int64_t r0, int64_t t0, int64_t t1, float* V, int64_t Tc) const {
+  void transform_in(int64_t r0, int64_t t0, int64_t t1, float* V) const {
     for (int64_t t = t0; t < t1; t++) {
       const int64_t r = r0 + t / TW;
       const int n = (int)(r / TH), ty = (int)(r % TH), tx = (int)(t % TW);
@@ -220,13 +220,13 @@ struct Winograd {
     }
   }
   // step 2: M[xi] = V[xi] U[xi] for xi in [x0, x1), tc tiles
-  void multiply(int x0, int x1, const float* V, float* M, int64_t Tc, int64_t tc) const {
+  void multiply(int x0, int x1, const float* V, float* M, int64_t tc) const {
     for (int xi = x0; xi < x1; xi++)
       sgemm(false, false, (int)tc, Kp, Cp, 1.0f, V + (int64_t)xi * Cp, (int64_t)A2 * Cp, U + (int64_t)xi * Cp * Kp, Kp,
             0.0f, M + (int64_t)xi * Kp, (int64_t)A2 * Kp);
   }
   // step 3: tile rows [rr0, rr1) of the chunk: M -> y. rb [m][Kp][Qt] and out [m*m][16] are the thread's.
-  void transform_out(int64_t r0, int64_t rr0, int64_t rr1, const float* M, int64_t Tc, float* rb, float* out) const {
+  void transform_out(int64_t r0, int64_t rr0, int64_t rr1, const float* M, float* rb, float* out) const {
     for (int64_t rr = rr0; rr < rr1; rr++) {
       const int64_t r = r0 + rr;
       for (int tx = 0; tx < TW; tx++) {
@@ -310,14 +310,14 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
       auto share = [&](int64_t n, int64_t& lo, int64_t& hi) { lo = n * t / threads, hi = n * (t + 1) / threads; };
       int64_t lo, hi;
       share(Tc, lo, hi);
-      w.transform_in(0, lo, hi, V, Tc);
+      w.transform_in(0, lo, hi, V);
 #pragma omp barrier
       share(w.A2, lo, hi);
-      w.multiply((int)lo, (int)hi, V, M, Tc, Tc);
+      w.multiply((int)lo, (int)hi, V, M, Tc);
 #pragma omp barrier
       share(rows, lo, hi);
       float* rb = outs.p + t * w.out_scratch();
-      w.transform_out(0, lo, hi, M, Tc, rb, rb + (int64_t)m * w.Kp * w.Qt);
+      w.transform_out(0, lo, hi, M, rb, rb + (int64_t)m * w.Kp * w.Qt);
     }
     return;
   }
@@ -328,9 +328,9 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
     float* V = scratch.p + (int64_t)omp_get_thread_num() * per_thread;
     float *M = V + vfloats, *rb = M + mfloats;
     const int64_t r0 = rows * ch / chunks, nr = rows * (ch + 1) / chunks - r0, tc = nr * w.TW;
-    w.transform_in(r0, 0, tc, V, Tc);
-    w.multiply(0, w.A2, V, M, Tc, tc);
-    w.transform_out(r0, 0, nr, M, Tc, rb, rb + (int64_t)m * w.Kp * w.Qt);
+    w.transform_in(r0, 0, tc, V);
+    w.multiply(0, w.A2, V, M, tc);
+    w.transform_out(r0, 0, nr, M, rb, rb + (int64_t)m * w.Kp * w.Qt);
   }
 }
 
