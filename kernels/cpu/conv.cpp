@@ -279,17 +279,7 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       const ImageColumns cols{&g, xn};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     }
-    if (tiles || epi.empty()) return;
-    for (int k = 0; k < g.K; k++) {  // the epilogue as a pass over y[n], channel by channel
-      float* yk = yn + (int64_t)k * PQ;
-      const float bk = b ? b[k] : 0.0f;
-      const float* rk = epi.res ? epi.res + (int64_t)k * PQ : nullptr;
-#pragma omp simd
-      for (int i = 0; i < PQ; i++) {
-        const float v = (yk[i] + bk) + (rk ? rk[i] : 0.0f);
-        yk[i] = relu ? std::max(v, 0.0f) : v;
-      }
-    }
+    if (!tiles && !epi.empty()) apply_epilogue(g.K, PQ, yn, PQ, epi);  // a pass over y[n], channel by channel
   });
 }
 

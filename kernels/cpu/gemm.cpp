@@ -211,9 +211,9 @@ static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, 
 // 64-deep 1x1 layers: C's rows are a channel apart, a multiple of 4 KB, so reading them back waited on the stores to
 // rows that alias them in L1.) Built for AVX-512, AVX2 and the baseline; the loader picks one for the CPU.
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static void finish_tile(int mr, int nr, const float* t, int NR, float* c, int64_t ldc, float alpha, float beta,
+static void finish_tile(int mr, int nr, const float* t, int64_t ldt, float* c, int64_t ldc, float alpha, float beta,
                         const float* bias, const float* res, int64_t ldr, bool relu) {
-  for (int i = 0; i < mr; i++, t += NR, c += ldc) {
+  for (int i = 0; i < mr; i++, t += ldt, c += ldc) {
     const float b = bias ? bias[i] : 0.0f;
     const float* r = res ? res + i * ldr : nullptr;
 #pragma omp simd
@@ -223,6 +223,10 @@ static void finish_tile(int mr, int nr, const float* t, int NR, float* c, int64_
       c[j] = relu ? std::max(v, 0.0f) : v;
     }
   }
+}
+
+void apply_epilogue(int M, int N, float* C, int64_t ldc, const GemmEpilogue& e) {
+  finish_tile(M, N, C, ldc, C, ldc, 1.0f, 0.0f, e.bias, e.res, e.ldr, e.relu);
 }
 
 // One packed B micro-panel [kc][NR] against every MR panel of a packed A block [mc rows]: a column of C tiles,
@@ -364,7 +368,7 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   if (K <= 0 || alpha == 0.0f) {  // C = beta * C
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-    if (epi) finish_tile(M, N, C, (int)ldc, C, ldc, 1.0f, 0.0f, epi->bias, epi->res, epi->ldr, epi->relu);
+    if (epi) apply_epilogue(M, N, C, ldc, *epi);
     return;
   }
   const GemmKernel& uk = gemm_for(M, N);

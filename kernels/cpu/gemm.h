@@ -87,6 +87,8 @@ struct GemmEpilogue {
   bool relu = false;
   bool empty() const { return !bias && !res && !relu; }
 };
+// The epilogue on its own, over C [M x N] in place (what a convolution runs as a pass when the GEMM did not).
+void apply_epilogue(int M, int N, float* C, int64_t ldc, const GemmEpilogue& e);
 
 // A packed once for a kernel, ahead of many multiplications by it (a convolution's weights at inference): the K
 // blocks sgemm cuts K into, each holding all M rows as MR-tall micro-panels, [K block][panel][kc][MR]. Any run of

@@ -6,14 +6,14 @@
 namespace cpu {
 
 void tile_avx512_emul_12x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
-  tile_x32<12>(kc, A, B, C, ldc, alpha, beta);
+  tile<12, 2>(kc, A, B, C, ldc, alpha, beta);
 }
 void tile_avx512_emul_8x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
-  tile_x32<8>(kc, A, B, C, ldc, alpha, beta);
+  tile<8, 2>(kc, A, B, C, ldc, alpha, beta);
 }
 
 void tile_avx512_emul_6x64(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
-  tile_x64<6>(kc, A, B, C, ldc, alpha, beta);
+  tile<6, 4>(kc, A, B, C, ldc, alpha, beta);
 }
 
 }  // namespace cpu
