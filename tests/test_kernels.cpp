@@ -32,6 +32,13 @@ const ConvCase kConvCases[] = {
     {2, 9, 10, 11, 5, 1, 1, 3, 0},
     {1, 17, 65, 63, 9, 3, 3, 2, 1},
     {1, 64, 64, 66, 20, 1, 1, 2, 0},
+    // the padded phase planes' corners: padding wider than half the kernel, R != S, a padded 1x1, stride 3 (nine
+    // planes), an image smaller than the stride
+    {1, 4, 6, 5, 3, 3, 3, 1, 2},
+    {2, 3, 9, 8, 4, 3, 5, 2, 2},
+    {1, 5, 7, 7, 6, 1, 1, 1, 1},
+    {1, 4, 11, 10, 3, 3, 3, 3, 1},
+    {1, 2, 1, 1, 3, 3, 3, 2, 1},
 };
 
 void conv_sweep(const char* kernel) {

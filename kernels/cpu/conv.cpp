@@ -6,7 +6,8 @@
 //   dw   [K, CRS]  += dy[n] [K, PQ] * col^T
 //   dcol [CRS, PQ]  = w^T * dy[n];  dx[n] += col2im(dcol)
 // In the first two, col is B of the GEMM and is made a window at a time as the GEMM packs it (implicit im2col:
-// the whole matrix, 9 MB for ResNet's layer1, is never written). The third, for a stride-1 convolution, is run
+// the whole matrix, 9 MB for ResNet's layer1, is never written); the forward makes it straight into the GEMM's
+// packed panels, from the image split into padded phase planes once (PhasePlanes). The third, for a stride-1 convolution, is run
 // as a forward convolution of dy instead (see backward_as_forward). A 1x1, stride-1, unpadded convolution has
 // col == x[n], so it calls GEMM on the image directly.
 #include <omp.h>
@@ -82,6 +83,25 @@ static void stride2_copy(const float* in, int n, float* out) {
     _mm_storeu_ps(out + i, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
   }
   for (; i < n; i++) out[i] = in[2 * i];
+}
+
+// out[0, n) = in[0, n), and out[0, n) = 0: inline. The runs that make a column matrix are an output row at most
+// (8 floats in ResNet's layer4, 64 in the stem's panels), for which a call to memcpy or memset cost more than the
+// copy. 64 bytes at a time as fixed-size copies (four SSE moves; an AVX-512 build of the packing measured the same).
+static inline void copy_run(float* out, const float* in, int n) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    float v[16];
+    std::memcpy(v, in + i, sizeof v);
+    std::memcpy(out + i, v, sizeof v);
+  }
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, _mm_loadu_ps(in + i));
+  for (; i < n; i++) out[i] = in[i];
+}
+static inline void zero_run(float* out, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, _mm_setzero_ps());
+  for (; i < n; i++) out[i] = 0.0f;
 }
 
 // Rows [row0, row0 + rows) and columns [j0, j0 + cols) of image x's column matrix into out (row stride ld). Row
@@ -166,14 +186,8 @@ void col2im(const ConvGeom& g, const float* col, float* x) {
   }
 }
 
-// y[n] = w * im2col(x[n]), then the epilogue on y[n] while it is in cache: + bias (+ residual) (ReLU).
-// Stride 2: the image split by row and column parity first, xp[c][a][b][h'][w'] = x[c][2h' + a][2w' + b], so that
-// every row of the column matrix is made of contiguous runs, as at stride 1, instead of every other float (ResNet's
-// 7x7 stem spent a quarter of its time making its column matrix that way). Tap (r, s) of output (p, q) reads
-// x[2p - pad + r][2q - pad + s]: phase a = (r - pad) mod 2, row h' = p + (r - pad - a) / 2; likewise the column.
-struct PhasedImage { const ConvGeom* g; const float* xp; int Hh, Wh; };
-// for (c = 0; c < C; c++) body(c): on all threads when the caller's GEMM would be parallel (T == 1: one image at a
-// time) and there is enough to copy, else on this thread.
+// for (c = 0; c < C; c++) body(c), over channels or planes: on all threads when the caller's GEMM would be parallel
+// (T == 1: one image at a time) and there is enough to copy, else on this thread.
 template <class F>
 static void for_each_channel(int C, int T, int64_t floats, F&& body) {
   if (T == 1 && floats >= 65536 && !omp_in_parallel()) {
@@ -183,23 +197,82 @@ static void for_each_channel(int C, int T, int64_t floats, F&& body) {
     for (int c = 0; c < C; c++) body(c);
   }
 }
-static void split_phases(const ConvGeom& g, const float* x, float* xp, int T) {
-  const int Hh = (g.H + 1) / 2, Wh = (g.W + 1) / 2;
-  for_each_channel(g.C, T, (int64_t)g.C * g.H * g.W, [&](int c) {
-    for (int a = 0; a < 2; a++)
-      for (int b = 0; b < 2; b++) {
-        float* o = xp + (((int64_t)c * 2 + a) * 2 + b) * Hh * Wh;
-        for (int h = 0; h < Hh; h++, o += Wh) {
-          const int hh = 2 * h + a;
-          const float* xr = x + ((int64_t)c * g.H + hh) * g.W + b;
-          if (hh >= g.H) { std::memset(o, 0, Wh * sizeof(float)); continue; }
-          const int n = (g.W - b + 1) / 2;  // columns of this phase inside the image
-          stride2_copy(xr, n, o);
-          for (int w = n; w < Wh; w++) o[w] = 0.0f;
-        }
-      }
+
+// The image the column matrix is made from, split into phase planes and padded, once per image. Stride s splits
+// x[c] by row and column remainder into s*s planes,
+//   xp[c][a][b][i][j] = x[c][s (i - top) + a][s (j - left) + b]      (0 outside the image),
+// with top rows and left columns of zeros in front. Tap (r, t) of output (p, q) reads x[s p - pad + r][s q - pad + t];
+// writing r - pad = s oh + a (0 <= a < s), that is plane (a, b)'s row p + oh + top, column q + ow + left. The planes
+// hold exactly the rows and columns some tap reads, so row (c, r, t) of the column matrix is, output row by output
+// row, a plain copy of Q floats from one plane: no bounds to test, no zeros to write, no strided reads. At stride 1
+// there is one plane per channel, the image padded.
+// (Before, stride 1 tested every run against the image's edges and stride 2 split unpadded planes: the window
+// function was a fifth of ResNet's layer4 3x3 GEMMs at batch 1, where each run is 8 floats.)
+static int floor_div(int v, int s) { return v >= 0 ? v / s : -((-v + s - 1) / s); }
+struct PhasePlanes {
+  const ConvGeom* g;
+  const float* xp;
+  int top, left;  // zero rows above, zero columns to the left
+  int Hh, Wh;     // each plane's size
+  static PhasePlanes of(const ConvGeom& g, const float* xp) {
+    const int s = g.stride, top = -floor_div(-g.pad, s), left = -floor_div(-g.pad, s);
+    return {&g, xp, top, left, g.P + floor_div(g.R - 1 - g.pad, s) + top, g.Q + floor_div(g.S - 1 - g.pad, s) + left};
+  }
+  int64_t floats() const { return (int64_t)g->C * g->stride * g->stride * Hh * Wh; }
+  // Where row `row` of the column matrix starts: its element (p, q) is at [p * Wh + q].
+  const float* row_start(int row) const {
+    const ConvGeom& c = *g;
+    const int ch = row / (c.R * c.S), r = row / c.S % c.R, t = row % c.S, s = c.stride;
+    const int oh = floor_div(r - c.pad, s), ow = floor_div(t - c.pad, s), a = r - c.pad - s * oh, b = t - c.pad - s * ow;
+    return xp + (((int64_t)ch * s + a) * s + b) * Hh * Wh + (int64_t)(oh + top) * Wh + ow + left;
+  }
+};
+static void split_planes(const PhasePlanes& pp, const float* x, float* xp, int T) {
+  const ConvGeom& g = *pp.g;
+  const int s = g.stride, Hh = pp.Hh, Wh = pp.Wh;
+  // plane by plane (the stem's 3 channels are 12 planes: on 2 threads, 6 each rather than 2 and 1 channels)
+  for_each_channel(g.C * s * s, T, (int64_t)g.C * g.H * g.W, [&](int plane) {
+    const int c = plane / (s * s), a = plane / s % s, b = plane % s;
+    float* o = xp + (int64_t)plane * Hh * Wh;
+    // columns j in [jlo, jhi) hold x's columns s (j - left) + b, inside the image
+    const int jlo = std::min(Wh, pp.left), jhi = b < g.W ? std::min(Wh, pp.left + (g.W - 1 - b) / s + 1) : jlo;
+    for (int i = 0; i < Hh; i++, o += Wh) {
+      const int h = s * (i - pp.top) + a;
+      if (h < 0 || h >= g.H) { zero_run(o, Wh); continue; }
+      const float* xr = x + ((int64_t)c * g.H + h) * g.W + b;  // xr[s * (j - left)] is column j
+      zero_run(o, jlo);
+      if (s == 1) copy_run(o + jlo, xr, jhi - jlo);
+      else if (s == 2) stride2_copy(xr, jhi - jlo, o + jlo);
+      else for (int j = jlo; j < jhi; j++) o[j] = xr[s * (j - jlo)];
+      zero_run(o + jhi, Wh - jhi);
+    }
   });
 }
+// Rows [k0, k0 + kc) and columns [j0, j0 + nc) of the column matrix, written straight into the GEMM's NR-wide
+// micro-panels (gemm.h: BWindow::pack): each panel row is a few runs along output rows. (Made first as a window and
+// then packed, the copy through scratch was 4-9% of ResNet's layer4 3x3 and stride-2 convolutions.)
+static void planes_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) {
+  const PhasePlanes& pp = *static_cast<const PhasePlanes*>(ctx);
+  const int Q = pp.g->Q, panels = (nc + NR - 1) / NR;
+  for (int row = k0; row < k0 + kc; row++) {
+    const float* src = pp.row_start(row);
+    float* o = Bp + (int64_t)(row - k0) * NR;
+    for (int jp = 0, j = j0, p = j0 / Q, qa = j0 % Q; jp < panels; jp++, o += (int64_t)NR * kc) {
+      const int end = std::min(j0 + nc, j + NR);
+      int filled = 0;
+      while (j < end) {  // runs along output rows
+        const int n = std::min(Q - qa, end - j);
+        copy_run(o + filled, src + (int64_t)p * pp.Wh + qa, n);
+        filled += n;
+        j += n;
+        qa += n;
+        if (qa == Q) { qa = 0; p++; }
+      }
+      zero_run(o + filled, NR - filled);
+    }
+  }
+}
+
 // A 1x1 unpadded convolution of stride > 1 reads only x[c][p * stride][q * stride]: those, as the matrix [C x PQ]
 // that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes).
 static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
@@ -212,45 +285,14 @@ static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
     }
   });
 }
-static const float* phased_window(const void* ctx, int k0, int kc, int j0, int nc, float* out, int64_t* rs,
-                                  int64_t* cs) {
-  const PhasedImage& pi = *static_cast<const PhasedImage*>(ctx);
-  const ConvGeom& g = *pi.g;
-  for (int row = k0; row < k0 + kc; row++) {
-    float* o = out + (int64_t)(row - k0) * nc;
-    const int c = row / (g.R * g.S), r = row / g.S % g.R, s = row % g.S;
-    const int dr = r - g.pad, ds = s - g.pad, a = dr & 1, b = ds & 1;
-    const int oh = (dr - a) / 2, ow = (ds - b) / 2;  // exact: dr - a and ds - b are even
-    const int Ha = (g.H - a + 1) / 2, Wb = (g.W - b + 1) / 2;  // this phase's rows and columns inside the image
-    const float* plane = pi.xp + (((int64_t)c * 2 + a) * 2 + b) * pi.Hh * pi.Wh;
-    const int qlo = std::max(0, -ow), qhi = std::max(qlo, std::min(g.Q, Wb - ow));  // q with 0 <= q + ow < Wb
-    for (int j = j0; j < j0 + nc;) {
-      const int p = j / g.Q, qa = j % g.Q, qb = std::min(g.Q, qa + (j0 + nc - j)), h = p + oh;
-      if (h < 0 || h >= Ha) {
-        std::memset(o, 0, (qb - qa) * sizeof(float));
-      } else {
-        const int q0 = std::min(qb, std::max(qa, qlo)), q1 = std::max(q0, std::min(qb, qhi));
-        for (int q = qa; q < q0; q++) o[q - qa] = 0.0f;
-        std::memcpy(o + (q0 - qa), plane + (int64_t)h * pi.Wh + q0 + ow, (q1 - q0) * sizeof(float));
-        for (int q = q1; q < qb; q++) o[q - qa] = 0.0f;
-      }
-      o += qb - qa;
-      j += qb - qa;
-    }
-  }
-  *rs = nc;
-  *cs = 1;
-  return out;
-}
 
 // w packed ahead (pre, or null) serves every image; then bias (+ residual) (ReLU), see `tiles` below.
 static void forward_gemm(const ConvGeom& g, const float* x, const float* w, const PackedA* pre, const float* b,
                          const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
   const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
-  const bool phased = g.stride == 2 && !g.is_pointwise() && !strided_1x1;
-  const int64_t phase_floats = phased ? (int64_t)g.C * 4 * ((g.H + 1) / 2) * ((g.W + 1) / 2)
-                                      : strided_1x1 ? (int64_t)g.C * PQ : 0;
+  const PhasePlanes planes = PhasePlanes::of(g, nullptr);
+  const int64_t phase_floats = g.is_pointwise() ? 0 : strided_1x1 ? (int64_t)g.C * PQ : planes.floats();
   Workspace ws(T * phase_floats);
   // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
   // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
@@ -270,14 +312,11 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       }
       const ImageMatrix im{xn, PQ};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
-    } else if (phased) {
-      float* xp = ws.p + t * phase_floats;
-      split_phases(g, xn, xp, T);
-      const PhasedImage pim{&g, xp, (g.H + 1) / 2, (g.W + 1) / 2};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{phased_window, &pim}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
-      const ImageColumns cols{&g, xn};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{columns_window, &cols}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
+      PhasePlanes pp = planes;
+      pp.xp = ws.p + t * phase_floats;
+      split_planes(pp, xn, ws.p + t * phase_floats, T);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &pp, planes_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     }
     if (!tiles && !epi.empty()) apply_epilogue(g.K, PQ, yn, PQ, epi);  // a pass over y[n], channel by channel
   });

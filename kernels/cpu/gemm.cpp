@@ -200,6 +200,10 @@ static float* thread_buffer(size_t floats) {
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of B into NR-wide micro-panels at Bp.
 static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, int j0, int nc, float* scratch,
                         float* Bp) {
+  if (B.pack) {
+    B.pack(B.ctx, k0, kc, j0, nc, uk.NR, Bp);
+    return;
+  }
   int64_t rs, cs;
   const float* w = B.get(B.ctx, k0, kc, j0, nc, scratch, &rs, &cs);
   uk.pack_B(kc, nc, 0, (nc + uk.NR - 1) / uk.NR, w, rs, cs, Bp);

@@ -67,11 +67,16 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
 // window is made in cache. That saves the matrix's memory (9 MB per thread for ResNet's layer1 at 256x256) and
 // measured 0-6% faster than im2col first on ResNet-18's layers at batch 1. A plain matrix is the window function
 // that returns a pointer into it.
-// (Packing im2col windows straight into micro-panels, without scratch, measured 0-20% slower: the panel rows that
-// cross an output row or the image's edge need the general path, one call each.)
+// (Packing im2col windows of the raw image straight into micro-panels measured 0-20% slower: the runs that cross
+// the image's edge needed the general path, one call each. From an image padded first, every run is a plain copy,
+// and packing straight into the panels is what convolution's forward does now: see BWindow::pack.)
 struct BWindow {
   const float* (*get)(const void* ctx, int k0, int kc, int j0, int nc, float* scratch, int64_t* rs, int64_t* cs);
   const void* ctx;
+  // Or, with get null: the same window written straight into the kernel's NR-wide micro-panels, panel i at
+  // Bp + i * NR * kc as [kc][NR], zero past nc (what get and the kernel's pack_B would make, without the copy
+  // through scratch; convolution's padded phase planes make each panel row from a few plain runs).
+  void (*pack)(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) = nullptr;
 };
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
            float* C, int64_t ldc);
