@@ -135,18 +135,10 @@ void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0
   }
 }
 
-// The column matrix of one image as a GEMM's B, made a window at a time (gemm.h: BWindow): forward's B is the
-// matrix itself [CRS x PQ]; the weight gradient's B is its transpose [PQ x CRS], a window of which is made as the
-// matching window of the matrix and handed over with swapped strides.
+// The column matrix of one image as the weight gradient's B, made a window at a time (gemm.h: BWindow): its
+// transpose [PQ x CRS], a window of which is made as the matching window of the matrix and handed over with swapped
+// strides. (The forward's B, the matrix itself, is packed from phase planes: PhasePlanes below.)
 struct ImageColumns { const ConvGeom* g; const float* x; };
-static const float* columns_window(const void* ctx, int k0, int kc, int j0, int nc, float* scratch, int64_t* rs,
-                                   int64_t* cs) {
-  const ImageColumns& ic = *static_cast<const ImageColumns*>(ctx);
-  im2col_window(*ic.g, ic.x, k0, kc, j0, nc, scratch, nc);
-  *rs = nc;
-  *cs = 1;
-  return scratch;
-}
 // An image x[n] as the plain matrix [C x PQ] (a 1x1 stride-1 unpadded convolution's B).
 struct ImageMatrix { const float* x; int64_t ld; };
 static const float* matrix_window(const void* ctx, int k0, int, int j0, int, float*, int64_t* rs, int64_t* cs) {
@@ -351,9 +343,14 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
     for (int c = 0; c < g.C; c++)
       for (int k = 0; k < g.K; k++)
         for (int rs = 0; rs < RS; rs++) wt[(int64_t)c * KRS + k * RS + rs] = w[((int64_t)k * g.C + c) * RS + RS - 1 - rs];
-    for_each_image(g.N, conv_threads(g), [&](int n, int) {
-      const ImageColumns cols{&gb, dy + (int64_t)n * g.K * PQ};
-      sgemm(g.C, g.H * g.W, KRS, 1.0f, wt, KRS, 1, BWindow{columns_window, &cols}, 1.0f,
+    const int T = conv_threads(g);
+    const PhasePlanes planes = PhasePlanes::of(gb, nullptr);
+    Workspace pws(T * planes.floats());  // dy padded, per thread
+    for_each_image(g.N, T, [&](int n, int t) {
+      PhasePlanes pp = planes;
+      pp.xp = pws.p + t * planes.floats();
+      split_planes(pp, dy + (int64_t)n * g.K * PQ, pws.p + t * planes.floats(), T);
+      sgemm(g.C, g.H * g.W, KRS, 1.0f, wt, KRS, 1, BWindow{nullptr, &pp, planes_pack}, 1.0f,
             dx + (int64_t)n * g.C * g.H * g.W, g.H * g.W);  // dx += w' * im2col(dy)
     });
     return;
