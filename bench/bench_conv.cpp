@@ -151,9 +151,9 @@ bool bench_winograd(int batch, int threads, double budget, double peak, const st
     int chosen = 0;
     for (int m : {2, 4}) {
       const int a = m + 2;
-      Tensor u = Tensor::empty({a * a, cpu::winograd_weight_floats(m, g.K, g.C) / (a * a)});
-      cpu::winograd_weights(m, w.data<float>(), g.K, g.C, u.data<float>());
-      cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), b.data<float>(), r.data<float>(), true, y.data<float>());
+      Tensor u = Tensor::empty({a * a, cpu::winograd_weight_floats(m, g.K, g.C, cpu::winograd_gemm(g.K)) / (a * a)});
+      cpu::winograd_weights(m, w.data<float>(), g.K, g.C, cpu::winograd_gemm(g.K), u.data<float>());
+      cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), cpu::winograd_gemm(g.K), b.data<float>(), r.data<float>(), true, y.data<float>());
       const std::vector<float> got = y.to_vector(), want = y0.to_vector();
       if (!bench::validate(strf("%s F(%dx%d) vs im2col", c.name, m, m), got.data(), want.data(), got.size(),
                            (m == 2 ? 1e-6 : 2e-5) * std::sqrt(9.0 * g.C), 1e-5)) {
@@ -162,7 +162,7 @@ bool bench_winograd(int batch, int threads, double budget, double peak, const st
         continue;
       }
       const bench::Timing t = bench::time_for([&] {
-        cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), b.data<float>(), r.data<float>(), true, y.data<float>());
+        cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), cpu::winograd_gemm(g.K), b.data<float>(), r.data<float>(), true, y.data<float>());
       }, budget);
       std::printf(" %9.1f %6.1f%% %11s %5.2fx |", gf / t.median_s(), 100 * gf / t.median_s() / peak, t.spread().c_str(),
                   t0.median_s() / t.median_s());

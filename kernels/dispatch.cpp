@@ -239,7 +239,8 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
                           const Tensor* b, const Tensor* residual, bool relu, Tensor& y) {
   ConvPrep prep;
   if (prepared && backend_of(x) == kCpuF32) {
-    if (prepared->wino.defined()) prep.wino_m = prepared->wino_m, prep.wino = prepared->wino.data<float>();
+    if (prepared->wino.defined())
+      prep.wino_m = prepared->wino_m, prep.wino = prepared->wino.data<float>(), prep.wino_kernel = prepared->wino_kernel;
     if (prepared->packed.defined()) prep.gemm_kernel = prepared->gemm_kernel, prep.packed = prepared->packed.data<float>();
   }
   run(conv_fwd_fused, x, [&](auto fn, auto p) {
@@ -258,8 +259,10 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   out.gemm_kernel = cpu::gemm_kernel_index(uk);
   if (w.size(2) == 3 && w.size(3) == 3 && stride == 1 && (out.wino_m = cpu::winograd_choice(K, C)) > 0) {
     const int a = out.wino_m + 2;
-    out.wino = Tensor::empty({a * a, cpu::winograd_weight_floats(out.wino_m, K, C) / (a * a)});
-    cpu::winograd_weights(out.wino_m, w.data<float>(), K, C, out.wino.data<float>());
+    const cpu::GemmKernel& wk = cpu::winograd_gemm(K);
+    out.wino = Tensor::empty({a * a, cpu::winograd_weight_floats(out.wino_m, K, C, wk) / (a * a)});
+    cpu::winograd_weights(out.wino_m, w.data<float>(), K, C, wk, out.wino.data<float>());
+    out.wino_kernel = cpu::gemm_kernel_index(wk);
   }
   return out;
 }

@@ -19,8 +19,8 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 // (after its weights stop changing). On the CPU: packed for the GEMM, and for 3x3 stride-1 layers transformed for
 // Winograd F(m x m, 3x3) (cpu::winograd_choice picks m); nothing (empty) on the other backends.
 struct ConvPrepared {
-  Tensor wino;  // [(m+2)^2, Cp * Kp]
-  int wino_m = 0;
+  Tensor wino;  // [(m+2)^2, Cp * Kp'], each packed for the GEMM micro-kernel wino_kernel (Kp' rounded up to its NR)
+  int wino_m = 0, wino_kernel = -1;
   Tensor packed;  // cpu::pack_a's panels
   int gemm_kernel = -1;
   bool empty() const { return !wino.defined() && !packed.defined(); }

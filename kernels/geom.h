@@ -11,6 +11,7 @@
 struct ConvPrep {
   int wino_m = 0;
   const float* wino = nullptr;
+  int wino_kernel = -1;  // the GEMM micro-kernel wino was packed for
   int gemm_kernel = -1;
   const float* packed = nullptr;
 };

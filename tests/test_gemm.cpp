@@ -60,6 +60,16 @@ void check_gemm(int M, int N, int K, bool ta, bool tb, float alpha, float beta, 
     cpu::sgemm(M, N, K, alpha, A.data(), rsA, csA, pre, B.data(), rsB, csB, beta, C2.data() + guard, ldc);
     REQUIRE(C2 == Cbuf);
   }
+  // B packed ahead (as Winograd's weights) and multiplied on this thread: the same blocks and order of operations,
+  // so the same C bit for bit, and nothing outside C [M x N] written.
+  if (alpha == 1.0f && beta == 0.0f) {
+    std::vector<float> Bbuf(cpu::packed_b_floats(uk, K, N) + 16);
+    float* Bp = Bbuf.data() + (16 - (reinterpret_cast<uintptr_t>(Bbuf.data()) / sizeof(float)) % 16) % 16;  // 64-byte aligned
+    cpu::pack_b(uk, K, N, B.data(), rsB, csB, Bp);
+    std::vector<float> C4 = before;
+    cpu::sgemm_packed_b(uk, M, N, K, A.data(), rsA, csA, Bp, C4.data() + guard, ldc);
+    REQUIRE(C4 == Cbuf);
+  }
   // The epilogue (bias per row, a residual with its own row stride, ReLU; or bias alone), applied by the driver to
   // each finished tile, gives what the same float operations give applied afterwards: bit for bit.
   const int ldr = N + 5;

@@ -27,10 +27,10 @@ double winograd_atol(int m) { return m == 2 ? 1e-6 : 2e-5; }
 void fused_case(const ConvGeom& g, int m, uint64_t seed, bool bias, bool residual, bool relu) {
   Tensor x = random_tensor({g.N, g.C, g.H, g.W}, seed), w = random_tensor({g.K, g.C, 3, 3}, seed + 1);
   Tensor b = random_tensor({g.K}, seed + 2), r = random_tensor({g.N, g.K, g.P, g.Q}, seed + 3);
-  Tensor u = Tensor::empty({(m + 2) * (m + 2), cpu::winograd_weight_floats(m, g.K, g.C) / ((m + 2) * (m + 2))});
-  cpu::winograd_weights(m, w.data<float>(), g.K, g.C, u.data<float>());
+  Tensor u = Tensor::empty({(m + 2) * (m + 2), cpu::winograd_weight_floats(m, g.K, g.C, cpu::winograd_gemm(g.K)) / ((m + 2) * (m + 2))});
+  cpu::winograd_weights(m, w.data<float>(), g.K, g.C, cpu::winograd_gemm(g.K), u.data<float>());
   Tensor y = Tensor::full({g.N, g.K, g.P, g.Q}, NAN);  // every element must be written
-  cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), bias ? b.data<float>() : nullptr,
+  cpu::conv2d_winograd(g, m, x.data<float>(), u.data<float>(), cpu::winograd_gemm(g.K), bias ? b.data<float>() : nullptr,
                        residual ? r.data<float>() : nullptr, relu, y.data<float>());
   Tensor yd = Tensor::empty({g.N, g.K, g.P, g.Q}, DType::F64);
   Tensor xd = x.to(DType::F64), wd = w.to(DType::F64), bd = b.to(DType::F64), rd = r.to(DType::F64);

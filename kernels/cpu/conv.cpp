@@ -321,7 +321,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
 void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, const ConvPrep* prep, const float* b,
                           const float* residual, bool relu, float* y) {
   if (prep && prep->wino && winograd_fits(g) && winograd_worth(g, prep->wino_m)) {
-    conv2d_winograd(g, prep->wino_m, x, prep->wino, b, residual, relu, y);
+    conv2d_winograd(g, prep->wino_m, x, prep->wino, gemm_kernel(prep->wino_kernel), b, residual, relu, y);
     return;
   }
   const int CRS = g.C * g.R * g.S;

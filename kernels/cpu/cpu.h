@@ -53,9 +53,12 @@ bool winograd_fits(const ConvGeom& g);  // 3x3, stride 1
 // bench_conv --winograd); PIPNET_WINOGRAD_M=0|2|4 overrides it for every layer.
 int winograd_choice(int K, int C);
 bool winograd_worth(const ConvGeom& g, int m);  // enough tiles in this call for the GEMMs to pay
-int64_t winograd_weight_floats(int m, int K, int C);
-void winograd_weights(int m, const float* w, int K, int C, float* U);  // w [K][C][3][3] -> U, computed in double
-void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const float* bias,
+// U holds each U[xi] packed for the GEMM micro-kernel uk (gemm.h: pack_b), winograd_gemm(K) unless a test pins
+// another; conv2d_winograd must be given the same uk.
+const GemmKernel& winograd_gemm(int K);
+int64_t winograd_weight_floats(int m, int K, int C, const GemmKernel& uk);
+void winograd_weights(int m, const float* w, int K, int C, const GemmKernel& uk, float* U);  // w [K][C][3][3] -> U (in double)
+void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const GemmKernel& uk, const float* bias,
                      const float* residual, bool relu, float* y);
 
 // Scratch memory from the caching allocator (so that a loop of calls allocates it once), given back when it goes

@@ -357,6 +357,28 @@ PackedA pack_a(const GemmKernel& uk, int M, int K, const float* A, int64_t rs, i
   return pa;
 }
 
+int64_t packed_b_floats(const GemmKernel& uk, int K, int N) { return (int64_t)K * ((N + uk.NR - 1) / uk.NR * uk.NR); }
+
+void pack_b(const GemmKernel& uk, int K, int N, const float* B, int64_t rs, int64_t cs, float* out) {
+  const int KC = k_block(uk, K), panels = (N + uk.NR - 1) / uk.NR;
+  for (int pc = 0; pc < K; pc += KC)
+    uk.pack_B(std::min(KC, K - pc), N, 0, panels, B + (int64_t)pc * rs, rs, cs, out + (int64_t)pc * panels * uk.NR);
+}
+
+void sgemm_packed_b(const GemmKernel& uk, int M, int N, int K, const float* A, int64_t rsA, int64_t csA,
+                    const float* Bp, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const int KC = k_block(uk, K), NR = uk.NR, panels = (N + NR - 1) / NR;
+  float* Ap = thread_buffer(round16((size_t)(M + uk.MR - 1) / uk.MR * uk.MR * std::min(K, KC)));
+  for (int pc = 0; pc < K; pc += KC) {
+    const int kc = std::min(KC, K - pc);
+    uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
+    for (int jp = 0; jp < panels; jp++)
+      column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bp + (int64_t)pc * panels * NR + (int64_t)jp * NR * kc,
+                      C + jp * NR, ldc, 1.0f, pc == 0 ? 0.0f : 1.0f, nullptr);
+  }
+}
+
 PackedA packed_view(const GemmKernel& uk, int M, int K, const float* p) { return {&uk, M, K, k_block(uk, K), p}; }
 int gemm_kernel_index(const GemmKernel& uk) { return (int)(&uk - kKernels); }
 

@@ -121,6 +121,16 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
            const float* B, int64_t rsB, int64_t csB, float beta, float* C, int64_t ldc,
            const GemmEpilogue* epi = nullptr);
 
+// B packed once, ahead of many multiplications by it (Winograd's transformed weights, winograd.cpp): the K blocks
+// sgemm cuts K into for uk, each as uk.pack_B writes it, [K block][panel][kc][NR], columns past N zero. Then
+// sgemm_packed_b multiplies by it on the calling thread, packing only A: C [M x N] = A [M x K] * B (C's old values
+// are not read). Its loops are the small-M path's: per K block, A's block packed, then a column of tiles per panel.
+// The packed B must start on a 64-byte boundary, as the drivers' own buffers do (the AVX2 kernels load B aligned).
+int64_t packed_b_floats(const GemmKernel& uk, int K, int N);
+void pack_b(const GemmKernel& uk, int K, int N, const float* B, int64_t rs, int64_t cs, float* out);
+void sgemm_packed_b(const GemmKernel& uk, int M, int N, int K, const float* A, int64_t rsA, int64_t csA,
+                    const float* Bp, float* C, int64_t ldc);
+
 // The BLAS-like form: op(A) is A [M,K] (lda = its row stride) or, if ta, the transpose of A stored as [K,M].
 inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc) {

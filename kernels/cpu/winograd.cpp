@@ -99,12 +99,18 @@ bool winograd_worth(const ConvGeom& g, int m) {
 
 bool winograd_fits(const ConvGeom& g) { return g.R == 3 && g.S == 3 && g.stride == 1 && g.P > 0 && g.Q > 0; }
 
-int64_t winograd_weight_floats(int m, int K, int C) { return (int64_t)(m + 2) * (m + 2) * round16(C) * round16(K); }
+const GemmKernel& winograd_gemm(int K) { return gemm_for((int)kChunkTiles, round16(K)); }
 
-void winograd_weights(int m, const float* w, int K, int C, float* U) {
+int64_t winograd_weight_floats(int m, int K, int C, const GemmKernel& uk) {
+  return (int64_t)(m + 2) * (m + 2) * packed_b_floats(uk, round16(C), round16(K));
+}
+
+void winograd_weights(int m, const float* w, int K, int C, const GemmKernel& uk, float* Upacked) {
   const int a = m + 2, Cp = round16(C), Kp = round16(K);
   const double(*G)[3] = m == 2 ? kG2 : kG4;
-  std::memset(U, 0, sizeof(float) * winograd_weight_floats(m, K, C));
+  Workspace plain((int64_t)a * a * Cp * Kp);  // U [a*a][Cp][Kp], then each U[xi] packed for the GEMM
+  float* U = plain.p;
+  std::memset(U, 0, sizeof(float) * a * a * Cp * Kp);
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < K; k++)
     for (int c = 0; c < C; c++) {
@@ -116,6 +122,8 @@ void winograd_weights(int m, const float* w, int K, int C, float* U) {
         for (int j = 0; j < a; j++)
           U[((int64_t)(i * a + j) * Cp + c) * Kp + k] = (float)(Gg[i][0] * G[j][0] + Gg[i][1] * G[j][1] + Gg[i][2] * G[j][2]);
     }
+  const int64_t per = packed_b_floats(uk, Cp, Kp);
+  for (int xi = 0; xi < a * a; xi++) pack_b(uk, Cp, Kp, U + (int64_t)xi * Cp * Kp, Kp, 1, Upacked + xi * per);
 }
 
 // One row of tiles' outputs, rb [m][Kp][Qt], into y's rows p0.. of image n (ih of them inside y),
@@ -163,6 +171,7 @@ struct Winograd {
   void (*in_tile)(const float*, int64_t, float*, int64_t);
   void (*out_tile)(const float*, int64_t, float*);
   const float *xs, *U, *bias, *residual;
+  const GemmKernel* uk;  // what U was packed for
   bool relu;
   float* y;
 
@@ -219,11 +228,12 @@ struct Winograd {
                 V + t * A2 * Cp + cb * 16, Cp);
     }
   }
-  // step 2: M[xi] = V[xi] U[xi] for xi in [x0, x1), tc tiles
+  // step 2: M[xi] = V[xi] U[xi] for xi in [x0, x1), tc tiles, on this thread (U[xi] packed ahead for uk)
   void multiply(int x0, int x1, const float* V, float* M, int64_t tc) const {
+    const int64_t per = packed_b_floats(*uk, Cp, Kp);
     for (int xi = x0; xi < x1; xi++)
-      sgemm(false, false, (int)tc, Kp, Cp, 1.0f, V + (int64_t)xi * Cp, (int64_t)A2 * Cp, U + (int64_t)xi * Cp * Kp, Kp,
-            0.0f, M + (int64_t)xi * Kp, (int64_t)A2 * Kp);
+      sgemm_packed_b(*uk, (int)tc, Kp, Cp, V + (int64_t)xi * Cp, (int64_t)A2 * Cp, 1, U + xi * per, M + (int64_t)xi * Kp,
+                     (int64_t)A2 * Kp);
   }
   // step 3: tile rows [rr0, rr1) of the chunk: M -> y. rb [m][Kp][Qt] and out [m*m][16] are the thread's.
   void transform_out(int64_t r0, int64_t rr0, int64_t rr1, const float* M, float* rb, float* out) const {
@@ -273,9 +283,10 @@ struct Winograd {
 };
 }  // namespace
 
-void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const float* bias,
+void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, const GemmKernel& uk, const float* bias,
                      const float* residual, bool relu, float* y) {
   Winograd w(g, m);
+  w.uk = &uk;
   const WinogradTiles& wt = active();
   w.in_tile = m == 2 ? wt.input2 : wt.input4;
   w.out_tile = m == 2 ? wt.output2 : wt.output4;
