@@ -293,9 +293,7 @@ static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, flo
   const int MR = uk.MR, NR = uk.NR;
   const int Mp = (M + MR - 1) / MR * MR;  // rows of packed A, padded to whole micro-panels
   const int panels = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(nthreads)
-  {
-    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  auto slice = [&](int t, int nt) {
     const int jp0 = (int)((int64_t)panels * t / nt), jp1 = (int)((int64_t)panels * (t + 1) / nt);
     const size_t a_floats = round16((size_t)Mp * std::min(K, KC)), b_floats = (size_t)KC * NR * kGroup;
     float* Ap = thread_buffer(a_floats + 2 * b_floats);
@@ -317,7 +315,15 @@ static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, flo
         }
       }
     }
+  };
+  // On one thread (inside a parallel loop over images, or Winograd's chunks), no parallel region: one opened inside
+  // another is a nested team to libgomp, made and joined at every call.
+  if (nthreads == 1) {
+    slice(0, 1);
+    return;
   }
+#pragma omp parallel num_threads(nthreads)
+  slice(omp_get_thread_num(), omp_get_num_threads());
 }
 
 // A plain matrix as a window function.
@@ -418,29 +424,33 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   const size_t bp_bytes = (size_t)K * nc_max * sizeof(float);
   float* Bp = static_cast<float*>(device_alloc(Device::CPU, bp_bytes));
 
-#pragma omp parallel num_threads(nthreads)
-  {
+  // Thread t of nt; team: inside this call's own parallel region (else alone, on the caller's thread, where a barrier
+  // would bind to the caller's team, and a nested region would cost a team's making and joining per call).
+  auto run = [&](int t, int nt, bool team) {
     const size_t a_floats = round16((size_t)MC * std::min(KC, K));
     float* Ap = thread_buffer(a_floats + (size_t)KC * NR * 2 * kGroup);
     float* scratch = Ap + a_floats;  // a window of B, when B has to be made
     for (int jc = 0; jc < N; jc += NC) {
       const int nc = std::min(NC, N - jc), panels = (nc + NR - 1) / NR;
       const int groups = (panels + 2 * kGroup - 1) / (2 * kGroup);  // rows of B read 8 * NR floats at a time
-#pragma omp for schedule(static) collapse(2)
-      for (int kb = 0; kb < kblocks; kb++)
-        for (int g = 0; g < groups; g++) {
-          const int pc = kb * KC, kc = std::min(KC, K - pc);
-          const int jp0 = g * 2 * kGroup, jp1 = std::min(panels, jp0 + 2 * kGroup);
-          const int j0 = jc + jp0 * NR, ncg = std::min(nc - jp0 * NR, (jp1 - jp0) * NR);
-          pack_window(uk, B, pc, kc, j0, ncg, scratch, Bp + (int64_t)pc * panels * NR + (int64_t)jp0 * NR * kc);
-        }
-      // (implicit barrier: B is packed)
+      // the (K block, group) pairs in nt equal runs, as a static schedule would split them
+      const int pairs = kblocks * groups;
+      for (int i = (int)((int64_t)pairs * t / nt); i < (int)((int64_t)pairs * (t + 1) / nt); i++) {
+        const int kb = i / groups, g = i % groups;
+        const int pc = kb * KC, kc = std::min(KC, K - pc);
+        const int jp0 = g * 2 * kGroup, jp1 = std::min(panels, jp0 + 2 * kGroup);
+        const int j0 = jc + jp0 * NR, ncg = std::min(nc - jp0 * NR, (jp1 - jp0) * NR);
+        pack_window(uk, B, pc, kc, j0, ncg, scratch, Bp + (int64_t)pc * panels * NR + (int64_t)jp0 * NR * kc);
+      }
+      if (team) {
+#pragma omp barrier
+      }  // B is packed
 
       // Each thread takes an equal share of the MR-row panels (not of MC blocks: 512 rows in MC = 96 blocks of 90
       // are 270 + 242 rows on 2 threads) and walks its rows in blocks of at most MC, each block through all K
       // blocks (the first applies the caller's beta, later ones accumulate). Calls come here with M > kSmallM (many
       // more row panels than threads), or with N too narrow to split (then a thread may get no rows: fine, small).
-      const int nt = omp_get_num_threads(), t = omp_get_thread_num(), row_panels = (M + MR - 1) / MR;
+      const int row_panels = (M + MR - 1) / MR;
       const int r0 = std::min(M, row_panels * t / nt * MR), r1 = std::min(M, row_panels * (t + 1) / nt * MR);
       for (int ic = r0; ic < r1; ic += MC) {
         const int mc = std::min(MC, r1 - ic);
@@ -459,9 +469,16 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
           }
         }
       }
+      if (team) {
 #pragma omp barrier
-      // (before B is repacked for the next column block)
+      }  // before B is repacked for the next column block
     }
+  };
+  if (nthreads == 1) {
+    run(0, 1, false);
+  } else {
+#pragma omp parallel num_threads(nthreads)
+    run(omp_get_thread_num(), omp_get_num_threads(), true);
   }
   device_free(Device::CPU, Bp, bp_bytes);
 }
