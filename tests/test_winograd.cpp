@@ -78,6 +78,28 @@ void winograd_sweep(const char* version) {
 
 }  // namespace
 
+// The transformed weights are packed for the GEMM micro-kernel the multiply then uses: every kernel pinned in turn
+// (NR 8 to 64, so output channels that leave a short last panel), and 272 channels, which the 256-deep kernels cut
+// into two K blocks of 136.
+TEST_CASE("winograd with every GEMM micro-kernel", "[kernels]") {
+  uint64_t seed = 9000;
+  int kernels = 0;
+  for (int i = 0; i < cpu::gemm_kernel_count(); i++) {
+    const char* name = cpu::gemm_kernel(i).name;
+    if (!cpu::gemm_force(name)) continue;
+    kernels++;
+    for (auto [N, C, K, H, m] : {std::tuple{1, 272, 20, 6, 2}, {2, 40, 33, 9, 4}, {1, 19, 70, 11, 2}}) {
+      ConvGeom g = ConvGeom::make(N, C, H, H, K, 3, 3, 1, 1);
+      INFO("gemm " << name << " F(" << m << "x" << m << ") N=" << N << " C=" << C << " K=" << K << " H=" << H);
+      REQUIRE(&cpu::winograd_gemm(K) == &cpu::gemm_kernel(i));
+      fused_case(g, m, seed, true, seed % 3 == 0, true);
+      seed += 4;
+    }
+  }
+  cpu::gemm_force("auto");
+  CHECK(kernels >= 4);  // generic and the emulated AVX-512 kernels run everywhere
+}
+
 TEST_CASE("winograd, generic build: F(2x2) and F(4x4) match the direct convolution", "[kernels]") {
   winograd_sweep("generic");
 }
