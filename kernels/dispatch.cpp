@@ -251,8 +251,8 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   ConvPrepared out;
   if (w.device() != Device::CPU || w.dtype() != DType::F32 || w.dim() != 4) return out;
   const int K = (int)w.size(0), C = (int)w.size(1), CRS = (int)(w.numel() / K);
-  // the GEMM's A, packed for the kernel sgemm picks for K rows (for every layer: at batch 1 the Winograd layers of
-  // small maps run im2col too, cpu::winograd_worth)
+  // the GEMM's A, packed for the kernel sgemm picks for K rows (for every layer: a Winograd layer of a small map at
+  // batch 1, fewer tiles than cpu::winograd_worth asks for, runs im2col)
   const cpu::GemmKernel& uk = cpu::gemm_for_rows(K);
   out.packed = Tensor::empty({cpu::packed_a_floats(uk, K, CRS)});
   cpu::pack_a(uk, K, CRS, w.data<float>(), CRS, 1, out.packed.data<float>());

@@ -63,8 +63,10 @@ const double kG4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 
 // rows. (V and M are then larger than L2, 36 * 192 * 128 floats = 3.5 MB for 64 channels at m = 4, and come
 // from L3; fewer tiles to stay in L2 measured slower.)
 constexpr int64_t kChunkTiles = 192;
-// Below this many tiles in a call, each of the (m+2)^2 GEMMs is too thin to pay: im2col + GEMM instead.
-constexpr int64_t kMinTiles = 32;
+// Below this many tiles in a call, each of the (m+2)^2 GEMMs is too thin to pay: im2col + GEMM instead. ResNet's
+// layer4 at batch 1 (8x8, 16 tiles of F(2x2)) is just above it: with its weights packed ahead for the GEMM, Winograd
+// measured 0.91x of im2col's time with the weights out of cache, and ResNet-18 0.97x (ResNet-50 the same).
+constexpr int64_t kMinTiles = 16;
 }  // namespace
 
 bool winograd_force(const char* name) {
@@ -86,7 +88,8 @@ const char* winograd_active() { return active().name; }
 //   layer4 (C = 512, 8x8):               F(4x4) 0.59 / 3.31, F(2x2) 1.14 / 2.17
 // F(4x4) where it is fastest at both batch sizes; F(2x2) from 256 channels on, where its error stays at direct
 // convolution's (F(4x4)'s grows with the channels, to about 5e-5 of the values' scale at 256) and its weights take
-// 16 instead of 36 copies of each filter's 9 values. Too few tiles (layer4 at batch 1) run im2col (winograd_worth).
+// 16 instead of 36 copies of each filter's 9 values. Too few tiles run im2col (winograd_worth). (The layer4 figures
+// at batch 1 are from before the weights were packed ahead for the GEMM; F(2x2) now runs it, kMinTiles.)
 int winograd_choice(int K, int C) {
   if (const char* env = std::getenv("PIPNET_WINOGRAD_M")) return std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
   (void)K;
