@@ -7,8 +7,8 @@
 //   dcol [CRS, PQ]  = w^T * dy[n];  dx[n] += col2im(dcol)
 // In the first two, col is B of the GEMM and is made a window at a time as the GEMM packs it (implicit im2col:
 // the whole matrix, 9 MB for ResNet's layer1, is never written); the forward makes it straight into the GEMM's
-// packed panels, from the image split into padded phase planes once (PhasePlanes). The third, for a stride-1 convolution, is run
-// as a forward convolution of dy instead (see backward_as_forward). A 1x1, stride-1, unpadded convolution has
+// packed panels, from the image split into padded phase planes once (PhasePlanes). The third, for a stride-1
+// convolution, is run as a forward convolution of dy instead (see backward_as_forward). A 1x1, stride-1, unpadded convolution has
 // col == x[n], so it calls GEMM on the image directly.
 #include <omp.h>
 #include <xmmintrin.h>
@@ -210,7 +210,10 @@ struct PhasePlanes {
     const int s = g.stride, top = -floor_div(-g.pad, s), left = -floor_div(-g.pad, s);
     return {&g, xp, top, left, g.P + floor_div(g.R - 1 - g.pad, s) + top, g.Q + floor_div(g.S - 1 - g.pad, s) + left};
   }
-  int64_t floats() const { return (int64_t)g->C * g->stride * g->stride * Hh * Wh; }
+  static int64_t floats(const ConvGeom& g) {  // the planes' size, the workspace split_planes fills
+    const PhasePlanes pp = of(g, nullptr);
+    return (int64_t)g.C * g.stride * g.stride * pp.Hh * pp.Wh;
+  }
   // Where row `row` of the column matrix starts: its element (p, q) is at [p * Wh + q].
   const float* row_start(int row) const {
     const ConvGeom& c = *g;
@@ -219,8 +222,9 @@ struct PhasePlanes {
     return xp + (((int64_t)ch * s + a) * s + b) * Hh * Wh + (int64_t)(oh + top) * Wh + ow + left;
   }
 };
-static void split_planes(const PhasePlanes& pp, const float* x, float* xp, int T) {
-  const ConvGeom& g = *pp.g;
+// Image x split into xp (PhasePlanes::floats(g) of room); returns the planes' view.
+static PhasePlanes split_planes(const ConvGeom& g, const float* x, float* xp, int T) {
+  const PhasePlanes pp = PhasePlanes::of(g, xp);
   const int s = g.stride, Hh = pp.Hh, Wh = pp.Wh;
   // plane by plane (the stem's 3 channels are 12 planes: on 2 threads, 6 each rather than 2 and 1 channels)
   for_each_channel(g.C * s * s, T, (int64_t)g.C * g.H * g.W, [&](int plane) {
@@ -239,6 +243,7 @@ static void split_planes(const PhasePlanes& pp, const float* x, float* xp, int T
       zero_run(o + jhi, Wh - jhi);
     }
   });
+  return pp;
 }
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of the column matrix, written straight into the GEMM's NR-wide
 // micro-panels (gemm.h: BWindow::pack): each panel row is a few runs along output rows. (Made first as a window and
@@ -283,8 +288,7 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
                          const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
   const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
-  const PhasePlanes planes = PhasePlanes::of(g, nullptr);
-  const int64_t phase_floats = g.is_pointwise() ? 0 : strided_1x1 ? (int64_t)g.C * PQ : planes.floats();
+  const int64_t phase_floats = g.is_pointwise() ? 0 : strided_1x1 ? (int64_t)g.C * PQ : PhasePlanes::floats(g);
   Workspace ws(T * phase_floats);
   // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
   // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
@@ -305,9 +309,7 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       const ImageMatrix im{xn, PQ};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
-      PhasePlanes pp = planes;
-      pp.xp = ws.p + t * phase_floats;
-      split_planes(pp, xn, ws.p + t * phase_floats, T);
+      const PhasePlanes pp = split_planes(g, xn, ws.p + t * phase_floats, T);
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &pp, planes_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     }
     if (!tiles && !epi.empty()) apply_epilogue(g.K, PQ, yn, PQ, epi);  // a pass over y[n], channel by channel
@@ -344,12 +346,10 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
       for (int k = 0; k < g.K; k++)
         for (int rs = 0; rs < RS; rs++) wt[(int64_t)c * KRS + k * RS + rs] = w[((int64_t)k * g.C + c) * RS + RS - 1 - rs];
     const int T = conv_threads(g);
-    const PhasePlanes planes = PhasePlanes::of(gb, nullptr);
-    Workspace pws(T * planes.floats());  // dy padded, per thread
+    const int64_t plane_floats = PhasePlanes::floats(gb);
+    Workspace pws(T * plane_floats);  // dy padded, per thread
     for_each_image(g.N, T, [&](int n, int t) {
-      PhasePlanes pp = planes;
-      pp.xp = pws.p + t * planes.floats();
-      split_planes(pp, dy + (int64_t)n * g.K * PQ, pws.p + t * planes.floats(), T);
+      const PhasePlanes pp = split_planes(gb, dy + (int64_t)n * g.K * PQ, pws.p + t * plane_floats, T);
       sgemm(g.C, g.H * g.W, KRS, 1.0f, wt, KRS, 1, BWindow{nullptr, &pp, planes_pack}, 1.0f,
             dx + (int64_t)n * g.C * g.H * g.W, g.H * g.W);  // dx += w' * im2col(dy)
     });
