@@ -68,6 +68,20 @@ Tensor conv2d_fused(const Tensor& x, const Tensor& w, const kern::ConvPrepared* 
   return y;
 }
 
+Tensor conv2d_relu_maxpool(const Tensor& x, const Tensor& w, const kern::ConvPrepared* prepared, const Tensor& b,
+                           int stride, int pad, int k, int pool_stride, int pool_pad) {
+  if (any_requires_grad({&x, &w, &b})) return maxpool2d(relu(conv2d(x, w, b, stride, pad)), k, pool_stride, pool_pad);
+  const ConvGeom g = conv_geometry(x, w, stride, pad);
+  const PoolGeom pg = PoolGeom::make(g.N, g.K, g.P, g.Q, k, pool_stride, pool_pad);
+  CHECK_OR_FAIL(pg.P > 0 && pg.Q > 0, "maxpool2d: a " + std::to_string(k) + "x" + std::to_string(k) +
+                                          " window does not fit the convolution's " + std::to_string(g.P) + "x" +
+                                          std::to_string(g.Q) + " output");
+  Tensor y = like(x, {g.N, g.K, pg.P, pg.Q});
+  const bool use = prepared && !prepared->empty() && w.device() == Device::CPU && w.dtype() == DType::F32;
+  kern::conv2d_relu_maxpool(g, pg, x, w, use ? prepared : nullptr, b.defined() ? &b : nullptr, y);
+  return y;
+}
+
 // ---- depthwise_conv2d ---------------------------------------------------------------------------
 // y[n,c] = w[c] * x[n,c] + b[c], one filter per channel. Backward, per channel as conv2d's with one input and one
 // output channel: dx[n,c] += conv^T(dy[n,c], w[c]); dw[c] += sum_n dy[n,c] (x) windows of x[n,c]; db[c] += sum dy.

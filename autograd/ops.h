@@ -16,6 +16,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
 // wanted it is the composition of conv2d, add and relu, recorded as usual.
 Tensor conv2d_fused(const Tensor& x, const Tensor& w, const kern::ConvPrepared* prepared, const Tensor& b, int stride,
                     int pad, const Tensor& residual, bool relu);
+// Inference's ResNet stem, maxpool2d(relu(conv2d(x, w, b)), k, pool_stride, pool_pad), in one op
+// (kern::conv2d_relu_maxpool: the convolution's output is pooled a band at a time, never written out whole). When a
+// gradient is wanted it is the composition, recorded as usual.
+Tensor conv2d_relu_maxpool(const Tensor& x, const Tensor& w, const kern::ConvPrepared* prepared, const Tensor& b,
+                           int stride, int pad, int k, int pool_stride, int pool_pad);
 // Depthwise convolution (torch.nn.Conv2d with groups = C): x [N, C, H, W], w [C, 1, R, S], b [C] or undefined
 //   -> [N, C, P, Q]
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);

@@ -112,6 +112,9 @@ const auto conv_fwd_fused = row("conv2d_forward_fused",
     "Winograd F(m x m, 3x3) when prepared, else im2col + sgemm; epilogue fused", cpu::conv2d_forward_fused,
     "ref direct loops, then the epilogue", ref::conv2d_forward_fused<double>,
     CUDA_IMPL("im2col + cuBLAS, epilogue kernel", cudak::conv2d_forward_fused));
+const auto conv_relu_pool = row("conv2d_relu_maxpool",
+    "im2col + sgemm a band of rows at a time, pooled in cache", cpu::conv2d_relu_maxpool,
+    "ref conv, ReLU, then max pool", ref::conv2d_relu_maxpool<double>, nullptr, nullptr);  // CUDA: the two ops
 const auto conv_bwd_in = row("conv2d_backward_input",
     "sgemm + col2im (stride 1: dy convolved with the turned-around weights)", cpu::conv2d_backward_input,
     "ref direct loops", ref::conv2d_backward_input<double>,
@@ -246,6 +249,24 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
   run(conv_fwd_fused, x, [&](auto fn, auto p) {
     fn(g, p(x), p(w), prepared ? &prep : nullptr, p(b), p(residual), relu, p(y));
   }, &w);
+}
+void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const Tensor& x, const Tensor& w,
+                         const ConvPrepared* prepared, const Tensor* b, Tensor& y) {
+  CHECK_OR_FAIL(pg.N == g.N && pg.C == g.K && pg.H == g.P && pg.W == g.Q,
+                "conv2d_relu_maxpool: a pool over " + std::to_string(pg.C) + "x" + std::to_string(pg.H) + "x" +
+                    std::to_string(pg.W) + " does not follow a convolution giving " + std::to_string(g.K) + "x" +
+                    std::to_string(g.P) + "x" + std::to_string(g.Q));
+  const Backend be = backend_of(x);
+  if (be == kCudaF32 || (be == kCpuF32 && !cpu::conv_relu_maxpool_fits(g, pg))) {
+    Tensor h = Tensor::empty({g.N, g.K, g.P, g.Q}, x.dtype(), x.device());
+    conv2d_forward_fused(g, x, w, prepared, b, nullptr, true, h);
+    maxpool_forward(pg, h, y);
+    return;
+  }
+  ConvPrep prep;
+  if (prepared && be == kCpuF32 && prepared->packed.defined())
+    prep.gemm_kernel = prepared->gemm_kernel, prep.packed = prepared->packed.data<float>();
+  run(conv_relu_pool, x, [&](auto fn, auto p) { fn(g, pg, p(x), p(w), prepared ? &prep : nullptr, p(b), p(y)); }, &w);
 }
 ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   ConvPrepared out;

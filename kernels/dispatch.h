@@ -30,6 +30,11 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride);
 // forms (or null).
 void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, const ConvPrepared* prepared,
                           const Tensor* b, const Tensor* residual, bool relu, Tensor& y);
+// Inference's ResNet stem in one op: y = maxpool(relu(conv(x, w) + b)), pg the pool over the convolution's output.
+// On the CPU (cpu::conv_relu_maxpool_fits) each band of the convolution's rows is pooled while it is in cache;
+// elsewhere, and for shapes that do not fit, it is the two ops in turn.
+void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const Tensor& x, const Tensor& w,
+                         const ConvPrepared* prepared, const Tensor* b, Tensor& y);
 void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx);              // +=
 void conv2d_backward_weight(const ConvGeom& g, const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);  // +=
 // Depthwise convolution (groups = channels): g.K == g.C, w [C, 1, R, S], b [C] or null.

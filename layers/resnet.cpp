@@ -114,7 +114,10 @@ ResNet::ResNet(const ResNetConfig& cfg, Rng& rng) : conv1(3, cfg.width, 7, 2, 3,
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = maxpool(bn1.folded ? conv1.forward_fused(x, Tensor(), true) : ag::relu(bn1(conv1(x))));
+  // with BN folded (inference), the stem is one op: its 4 MB output pooled a band at a time in cache
+  Tensor h = bn1.folded ? ag::conv2d_relu_maxpool(x, conv1.weight, &conv1.prepared, conv1.bias, conv1.stride, conv1.pad,
+                                                  maxpool.k, maxpool.stride, maxpool.pad)
+                        : maxpool(ag::relu(bn1(conv1(x))));
   for (auto& layer : layers) h = layer->forward(h);
   return h;
 }

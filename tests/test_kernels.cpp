@@ -160,7 +160,9 @@ TEST_CASE("batchnorm train/eval forward and backward match the reference", "[ker
 
 TEST_CASE("relu / add / pools / losses and the cell gather match the reference", "[kernels]") {
   uint64_t seed = 40;
-  for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 7, 9, 11}, Shape{2, 65, 15, 15}, Shape{1, 3, 129, 63}}) {
+  // (the last two: pools 16 outputs wide with a ragged end, for the AVX-512 row loop)
+  for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 7, 9, 11}, Shape{2, 65, 15, 15}, Shape{1, 3, 129, 63}, Shape{1, 2, 6, 70},
+                  Shape{2, 3, 7, 33}}) {
     INFO("shape " << s.str());
     Tensor x = random_tensor(s, seed++), t = random_tensor(s, seed++), dy = random_tensor(s, seed++);
     Tensor xd = x.to(DType::F64), td = t.to(DType::F64), dyd = dy.to(DType::F64);
@@ -185,8 +187,14 @@ TEST_CASE("relu / add / pools / losses and the cell gather match the reference",
       PoolGeom g = PoolGeom::make(s[0], s[1], s[2], s[3], k, 2, k == 3 ? 1 : 0);
       if (g.P <= 0 || g.Q <= 0) continue;
       Tensor p = Tensor::empty({g.N, g.C, g.P, g.Q}), pd = Tensor::empty(p.shape(), DType::F64);
-      kern::maxpool_forward(g, x, p); kern::maxpool_forward(g, xd, pd);
-      check_close("maxpool", p, pd, 0, 0);
+      kern::maxpool_forward(g, xd, pd);
+      for (const char* rows : {"sse", "avx512"}) {  // the 3x3/2 row loops (AVX-512 where the CPU has it)
+        if (!cpu::maxpool_force(rows)) continue;
+        INFO("row loop " << rows);
+        kern::maxpool_forward(g, x, p);
+        check_close("maxpool", p, pd, 0, 0);
+      }
+      cpu::maxpool_force("auto");
       Tensor dp = random_tensor(p.shape(), seed++), dpd = dp.to(DType::F64);
       dx.fill_(0); dxd.fill_(0);
       kern::maxpool_backward(g, x, dp, dx); kern::maxpool_backward(g, xd, dpd, dxd);
@@ -437,7 +445,7 @@ TEST_CASE("dispatch: names each implementation and refuses a missing one loudly"
   CHECK(kern::impl_name("conv2d_forward", f).find("cpu/f32: im2col + sgemm") == 0);
   CHECK(kern::impl_name("conv2d_forward", d) == "cpu/f64: ref direct loops");
   const std::string table = kern::dispatch_table();
-  for (const char* op : {"conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight", "batchnorm_forward_train",
+  for (const char* op : {"conv2d_forward", "conv2d_relu_maxpool", "conv2d_backward_input", "conv2d_backward_weight", "batchnorm_forward_train",
                          "batchnorm_forward_eval", "batchnorm_backward", "batchnorm_backward_eval", "relu_forward",
                          "relu_backward", "relu6_forward", "relu6_backward", "depthwise_forward",
                          "depthwise_backward_input", "depthwise_backward_weight", "leaky_relu_forward", "leaky_relu_backward", "add", "accumulate", "axpy",
@@ -454,7 +462,7 @@ TEST_CASE("dispatch: names each implementation and refuses a missing one loudly"
   CHECK_THROWS_AS(kern::relu_forward(i, i), Error);
 }
 
-TEST_CASE("maxpool 3x3/2 skips NaN as the reference does, in its vector path too", "[kernels]") {
+TEST_CASE("maxpool 3x3/2 skips NaN as the reference does, in its vector paths too (SSE, AVX-512)", "[kernels]") {
   // A whole window of NaN gives -inf; a NaN beside numbers is passed over. W = 21: Q = 11, so both the four-wide
   // path and the tail run.
   const Shape s{2, 3, 9, 21};
@@ -466,15 +474,70 @@ TEST_CASE("maxpool 3x3/2 skips NaN as the reference does, in its vector path too
     for (int w = 0; w < 3; w++) p[h * 21 + w] = nan;  // output (0, 0)'s window: rows and columns -1..1, all NaN
   PoolGeom g = PoolGeom::make(2, 3, 9, 21, 3, 2, 1);
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q}), yd = Tensor::empty(y.shape(), DType::F64);
-  kern::maxpool_forward(g, x, y);
   kern::maxpool_forward(g, x.to(DType::F64), yd);
-  const std::vector<float> got = y.to_vector();
   const Tensor want = yd.to(DType::F32);
   const float* w = want.data<float>();
-  CHECK(got[0] == -std::numeric_limits<float>::infinity());
-  for (size_t i = 0; i < got.size(); i++) {
-    INFO("output " << i);
-    REQUIRE(!std::isnan(got[i]));
-    REQUIRE(got[i] == w[i]);
+  int loops = 0;
+  for (const char* rows : {"sse", "avx512"}) {  // both row loops, where the CPU has them
+    if (!cpu::maxpool_force(rows)) continue;
+    INFO("row loop " << rows);
+    loops++;
+    kern::maxpool_forward(g, x, y);
+    const std::vector<float> got = y.to_vector();
+    CHECK(got[0] == -std::numeric_limits<float>::infinity());
+    for (size_t i = 0; i < got.size(); i++) {
+      INFO("output " << i);
+      REQUIRE(!std::isnan(got[i]));
+      REQUIRE(got[i] == w[i]);
+    }
   }
+  cpu::maxpool_force("auto");
+  CHECK(loops >= 1);
+  CHECK_FALSE(cpu::maxpool_force("sse9"));
+}
+
+// Inference's stem in one op (kern::conv2d_relu_maxpool): against the reference in double, and bit for bit against
+// the CPU's two ops in turn (the same GEMM on each band of rows, and max is exact). Batch 1 splits each image's
+// pooled rows across the threads, larger batches the images; bands of a few rows keep the rows two pool windows
+// share. The last two do not fit the banded path (a stride-1 convolution; output rows under 16) and run the two ops.
+TEST_CASE("conv + ReLU + maxpool in one op equals the ops in turn, every band and share", "[kernels]") {
+  uint64_t seed = 8100;
+  for (auto [N, C, H, W, K, k, stride, pad, pk, ps, pp] :
+       {std::tuple{1, 3, 64, 70, 16, 7, 2, 3, 3, 2, 1},  // the stem's shape, small: bands, two shares
+        {3, 4, 40, 37, 5, 3, 2, 1, 3, 2, 1},              // batch above the threads: an image each
+        {1, 2, 35, 64, 130, 3, 2, 1, 2, 2, 0},            // a pool with no shared rows; 130 channels
+        {2, 3, 30, 34, 300, 5, 2, 2, 3, 2, 1},            // more than 256 channels: the GEMM's general path, a row a band
+        {1, 3, 50, 52, 7, 3, 3, 1, 3, 1, 1},              // stride 3; a stride-1 pool (rows shared by three windows)
+        {1, 3, 9, 9, 4, 3, 1, 1, 3, 2, 1},                // stride 1: the two ops
+        {2, 3, 20, 20, 4, 3, 2, 1, 3, 2, 1}}) {           // 10 columns: the two ops
+    INFO("N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k << " stride=" << stride
+              << " pool " << pk << "/" << ps << " pad " << pp);
+    const ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
+    const PoolGeom pg = PoolGeom::make(N, K, g.P, g.Q, pk, ps, pp);
+    CHECK(cpu::conv_relu_maxpool_fits(g, pg) == (stride >= 2 && g.Q >= 16));
+    Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1), b = random_tensor({K}, seed + 2);
+    seed += 3;
+    Tensor want = ag::maxpool2d(ag::relu(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad)), pk, ps, pp);
+    const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
+    for (const kern::ConvPrepared* prepared : {(const kern::ConvPrepared*)nullptr, &u}) {
+      Tensor y = Tensor::full({N, K, pg.P, pg.Q}, 7.0);  // every element must be written
+      kern::conv2d_relu_maxpool(g, pg, x, w, prepared, &b, y);
+      check_close(prepared ? "one op, prepared" : "one op", y, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
+      Tensor h = Tensor::empty({N, K, g.P, g.Q}), two = Tensor::empty(y.shape());
+      kern::conv2d_forward_fused(g, x, w, prepared, &b, nullptr, true, h);
+      kern::maxpool_forward(pg, h, two);
+      check_close("one op against the two", y, two, 0.0, 0.0);
+    }
+    Tensor yd = Tensor::empty({N, K, pg.P, pg.Q}, DType::F64);
+    const Tensor wd = w.to(DType::F64), bd = b.to(DType::F64);
+    kern::conv2d_relu_maxpool(g, pg, x.to(DType::F64), wd, nullptr, &bd, yd);
+    check_close("reference", yd, want, 1e-12, 1e-12);
+    Tensor via_ag = ag::conv2d_relu_maxpool(x, w, &u, b, stride, pad, pk, ps, pp);
+    check_close("ag op", via_ag, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
+  }
+  // a pool that does not follow the convolution is refused, naming both
+  const ConvGeom g = ConvGeom::make(1, 3, 40, 40, 4, 3, 3, 2, 1);
+  Tensor x = random_tensor({1, 3, 40, 40}, 1), w = random_tensor({4, 3, 3, 3}, 2), y = Tensor::empty({1, 4, 10, 10});
+  CHECK_THROWS_WITH(kern::conv2d_relu_maxpool(g, PoolGeom::make(1, 5, 20, 20, 3, 2, 1), x, w, nullptr, nullptr, y),
+                    Catch::Contains("does not follow a convolution giving 4x20x20"));
 }

@@ -11,7 +11,7 @@
 // convolution, is run as a forward convolution of dy instead (see backward_as_forward). A 1x1, stride-1, unpadded convolution has
 // col == x[n], so it calls GEMM on the image directly.
 #include <omp.h>
-#include <xmmintrin.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -270,6 +270,69 @@ static void planes_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR,
   }
 }
 
+// out[i] = in[2 i], i < n, 16 at a time: two loads and one two-source permute (AVX-512). Masked, so that it reads
+// nothing past in[2 (n - 1)] and the last, short group needs no other loop.
+__attribute__((target("avx512f"))) static void stride2_copy_avx512(const float* in, int n, float* out) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int i = 0; i < n; i += 16, in += 32) {
+    const int k = std::min(16, n - i), lanes = 2 * k - 1;  // in[0, 2k - 1) holds the k wanted
+    const __mmask16 m0 = (__mmask16)((1u << std::min(16, lanes)) - 1), m1 = (__mmask16)((1u << std::max(0, lanes - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(m0, in), b = _mm512_maskz_loadu_ps(m1, in + 16);
+    _mm512_mask_storeu_ps(out + i, (__mmask16)((1u << k) - 1), _mm512_permutex2var_ps(a, evens, b));
+  }
+}
+using RunCopy = void (*)(const float*, int, float*);
+static RunCopy stride2_run() {
+  static const RunCopy f = cpu_has_avx512f() ? stride2_copy_avx512 : stride2_copy;
+  return f;
+}
+
+// Rows [k0, k0 + kc) and columns [j0, j0 + nc) of image x's column matrix, for a convolution of stride 2 or more,
+// read straight from x into the GEMM's micro-panels: each run along an output row is a strided copy of one input
+// row, with the few columns that fall in the padding written as zeros.
+// (j_off: the GEMM's column 0 is the matrix's column j_off, for a band of output rows.)
+struct ImageTaps { const ConvGeom* g; const float* x; int j_off = 0; };
+static bool image_packs(const ConvGeom& g) { return g.stride >= 2 && g.Q >= 16; }
+static void image_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) {
+  const ImageTaps& it = *static_cast<const ImageTaps*>(ctx);
+  const ConvGeom& g = *it.g;
+  j0 += it.j_off;
+  const int Q = g.Q, st = g.stride, panels = (nc + NR - 1) / NR;
+  const RunCopy copy2 = stride2_run();
+  for (int row = k0; row < k0 + kc; row++) {
+    const int c = row / (g.R * g.S), r = row / g.S % g.R, t = row % g.S;
+    const float* xc = it.x + (int64_t)c * g.H * g.W;
+    // the q whose input column q*stride - pad + t falls inside [0, W): [qlo, qhi)
+    const int qlo = g.pad > t ? (g.pad - t + st - 1) / st : 0;
+    const int qhi = g.W - 1 + g.pad - t < 0 ? 0 : std::min(Q, (g.W - 1 + g.pad - t) / st + 1);
+    float* o = Bp + (int64_t)(row - k0) * NR;
+    for (int jp = 0, j = j0, p = j0 / Q, qa = j0 % Q; jp < panels; jp++, o += (int64_t)NR * kc) {
+      const int end = std::min(j0 + nc, j + NR);
+      int filled = 0;
+      while (j < end) {  // runs along output rows
+        const int n = std::min(Q - qa, end - j), qb = qa + n;
+        const int h = p * st - g.pad + r;
+        float* out = o + filled - qa;  // out[q] for q in [qa, qb)
+        if (h < 0 || h >= g.H) {
+          zero_run(out + qa, n);
+        } else {
+          const int q0 = std::min(qb, std::max(qa, qlo)), q1 = std::max(q0, std::min(qb, qhi));
+          const float* xr = xc + (int64_t)h * g.W - g.pad + t;  // xr[q * stride] is column q
+          zero_run(out + qa, q0 - qa);
+          if (st == 2) copy2(xr + 2 * q0, q1 - q0, out + q0);
+          else for (int q = q0; q < q1; q++) out[q] = xr[q * st];
+          zero_run(out + q1, qb - q1);
+        }
+        filled += n;
+        j += n;
+        qa = qb;
+        if (qa == Q) { qa = 0; p++; }
+      }
+      zero_run(o + filled, NR - filled);
+    }
+  }
+}
+
 // A 1x1 unpadded convolution of stride > 1 reads only x[c][p * stride][q * stride]: those, as the matrix [C x PQ]
 // that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes).
 static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
@@ -308,6 +371,9 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       }
       const ImageMatrix im{xn, PQ};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
+    } else if (image_packs(g)) {
+      const ImageTaps taps{&g, xn};
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &taps, image_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
       const PhasePlanes pp = split_planes(g, xn, ws.p + t * phase_floats, T);
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &pp, planes_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
@@ -331,6 +397,57 @@ void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, con
   const bool packed = prep && prep->packed && prep->gemm_kernel >= 0;
   if (packed) pa = packed_view(gemm_kernel(prep->gemm_kernel), g.K, CRS, prep->packed);
   forward_gemm(g, x, w, packed ? &pa : nullptr, b, residual, relu, y);
+}
+
+bool conv_relu_maxpool_fits(const ConvGeom& g, const PoolGeom& pg) {
+  return image_packs(g) && pg.N == g.N && pg.C == g.K && pg.H == g.P && pg.W == g.Q && pg.k > pg.pad;
+}
+
+// y = maxpool(relu(conv(x) + b)) a band of pooled rows at a time. Each worker (an image, or at batch 1 a share of
+// its pooled rows) computes the convolution rows its next band reads into a buffer that stays in L2, keeping the
+// rows the previous band computed that this one reads again (a 3x3/2 pool's windows share a row), then pools them.
+// The convolution's output is never written out whole; each of its rows is computed once, except one row where
+// two workers' shares meet.
+void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, const float* w, const ConvPrep* prep,
+                         const float* b, float* y) {
+  const int CRS = g.C * g.R * g.S, Q = g.Q, T = omp_in_parallel() ? 1 : omp_get_max_threads();
+  PackedA pa;
+  const bool packed = prep && prep->packed && prep->gemm_kernel >= 0;
+  if (packed) pa = packed_view(gemm_kernel(prep->gemm_kernel), g.K, CRS, prep->packed);
+  // pooled rows per band: the convolution rows it reads, (band - 1) stride + k, about 256 KB for all channels
+  const int band = std::max(1, std::min(pg.P, ((65536 / std::max(1, g.K * Q)) - pg.k) / pg.stride + 1));
+  const int rows_max = (band - 1) * pg.stride + pg.k;
+  const int shares = g.N >= T ? 1 : (T + g.N - 1) / g.N;  // workers per image
+  const int64_t buf_floats = (int64_t)g.K * rows_max * Q, rm_floats = (maxpool_row_floats(pg) + 15) / 16 * 16;
+  Workspace ws(T * (buf_floats + rm_floats));
+  const GemmEpilogue epi{b, nullptr, 0, true};
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int item = 0; item < g.N * shares; item++) {
+    const int n = item / shares, share = item % shares, t = omp_get_thread_num();
+    float* buf = ws.p + t * (buf_floats + rm_floats);  // [K][rows_max][Q]: convolution rows [lo, hi)
+    float* rm = buf + buf_floats;
+    const int64_t ldb = (int64_t)rows_max * Q;
+    const int p_begin = (int)((int64_t)pg.P * share / shares), p_end = (int)((int64_t)pg.P * (share + 1) / shares);
+    int lo = 0, hi = 0;  // the convolution rows in buf
+    for (int p0 = p_begin; p0 < p_end; p0 += band) {
+      const int p1 = std::min(p_end, p0 + band);
+      const int need_lo = std::max(0, p0 * pg.stride - pg.pad), need_hi = std::min(g.P, (p1 - 1) * pg.stride - pg.pad + pg.k);
+      // keep the rows [need_lo, hi) already here, moved to the front; compute the rest
+      const int keep = hi > need_lo && lo <= need_lo ? hi - need_lo : 0;
+      if (keep > 0 && need_lo > lo)
+        for (int k = 0; k < g.K; k++) std::memmove(buf + k * ldb, buf + k * ldb + (int64_t)(need_lo - lo) * Q, sizeof(float) * keep * Q);
+      const int from = need_lo + keep;
+      if (need_hi > from) {
+        const ImageTaps taps{&g, x + (int64_t)n * g.C * g.H * g.W, from * Q};
+        sgemm(g.K, (need_hi - from) * Q, CRS, 1.0f, w, CRS, 1, packed ? &pa : nullptr, BWindow{nullptr, &taps, image_pack},
+              0.0f, buf + (int64_t)keep * Q, ldb, &epi);
+      }
+      lo = need_lo;
+      hi = need_hi;
+      for (int k = 0; k < g.K; k++)
+        maxpool_plane_rows(pg, buf + k * ldb, lo, Q, p0, p1, y + ((int64_t)n * g.K + k) * pg.P * pg.Q, rm);
+    }
+  }
 }
 
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {

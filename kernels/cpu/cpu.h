@@ -23,6 +23,18 @@ namespace cpu {
 void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld);
 void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col)
 
+// Max pooling of output rows [p0, p1) of one plane (elementwise.cpp), input row h at xrows + (h - h0) * ld, with a
+// row buffer rm of maxpool_row_floats(g) floats: maxpool_forward's loop, and the pooling half of
+// conv2d_relu_maxpool, which pools the convolution's rows a band at a time while they are in cache.
+int maxpool_row_floats(const PoolGeom& g);
+void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t ld, int p0, int p1, float* y, float* rm);
+// The 3x3/2 pad-1 pool's row loop: "avx512" (16 outputs at a time; the default where the CPU has it) or "sse" (four;
+// any x86-64), "auto" for the default; false if the CPU lacks it. The tests run both.
+bool maxpool_force(const char* name);
+// Whether conv2d_relu_maxpool takes this convolution (else the caller runs the two ops): its column matrix read
+// straight from the image (stride 2 or more, output rows of 16 or more), the pool's input its output.
+bool conv_relu_maxpool_fits(const ConvGeom& g, const PoolGeom& pg);
+
 // Depthwise convolution (depthwise.cpp): one (n, c) plane at a time, the plane loops of depthwise_planes.h built for
 // three ISAs. A version is three plane functions (sc: the thread's scratch, depthwise_planes.h says its layout):
 struct DepthwisePlanes {

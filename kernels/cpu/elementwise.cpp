@@ -1,14 +1,21 @@
 // elementwise.cpp: the memory-bound CPU kernels (ReLU, ReLU6, leaky ReLU, add, pools, concatenation, losses, the cell
 // gather, Adam, SGD), OpenMP-parallel. Formulas: the ref:: kernel of the same name. Reductions accumulate in double
 // per thread.
-#include <xmmintrin.h>
+#include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 #include <algorithm>
 #include <limits>
 #include <vector>
 
 #include "kernels/cpu/cpu.h"
+
+// The AVX-512 helpers below pass vectors by value; they are inlined within this file, so GCC's note that the ABI of
+// such calls differs without AVX-512 does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+// (and GCC 12 takes _mm512_max_ps's undefined pass-through operand for an uninitialised variable)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace cpu {
 
@@ -54,48 +61,105 @@ void axpy(int64_t n, double a, const float* x, float* y) {
   for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
 }
 
+// ResNet's 3x3/2 pool with padding 1, one output row from its (up to) three input rows (null: a padding row), 16
+// outputs at a time with AVX-512: the rows' max down each column (masked loads past W give -inf), split into even
+// and odd columns by two permutes, and output q = max(column 2q - 1, 2q, 2q + 1), column 2q - 1 being the odd
+// column before (the last one of the previous 16, -inf before the first). Maxima in the order of the code below,
+// v > m ? v : m, so the result is the same bit for bit, NaN included.
+// max over the rows of columns c .. c + 15, -inf past W
+__attribute__((target("avx512f"), always_inline)) static inline __m512 column_max(const float* const* rows, int W, int c,
+                                                                                   __m512 low) {
+  const int left = W - c;
+  const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+  __m512 v = low;
+  for (int r = 0; r < 3; r++)
+    if (rows[r]) v = _mm512_max_ps(_mm512_mask_loadu_ps(low, m, rows[r] + c), v);
+  return v;
+}
+__attribute__((target("avx512f"))) static void pool_row_3x3s2_avx512(const float* const* rows, int W, int Q, float* y) {
+  const __m512 low = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512 odd_before = low;
+  for (int q = 0; q < Q; q += 16) {
+    const __m512 a = column_max(rows, W, 2 * q, low), b = column_max(rows, W, 2 * q + 16, low);
+    const __m512 even = _mm512_permutex2var_ps(a, evens, b), odd = _mm512_permutex2var_ps(a, odds, b);
+    const __m512 prev = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(odd), _mm512_castps_si512(odd_before), 15));
+    const __m512 best = _mm512_max_ps(odd, _mm512_max_ps(even, _mm512_max_ps(prev, low)));
+    const int left = Q - q;
+    _mm512_mask_storeu_ps(y + q, left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1), best);
+    odd_before = odd;
+  }
+}
+// Which row loop the pool uses (maxpool_force): the AVX-512 one above for 3x3/2 pad 1 where the CPU has it.
+static bool& pool_avx512() {
+  static bool on = cpu_has_avx512f();
+  return on;
+}
+bool maxpool_force(const char* name) {
+  if (!name || !std::strcmp(name, "auto")) return pool_avx512() = cpu_has_avx512f(), true;
+  if (!std::strcmp(name, "sse")) return pool_avx512() = false, true;
+  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return pool_avx512() = true, true;
+  return false;
+}
+
 // Separable: per output row, the max over the window's input rows (contiguous, vectorised) into a row padded with
 // -inf on both sides, then the max over each window's columns of that row. `v > m ? v : m` from -inf, as the
 // reference, so NaN is skipped the same way and the result is the reference's bit for bit.
+// Output rows [p0, p1) of one plane, y[p * Q + q]; input row h (inside the image) at xrows + (h - h0) * ld. rm holds
+// maxpool_row_floats(g) floats.
+int maxpool_row_floats(const PoolGeom& g) { return g.W + 2 * g.pad + g.k + 8; }  // + 8: the 3x3/2 pass reads 6 past
+void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t ld, int p0, int p1, float* y, float* rm) {
+  constexpr float kLow = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < maxpool_row_floats(g); i++) rm[i] = kLow;
+  float* row = rm + g.pad;  // row[w] for input column w, -inf outside [0, W)
+  const bool avx512 = g.k == 3 && g.stride == 2 && g.pad == 1 && pool_avx512();
+  for (int p = p0; p < p1; p++) {
+    if (avx512) {
+      const float* rows[3];
+      for (int r = 0; r < 3; r++) {
+        const int h = 2 * p - 1 + r;
+        rows[r] = h >= 0 && h < g.H ? xrows + (int64_t)(h - h0) * ld : nullptr;
+      }
+      pool_row_3x3s2_avx512(rows, g.W, g.Q, y + (int64_t)p * g.Q);
+      continue;
+    }
+    for (int w = 0; w < g.W; w++) row[w] = kLow;
+    for (int r = 0; r < g.k; r++) {
+      const int h = p * g.stride - g.pad + r;
+      if (h < 0 || h >= g.H) continue;
+      const float* xr = xrows + (int64_t)(h - h0) * ld;
+#pragma omp simd
+      for (int w = 0; w < g.W; w++) row[w] = xr[w] > row[w] ? xr[w] : row[w];
+    }
+    int q = 0;
+    if (g.k == 3 && g.stride == 2)  // ResNet's 3x3/2: four outputs at a time, columns split by parity (SSE)
+      for (; q + 4 <= g.Q; q += 4) {
+        const float* win = rm + 2 * q;
+        const __m128 a = _mm_loadu_ps(win), b = _mm_loadu_ps(win + 4), c = _mm_loadu_ps(win + 2),
+                     d = _mm_loadu_ps(win + 6);
+        const __m128 c0 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), c1 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)),
+                     c2 = _mm_shuffle_ps(c, d, _MM_SHUFFLE(2, 0, 2, 0));  // window columns 0, 1, 2 of outputs q..q+3
+        // _mm_max_ps(v, m) is v > m ? v : m, as below: the same result bit for bit, NaN included
+        const __m128 best = _mm_max_ps(c2, _mm_max_ps(c1, _mm_max_ps(c0, _mm_set1_ps(kLow))));
+        _mm_storeu_ps(y + p * g.Q + q, best);
+      }
+    for (; q < g.Q; q++) {
+      const float* win = rm + q * g.stride;  // columns q*stride - pad ..
+      float best = kLow;
+      for (int s = 0; s < g.k; s++) best = win[s] > best ? win[s] : best;
+      y[p * g.Q + q] = best;
+    }
+  }
+}
+
 void maxpool_forward(const PoolGeom& g, const float* x, float* y) {
-  const int padded = g.W + 2 * g.pad + g.k + 8;  // + 8: the 3x3/2 column pass below reads up to 6 floats past a window
 #pragma omp parallel if ((int64_t)g.N * g.C * g.P * g.Q > 32768)
   {
-    std::vector<float> rm(padded, -std::numeric_limits<float>::infinity());
+    std::vector<float> rm(maxpool_row_floats(g));
 #pragma omp for schedule(static)
-    for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++) {
-      const float* xp = x + nc * g.H * g.W;
-      float* yp = y + nc * g.P * g.Q;
-      float* row = rm.data() + g.pad;  // row[w] for input column w, -inf outside [0, W)
-      for (int p = 0; p < g.P; p++) {
-        for (int w = 0; w < g.W; w++) row[w] = -std::numeric_limits<float>::infinity();
-        for (int r = 0; r < g.k; r++) {
-          const int h = p * g.stride - g.pad + r;
-          if (h < 0 || h >= g.H) continue;
-          const float* xr = xp + (int64_t)h * g.W;
-#pragma omp simd
-          for (int w = 0; w < g.W; w++) row[w] = xr[w] > row[w] ? xr[w] : row[w];
-        }
-        int q = 0;
-        if (g.k == 3 && g.stride == 2)  // ResNet's 3x3/2: four outputs at a time, columns split by parity (SSE)
-          for (; q + 4 <= g.Q; q += 4) {
-            const float* win = rm.data() + 2 * q;
-            const __m128 a = _mm_loadu_ps(win), b = _mm_loadu_ps(win + 4), c = _mm_loadu_ps(win + 2),
-                         d = _mm_loadu_ps(win + 6);
-            const __m128 c0 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), c1 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)),
-                         c2 = _mm_shuffle_ps(c, d, _MM_SHUFFLE(2, 0, 2, 0));  // window columns 0, 1, 2 of outputs q..q+3
-            // _mm_max_ps(v, m) is v > m ? v : m, as below: the same result bit for bit, NaN included
-            const __m128 best = _mm_max_ps(c2, _mm_max_ps(c1, _mm_max_ps(c0, _mm_set1_ps(-std::numeric_limits<float>::infinity()))));
-            _mm_storeu_ps(yp + p * g.Q + q, best);
-          }
-        for (; q < g.Q; q++) {
-          const float* win = rm.data() + q * g.stride;  // columns q*stride - pad ..
-          float best = -std::numeric_limits<float>::infinity();
-          for (int s = 0; s < g.k; s++) best = win[s] > best ? win[s] : best;
-          yp[p * g.Q + q] = best;
-        }
-      }
-    }
+    for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
+      maxpool_plane_rows(g, x + nc * g.H * g.W, 0, g.W, 0, g.P, y + nc * g.P * g.Q, rm.data());
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "kernels/adam_params.h"
 #include "kernels/geom.h"
@@ -85,6 +86,12 @@ void conv2d_forward_fused(const ConvGeom& g, const T* x, const T* w, const ConvP
     y[i] = relu && v < 0 ? T(0) : v;
   }
 }
+// The stem of a ResNet at inference, as one op: y = maxpool(relu(conv(x, w) + b)), pg the pool over the convolution's
+// output. The CPU's version pools each band of output rows while it is in cache, so the convolution's whole output
+// (4 MB for ResNet at 256x256) is never written out.
+template <class T>
+void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const T* x, const T* w, const ConvPrep* prep, const T* b,
+                         T* y);
 // dx += conv^T(dy, w): every output gradient flows back to the inputs its window read.
 template <class T> void conv2d_backward_input(const ConvGeom& g, const T* dy, const T* w, T* dx) {
   for (int n = 0; n < g.N; n++)
@@ -301,6 +308,13 @@ template <class T> void maxpool_forward(const PoolGeom& g, const T* x, T* y) {
         y[(nc * g.P + p) * g.Q + q] = best;
       }
 }
+template <class T>
+void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const T* x, const T* w, const ConvPrep* prep, const T* b,
+                         T* y) {
+  std::vector<T> h((size_t)g.N * g.K * g.P * g.Q);
+  conv2d_forward_fused(g, x, w, prep, b, (const T*)nullptr, true, h.data());
+  maxpool_forward(pg, h.data(), y);
+}
 template <class T> void maxpool_backward(const PoolGeom& g, const T* x, const T* dy, T* dx) {
   for (int64_t nc = 0; nc < (int64_t)g.N * g.C; nc++)
     for (int p = 0; p < g.P; p++)
@@ -426,6 +440,7 @@ template <class T> void sgd_step(int64_t n, T* p, const T* g, T* buf, double lr,
   namespace cudak { decltype(ref::op<float>) op; }
 FAST_VERSIONS(conv2d_forward)
 FAST_VERSIONS(conv2d_forward_fused)
+FAST_VERSIONS(conv2d_relu_maxpool)
 FAST_VERSIONS(conv2d_backward_input)
 FAST_VERSIONS(conv2d_backward_weight)
 FAST_VERSIONS(depthwise_forward)
