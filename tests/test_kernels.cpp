@@ -41,6 +41,10 @@ const ConvCase kConvCases[] = {
     {1, 2, 1, 1, 3, 3, 3, 2, 1},
     // more than 256 output channels at batch 2: the GEMM's general path on each image's thread, with no team of its own
     {2, 6, 9, 7, 300, 3, 3, 1, 1},
+    // the column matrix read straight from the image (stride 2 or more, output rows of 16 or more): a stem-like 7x7/2
+    // with an odd width (padding on both edges of each run), and stride 3 (the scalar gather)
+    {1, 3, 40, 37, 8, 7, 7, 2, 3},
+    {1, 3, 50, 52, 7, 3, 3, 3, 1},
 };
 
 void conv_sweep(const char* kernel) {

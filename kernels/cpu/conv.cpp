@@ -281,11 +281,10 @@ __attribute__((target("avx512f"))) static void stride2_copy_avx512(const float* 
     _mm512_mask_storeu_ps(out + i, (__mmask16)((1u << k) - 1), _mm512_permutex2var_ps(a, evens, b));
   }
 }
+// The deinterleave of the GEMM kernels' ISA: AVX-512 with theirs, SSE with the others (so that the tests, which pin
+// each kernel in turn, run both on an AVX-512 machine).
 using RunCopy = void (*)(const float*, int, float*);
-static RunCopy stride2_run() {
-  static const RunCopy f = cpu_has_avx512f() ? stride2_copy_avx512 : stride2_copy;
-  return f;
-}
+static RunCopy stride2_run() { return std::strcmp(gemm_active().isa, "avx512") == 0 ? stride2_copy_avx512 : stride2_copy; }
 
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of image x's column matrix, for a convolution of stride 2 or more,
 // read straight from x into the GEMM's micro-panels: each run along an output row is a strided copy of one input
