@@ -289,7 +289,10 @@ static RunCopy stride2_run() { return std::strcmp(gemm_active().isa, "avx512") =
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of image x's column matrix, for a convolution of stride 2 or more,
 // read straight from x into the GEMM's micro-panels: each run along an output row is a strided copy of one input
 // row, with the few columns that fall in the padding written as zeros.
-// (j_off: the GEMM's column 0 is the matrix's column j_off, for a band of output rows.)
+// (j_off: the GEMM's column 0 is the matrix's column j_off, for a band of output rows.) Measured against the phase
+// planes at batch 1 (2 threads, Zen 5): ResNet's stride-2 3x3 layers of 32 and 16 output columns 0.82-0.85x, alone
+// (the planes cost a pass over the image, written out and read back); its layer4 one of 8 columns 1.13x, whose runs
+// are too short for the deinterleave, hence the floor of 16.
 struct ImageTaps { const ConvGeom* g; const float* x; int j_off = 0; };
 static bool image_packs(const ConvGeom& g) { return g.stride >= 2 && g.Q >= 16; }
 static void image_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) {
@@ -350,7 +353,10 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
                          const float* residual, bool relu, float* y) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
   const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
-  const int64_t phase_floats = g.is_pointwise() ? 0 : strided_1x1 ? (int64_t)g.C * PQ : PhasePlanes::floats(g);
+  // The column matrix straight from the image when the GEMM runs on all threads (T == 1) and image_packs; with the
+  // images split across threads, the planes measured faster (stride-2 3x3 layers at batch 16, 0.90x).
+  const bool direct = !g.is_pointwise() && !strided_1x1 && image_packs(g) && T == 1;
+  const int64_t phase_floats = g.is_pointwise() || direct ? 0 : strided_1x1 ? (int64_t)g.C * PQ : PhasePlanes::floats(g);
   Workspace ws(T * phase_floats);
   // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
   // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
@@ -370,7 +376,7 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       }
       const ImageMatrix im{xn, PQ};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
-    } else if (image_packs(g)) {
+    } else if (direct) {
       const ImageTaps taps{&g, xn};
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &taps, image_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
