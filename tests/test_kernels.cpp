@@ -501,44 +501,54 @@ TEST_CASE("maxpool 3x3/2 skips NaN as the reference does, in its vector paths to
 }
 
 // Inference's stem in one op (kern::conv2d_relu_maxpool): against the reference in double, and bit for bit against
-// the CPU's two ops in turn (the same GEMM on each band of rows, and max is exact). Batch 1 splits each image's
-// pooled rows across the threads, larger batches the images; bands of a few rows keep the rows two pool windows
-// share. The last two do not fit the banded path (a stride-1 convolution; output rows under 16) and run the two ops.
-TEST_CASE("conv + ReLU + maxpool in one op equals the ops in turn, every band and share", "[kernels]") {
+// the CPU's two ops in turn (the same FMAs in the same order on each band of rows, and max is exact), on each path:
+// the direct stem (AVX-512 where the CPU has it, and its baseline build everywhere; output channels a multiple of
+// 64) and im2col + GEMM. Batch 1 splits each image's pooled rows across the threads, larger batches the images;
+// bands of a few rows keep the rows two pool windows share. Shapes neither path takes run the two ops.
+TEST_CASE("conv + ReLU + maxpool in one op equals the ops in turn, every path, band and share", "[kernels]") {
   uint64_t seed = 8100;
   for (auto [N, C, H, W, K, k, stride, pad, pk, ps, pp] :
-       {std::tuple{1, 3, 64, 70, 16, 7, 2, 3, 3, 2, 1},  // the stem's shape, small: bands, two shares
-        {3, 4, 40, 37, 5, 3, 2, 1, 3, 2, 1},              // batch above the threads: an image each
-        {1, 2, 35, 64, 130, 3, 2, 1, 2, 2, 0},            // a pool with no shared rows; 130 channels
-        {2, 3, 30, 34, 300, 5, 2, 2, 3, 2, 1},            // more than 256 channels: the GEMM's general path, a row a band
-        {1, 3, 50, 52, 7, 3, 3, 1, 3, 1, 1},              // stride 3; a stride-1 pool (rows shared by three windows)
-        {1, 3, 9, 9, 4, 3, 1, 1, 3, 2, 1},                // stride 1: the two ops
-        {2, 3, 20, 20, 4, 3, 2, 1, 3, 2, 1}}) {           // 10 columns: the two ops
-    INFO("N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k << " stride=" << stride
-              << " pool " << pk << "/" << ps << " pad " << pp);
+       {std::tuple{1, 3, 64, 70, 64, 7, 2, 3, 3, 2, 1},  // the stem's shape, small: bands, two shares
+        {3, 4, 40, 37, 64, 3, 2, 1, 3, 2, 1},             // batch above the threads: an image each
+        {1, 2, 35, 64, 128, 3, 2, 1, 2, 2, 0},            // a pool with no shared rows; two blocks of 64 channels
+        {1, 3, 50, 52, 64, 3, 3, 1, 3, 1, 1},             // stride 3; a stride-1 pool (rows shared by three windows)
+        {1, 3, 9, 9, 64, 3, 1, 1, 3, 2, 1},               // stride 1: the direct path only
+        {1, 3, 64, 70, 16, 7, 2, 3, 3, 2, 1},             // 16 channels: the GEMM path only
+        {2, 3, 30, 34, 300, 5, 2, 2, 3, 2, 1},            // more than 256 channels: the GEMM's general path
+        {2, 3, 20, 20, 4, 3, 2, 1, 3, 2, 1}}) {           // 10 columns, 4 channels: the two ops
     const ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
     const PoolGeom pg = PoolGeom::make(N, K, g.P, g.Q, pk, ps, pp);
-    CHECK(cpu::conv_relu_maxpool_fits(g, pg) == (stride >= 2 && g.Q >= 16));
     Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1), b = random_tensor({K}, seed + 2);
     seed += 3;
     Tensor want = ag::maxpool2d(ag::relu(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad)), pk, ps, pp);
     const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
-    for (const kern::ConvPrepared* prepared : {(const kern::ConvPrepared*)nullptr, &u}) {
-      Tensor y = Tensor::full({N, K, pg.P, pg.Q}, 7.0);  // every element must be written
-      kern::conv2d_relu_maxpool(g, pg, x, w, prepared, &b, y);
-      check_close(prepared ? "one op, prepared" : "one op", y, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
-      Tensor h = Tensor::empty({N, K, g.P, g.Q}), two = Tensor::empty(y.shape());
-      kern::conv2d_forward_fused(g, x, w, prepared, &b, nullptr, true, h);
-      kern::maxpool_forward(pg, h, two);
-      check_close("one op against the two", y, two, 0.0, 0.0);
+    for (const char* path : {"gemm", "emul", "avx512"}) {
+      if (!cpu::stem_force(path)) continue;
+      INFO("path " << path << " N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k
+                   << " stride=" << stride << " pool " << pk << "/" << ps << " pad " << pp);
+      const bool direct = std::string(path) != "gemm" && K % 64 == 0;
+      CHECK(cpu::conv_relu_maxpool_fits(g, pg) == (direct || (stride >= 2 && g.Q >= 16)));
+      for (const kern::ConvPrepared* prepared : {(const kern::ConvPrepared*)nullptr, &u}) {
+        Tensor y = Tensor::full({N, K, pg.P, pg.Q}, 7.0);  // every element must be written
+        kern::conv2d_relu_maxpool(g, pg, x, w, prepared, &b, y);
+        check_close(prepared ? "one op, prepared" : "one op", y, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
+        Tensor h = Tensor::empty({N, K, g.P, g.Q}), two = Tensor::empty(y.shape());
+        kern::conv2d_forward_fused(g, x, w, prepared, &b, nullptr, true, h);
+        kern::maxpool_forward(pg, h, two);
+        // (the baseline build has no FMA, the GEMM's kernels do: there, only as close as any two sums)
+        const double tol = std::string(path) == "emul" && direct ? 1e-5 : 0.0;
+        check_close("one op against the two", y, two, tol, tol);
+      }
+      Tensor via_ag = ag::conv2d_relu_maxpool(x, w, &u, b, stride, pad, pk, ps, pp);
+      check_close("ag op", via_ag, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
     }
+    cpu::stem_force("auto");
     Tensor yd = Tensor::empty({N, K, pg.P, pg.Q}, DType::F64);
     const Tensor wd = w.to(DType::F64), bd = b.to(DType::F64);
     kern::conv2d_relu_maxpool(g, pg, x.to(DType::F64), wd, nullptr, &bd, yd);
     check_close("reference", yd, want, 1e-12, 1e-12);
-    Tensor via_ag = ag::conv2d_relu_maxpool(x, w, &u, b, stride, pad, pk, ps, pp);
-    check_close("ag op", via_ag, want, 2e-5 * std::sqrt((double)C * k * k), 1e-5);
   }
+  CHECK_FALSE(cpu::stem_force("sse9"));
   // a pool that does not follow the convolution is refused, naming both
   const ConvGeom g = ConvGeom::make(1, 3, 40, 40, 4, 3, 3, 2, 1);
   Tensor x = random_tensor({1, 3, 40, 40}, 1), w = random_tensor({4, 3, 3, 3}, 2), y = Tensor::empty({1, 4, 10, 10});

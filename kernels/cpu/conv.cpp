@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/cpu.h"
 #include "tensor/allocator.h"
@@ -404,53 +405,115 @@ void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, con
   forward_gemm(g, x, w, packed ? &pa : nullptr, b, residual, relu, y);
 }
 
+// conv2d_relu_maxpool's two ways (cpu.h: stem_force): the direct stem of stem_rows.h (AVX-512, or its baseline build
+// for the tests), or im2col + GEMM a band at a time.
+void stem_rows_avx512(const StemBand& a);
+void stem_rows_emul(const StemBand& a);
+void stem_pool_avx512(const PoolGeom& pg, const float* buf, int lo, int K, int p0, int p1, float* y, float* row);
+void stem_pool_emul(const PoolGeom& pg, const float* buf, int lo, int K, int p0, int p1, float* y, float* row);
+namespace {
+enum class StemPath { kGemm, kAvx512, kEmul };
+StemPath& stem_path() {
+  static StemPath p = cpu_has_avx512f() ? StemPath::kAvx512 : StemPath::kGemm;
+  return p;
+}
+}  // namespace
+bool stem_force(const char* name) {
+  if (!name || !std::strcmp(name, "auto")) return stem_path() = cpu_has_avx512f() ? StemPath::kAvx512 : StemPath::kGemm, true;
+  if (!std::strcmp(name, "gemm")) return stem_path() = StemPath::kGemm, true;
+  if (!std::strcmp(name, "emul")) return stem_path() = StemPath::kEmul, true;
+  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return stem_path() = StemPath::kAvx512, true;
+  return false;
+}
+static bool stem_direct_fits(const ConvGeom& g) { return g.K % 64 == 0 && g.C * g.R * g.S <= 512; }
+static bool stem_pool_fits(const PoolGeom& pg) { return pg.k <= 16; }
+
 bool conv_relu_maxpool_fits(const ConvGeom& g, const PoolGeom& pg) {
-  return image_packs(g) && pg.N == g.N && pg.C == g.K && pg.H == g.P && pg.W == g.Q && pg.k > pg.pad;
+  const bool direct = stem_path() != StemPath::kGemm && stem_direct_fits(g) && stem_pool_fits(pg);
+  return (direct || image_packs(g)) && pg.N == g.N && pg.C == g.K && pg.H == g.P && pg.W == g.Q && pg.k > pg.pad;
 }
 
 // y = maxpool(relu(conv(x) + b)) a band of pooled rows at a time. Each worker (an image, or at batch 1 a share of
 // its pooled rows) computes the convolution rows its next band reads into a buffer that stays in L2, keeping the
 // rows the previous band computed that this one reads again (a 3x3/2 pool's windows share a row), then pools them.
 // The convolution's output is never written out whole; each of its rows is computed once, except one row where
-// two workers' shares meet.
+// two workers' shares meet. The rows are computed by the direct stem (channels last) or by im2col + GEMM
+// (channels first).
 void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, const float* w, const ConvPrep* prep,
                          const float* b, float* y) {
-  const int CRS = g.C * g.R * g.S, Q = g.Q, T = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int CRS = g.C * g.R * g.S, Q = g.Q, K = g.K, T = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const StemPath path = stem_direct_fits(g) && stem_pool_fits(pg) ? stem_path() : StemPath::kGemm;
+  const bool direct = path != StemPath::kGemm;
   PackedA pa;
-  const bool packed = prep && prep->packed && prep->gemm_kernel >= 0;
-  if (packed) pa = packed_view(gemm_kernel(prep->gemm_kernel), g.K, CRS, prep->packed);
+  const bool packed = !direct && prep && prep->packed && prep->gemm_kernel >= 0;
+  if (packed) pa = packed_view(gemm_kernel(prep->gemm_kernel), K, CRS, prep->packed);
   // pooled rows per band: the convolution rows it reads, (band - 1) stride + k, about 256 KB for all channels
-  const int band = std::max(1, std::min(pg.P, ((65536 / std::max(1, g.K * Q)) - pg.k) / pg.stride + 1));
+  const int band = std::max(1, std::min(pg.P, ((65536 / std::max(1, K * Q)) - pg.k) / pg.stride + 1));
   const int rows_max = (band - 1) * pg.stride + pg.k;
   const int shares = g.N >= T ? 1 : (T + g.N - 1) / g.N;  // workers per image
-  const int64_t buf_floats = (int64_t)g.K * rows_max * Q, rm_floats = (maxpool_row_floats(pg) + 15) / 16 * 16;
-  Workspace ws(T * (buf_floats + rm_floats));
+  // the direct path's padded copy of a band's input rows: the pixels of the last tile past Q read spare columns
+  const int Wp = (Q + kStemTilePixels - 1) * g.stride + g.S, rows_in = (rows_max - 1) * g.stride + g.R;
+  const int64_t plane = (int64_t)rows_in * Wp;
+  const int64_t buf_floats = (int64_t)K * rows_max * Q, rm_floats = (maxpool_row_floats(pg) + 15) / 16 * 16;
+  const int64_t row_floats = direct ? (int64_t)(pg.W + pg.Q) * K : 0, copy_floats = direct ? (g.C * plane + 15) / 16 * 16 : 0;
+  const int64_t per = buf_floats + rm_floats + row_floats + copy_floats;
+  Workspace ws(T * per + (direct ? (int64_t)CRS * K : 0));
+  float* wt = ws.p + T * per;  // the direct path's weights [CRS][K], and its taps' offsets
+  std::vector<int> taps(direct ? CRS : 0);
+  if (direct) {
+    for (int k = 0; k < K; k++)
+      for (int t = 0; t < CRS; t++) wt[(int64_t)t * K + k] = w[(int64_t)k * CRS + t];
+    for (int t = 0; t < CRS; t++) taps[t] = (int)(t / (g.R * g.S) * plane + t / g.S % g.R * Wp + t % g.S);
+  }
   const GemmEpilogue epi{b, nullptr, 0, true};
 #pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
   for (int item = 0; item < g.N * shares; item++) {
     const int n = item / shares, share = item % shares, t = omp_get_thread_num();
-    float* buf = ws.p + t * (buf_floats + rm_floats);  // [K][rows_max][Q]: convolution rows [lo, hi)
-    float* rm = buf + buf_floats;
+    // convolution rows [lo, hi) in buf: [K][rows_max][Q] (GEMM) or [rows_max][Q][K] (direct)
+    float* buf = ws.p + t * per;
+    float *rm = buf + buf_floats, *prow = rm + rm_floats, *xp = prow + row_floats;
+    const float* xn = x + (int64_t)n * g.C * g.H * g.W;
+    float* yn = y + (int64_t)n * K * pg.P * pg.Q;
     const int64_t ldb = (int64_t)rows_max * Q;
     const int p_begin = (int)((int64_t)pg.P * share / shares), p_end = (int)((int64_t)pg.P * (share + 1) / shares);
-    int lo = 0, hi = 0;  // the convolution rows in buf
+    int lo = 0, hi = 0;
     for (int p0 = p_begin; p0 < p_end; p0 += band) {
       const int p1 = std::min(p_end, p0 + band);
       const int need_lo = std::max(0, p0 * pg.stride - pg.pad), need_hi = std::min(g.P, (p1 - 1) * pg.stride - pg.pad + pg.k);
       // keep the rows [need_lo, hi) already here, moved to the front; compute the rest
       const int keep = hi > need_lo && lo <= need_lo ? hi - need_lo : 0;
-      if (keep > 0 && need_lo > lo)
-        for (int k = 0; k < g.K; k++) std::memmove(buf + k * ldb, buf + k * ldb + (int64_t)(need_lo - lo) * Q, sizeof(float) * keep * Q);
+      if (keep > 0 && need_lo > lo) {
+        if (direct) std::memmove(buf, buf + (int64_t)(need_lo - lo) * Q * K, sizeof(float) * keep * Q * K);
+        else
+          for (int k = 0; k < K; k++) std::memmove(buf + k * ldb, buf + k * ldb + (int64_t)(need_lo - lo) * Q, sizeof(float) * keep * Q);
+      }
       const int from = need_lo + keep;
-      if (need_hi > from) {
-        const ImageTaps taps{&g, x + (int64_t)n * g.C * g.H * g.W, from * Q};
-        sgemm(g.K, (need_hi - from) * Q, CRS, 1.0f, w, CRS, 1, packed ? &pa : nullptr, BWindow{nullptr, &taps, image_pack},
+      if (need_hi > from && direct) {
+        // input rows from * stride - pad .., zero-padded on every side, then the rows from the copy
+        const int h0 = from * g.stride - g.pad, nin = (need_hi - from - 1) * g.stride + g.R;
+        for (int c = 0; c < g.C; c++)
+          for (int i = 0; i < nin; i++) {
+            float* o = xp + c * plane + (int64_t)i * Wp;
+            const int h = h0 + i, wl = std::min(Wp, g.pad), wr = std::min(Wp, g.pad + g.W);
+            if (h < 0 || h >= g.H) { zero_run(o, Wp); continue; }
+            zero_run(o, wl);
+            copy_run(o + wl, xn + ((int64_t)c * g.H + h) * g.W, wr - wl);
+            zero_run(o + wr, Wp - wr);
+          }
+        const StemBand a{xp, taps.data(), wt, b, buf + (int64_t)keep * Q * K, plane, Wp, CRS, K, Q, g.stride, need_hi - from, true};
+        if (path == StemPath::kAvx512) stem_rows_avx512(a);
+        else stem_rows_emul(a);
+      } else if (need_hi > from) {
+        const ImageTaps it{&g, xn, from * Q};
+        sgemm(K, (need_hi - from) * Q, CRS, 1.0f, w, CRS, 1, packed ? &pa : nullptr, BWindow{nullptr, &it, image_pack},
               0.0f, buf + (int64_t)keep * Q, ldb, &epi);
       }
       lo = need_lo;
       hi = need_hi;
-      for (int k = 0; k < g.K; k++)
-        maxpool_plane_rows(pg, buf + k * ldb, lo, Q, p0, p1, y + ((int64_t)n * g.K + k) * pg.P * pg.Q, rm);
+      if (path == StemPath::kAvx512) stem_pool_avx512(pg, buf, lo, K, p0, p1, yn, prow);
+      else if (path == StemPath::kEmul) stem_pool_emul(pg, buf, lo, K, p0, p1, yn, prow);
+      else
+        for (int k = 0; k < K; k++) maxpool_plane_rows(pg, buf + k * ldb, lo, Q, p0, p1, yn + (int64_t)k * pg.P * pg.Q, rm);
     }
   }
 }

@@ -31,6 +31,22 @@ void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t l
 // The 3x3/2 pad-1 pool's row loop: "avx512" (16 outputs at a time; the default where the CPU has it) or "sse" (four;
 // any x86-64), "auto" for the default; false if the CPU lacks it. The tests run both.
 bool maxpool_force(const char* name);
+// conv2d_relu_maxpool's direct path (stem_rows.h), for convolutions of few taps (C*R*S <= 512) and output channels
+// a multiple of 64: one band of output rows, read from a padded copy of its input rows.
+constexpr int kStemTilePixels = 6;  // output pixels of one tile of the direct stem (stem_rows.h)
+struct StemBand {
+  const float* xp;   // the copy: channel c's row i at xp + c * plane + i * Wp
+  const int* taps;   // tap (c, r, s)'s offset from an output pixel's top-left: c * plane + r * Wp + s
+  const float* wt;   // weights [C*R*S][K]
+  const float* bias; // [K] or null
+  float* out;        // [rows][Q][K], channels last
+  int64_t plane;
+  int Wp, CRS, K, Q, stride, rows;
+  bool relu;
+};
+// Pin the path ("avx512", "emul": the direct one built for AVX-512 or for any CPU; "gemm": im2col + GEMM a band at a
+// time; "auto": AVX-512's where the CPU has it, else the GEMM); false if the CPU lacks it.
+bool stem_force(const char* name);
 // Whether conv2d_relu_maxpool takes this convolution (else the caller runs the two ops): its column matrix read
 // straight from the image (stride 2 or more, output rows of 16 or more), the pool's input its output.
 bool conv_relu_maxpool_fits(const ConvGeom& g, const PoolGeom& pg);
