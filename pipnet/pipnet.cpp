@@ -107,6 +107,31 @@ PipOutput PIPNet::run(const Tensor& images) {
   const Tensor f = forward(images);
   if (coord_head) return {.coords = (*coord_head)(f)};
   if (map_head) return {.heatmaps = (*map_head)(f)};
+  if (heads_stacked && f.device() == Device::CPU && f.dtype() == DType::F32 &&
+      !ag::any_requires_grad({&f, &heads_stacked->weight})) {
+    // one GEMM for the five maps: its rows split into the heads' channels (views of the one output at batch 1)
+    const Tensor all = heads_stacked->forward(f);
+    const int64_t B = all.size(0), total = all.size(1), G = all.size(2), GG = G * all.size(3);
+    int64_t c0 = 0;
+    auto next = [&](const Conv2d* h) {
+      if (!h) return Tensor();
+      const int64_t n = h->weight.size(0);
+      Tensor out;
+      if (B == 1) {
+        out = all.reshape({total, GG}).slice(c0, c0 + n).reshape({1, n, G, all.size(3)});
+      } else {
+        out = Tensor::empty({B, n, G, all.size(3)});
+        for (int64_t b = 0; b < B; b++)
+          out.slice(b, b + 1).reshape({n, GG}).copy_(all.slice(b, b + 1).reshape({total, GG}).slice(c0, c0 + n));
+      }
+      c0 += n;
+      return out;
+    };
+    PipOutput o;
+    o.cls = next(cls_layer.get()), o.x = next(x_layer.get()), o.y = next(y_layer.get());
+    o.nb_x = next(nb_x_layer.get()), o.nb_y = next(nb_y_layer.get());
+    return o;
+  }
   if (!nb_x_layer) return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), Tensor(), Tensor()};
   return {(*cls_layer)(f), (*x_layer)(f), (*y_layer)(f), (*nb_x_layer)(f), (*nb_y_layer)(f)};
 }
@@ -142,6 +167,27 @@ void PIPNet::fold_batchnorms() {
   // 2048 input channels, R50's heads were repacking 5.6 MB of weights for every image)
   for (Conv2d* c : {cls_layer.get(), x_layer.get(), y_layer.get(), nb_x_layer.get(), nb_y_layer.get()})
     if (c) c->prepare_inference();
+  // and stacked into one convolution, so that the feature map is read once and the GEMM has all their rows to share
+  // out (measured on ResNet-50 at batch 1, 2 threads: the five took 1.39 ms, the one 1.12; ResNet-18 0.36 and 0.28)
+  heads_stacked.reset();
+  if (cls_layer && cls_layer->weight.device() == Device::CPU && cls_layer->weight.dtype() == DType::F32) {
+    std::vector<Conv2d*> heads;
+    for (Conv2d* c : {cls_layer.get(), x_layer.get(), y_layer.get(), nb_x_layer.get(), nb_y_layer.get()})
+      if (c) heads.push_back(c);
+    int64_t total = 0;
+    for (Conv2d* c : heads) total += c->weight.size(0);
+    const int64_t C = cls_layer->weight.size(1);
+    Rng unused(0);
+    heads_stacked = std::make_unique<Conv2d>((int)C, (int)total, 1, 1, 0, true, unused);
+    int64_t row = 0;
+    for (Conv2d* c : heads) {
+      const int64_t n = c->weight.size(0);
+      heads_stacked->weight.slice(row, row + n).copy_(c->weight);
+      heads_stacked->bias.slice(row, row + n).copy_(c->bias);
+      row += n;
+    }
+    heads_stacked->prepare_inference();
+  }
   // deconv1 (and the map head's deconvolutions) keep their BatchNorms: a transposed convolution has no bias to fold
   // into; the coord head keeps its BatchNorm1ds (three small layers, not worth a fold of their own)
 }

@@ -59,6 +59,9 @@ class PIPNet : public Module {
   std::unique_ptr<BatchNorm2d> bn5, bn6, bn_deconv1;
   std::unique_ptr<ConvTranspose2d> deconv1;
   std::unique_ptr<Conv2d> cls_layer, x_layer, y_layer, nb_x_layer, nb_y_layer;
+  // fold_batchnorms, on the CPU: the pip head's 1x1 convolutions as one (their weights stacked: cls, x, y, nb_x, nb_y),
+  // which run() uses when no gradient is wanted. Not a module: never saved, never trained.
+  std::unique_ptr<Conv2d> heads_stacked;
   std::unique_ptr<CoordHead> coord_head;  // head coord: fc1, bn_fc1, fc2, bn_fc2, fc3 (no prefix)
   std::unique_ptr<MapHead> map_head;      // head map: deconv_layers.*, final_layer (no prefix)
 };
