@@ -412,17 +412,24 @@ void stem_rows_emul(const StemBand& a);
 void stem_pool_avx512(const PoolGeom& pg, const float* buf, int lo, int K, int p0, int p1, float* y, float* row);
 void stem_pool_emul(const PoolGeom& pg, const float* buf, int lo, int K, int p0, int p1, float* y, float* row);
 namespace {
-enum class StemPath { kGemm, kAvx512, kEmul };
-StemPath& stem_path() {
-  static StemPath p = cpu_has_avx512f() ? StemPath::kAvx512 : StemPath::kGemm;
+enum class StemPath { kAuto, kGemm, kAvx512, kEmul };
+StemPath& stem_pin() {
+  static StemPath p = StemPath::kAuto;
   return p;
+}
+// pinned, or by default the direct stem when the GEMM kernels are AVX-512's (so that pinning an AVX2 GEMM kernel,
+// PIPNET_GEMM, runs this machine as an AVX2 one)
+StemPath stem_path() {
+  const StemPath p = stem_pin();
+  if (p != StemPath::kAuto) return p;
+  return std::strcmp(gemm_active().isa, "avx512") == 0 ? StemPath::kAvx512 : StemPath::kGemm;
 }
 }  // namespace
 bool stem_force(const char* name) {
-  if (!name || !std::strcmp(name, "auto")) return stem_path() = cpu_has_avx512f() ? StemPath::kAvx512 : StemPath::kGemm, true;
-  if (!std::strcmp(name, "gemm")) return stem_path() = StemPath::kGemm, true;
-  if (!std::strcmp(name, "emul")) return stem_path() = StemPath::kEmul, true;
-  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return stem_path() = StemPath::kAvx512, true;
+  if (!name || !std::strcmp(name, "auto")) return stem_pin() = StemPath::kAuto, true;
+  if (!std::strcmp(name, "gemm")) return stem_pin() = StemPath::kGemm, true;
+  if (!std::strcmp(name, "emul")) return stem_pin() = StemPath::kEmul, true;
+  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return stem_pin() = StemPath::kAvx512, true;
   return false;
 }
 static bool stem_direct_fits(const ConvGeom& g) { return g.K % 64 == 0 && g.C * g.R * g.S <= 512; }

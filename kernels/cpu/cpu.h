@@ -28,8 +28,8 @@ void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col
 // conv2d_relu_maxpool, which pools the convolution's rows a band at a time while they are in cache.
 int maxpool_row_floats(const PoolGeom& g);
 void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t ld, int p0, int p1, float* y, float* rm);
-// The 3x3/2 pad-1 pool's row loop: "avx512" (16 outputs at a time; the default where the CPU has it) or "sse" (four;
-// any x86-64), "auto" for the default; false if the CPU lacks it. The tests run both.
+// The 3x3/2 pad-1 pool's row loop: "avx512" (16 outputs at a time; the default when the GEMM kernels are
+// AVX-512's) or "sse" (four; any x86-64), "auto" for the default; false if the CPU lacks it. The tests run both.
 bool maxpool_force(const char* name);
 // conv2d_relu_maxpool's direct path (stem_rows.h), for convolutions of few taps (C*R*S <= 512) and output channels
 // a multiple of 64: one band of output rows, read from a padded copy of its input rows.
@@ -45,7 +45,7 @@ struct StemBand {
   bool relu;
 };
 // Pin the path ("avx512", "emul": the direct one built for AVX-512 or for any CPU; "gemm": im2col + GEMM a band at a
-// time; "auto": AVX-512's where the CPU has it, else the GEMM); false if the CPU lacks it.
+// time; "auto": AVX-512's when the GEMM kernels are AVX-512's, else the GEMM); false if the CPU lacks it.
 bool stem_force(const char* name);
 // Whether conv2d_relu_maxpool takes this convolution (else the caller runs the two ops): its column matrix read
 // straight from the image (stride 2 or more, output rows of 16 or more), the pool's input its output.

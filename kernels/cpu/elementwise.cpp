@@ -91,15 +91,21 @@ __attribute__((target("avx512f"))) static void pool_row_3x3s2_avx512(const float
     odd_before = odd;
   }
 }
-// Which row loop the pool uses (maxpool_force): the AVX-512 one above for 3x3/2 pad 1 where the CPU has it.
-static bool& pool_avx512() {
-  static bool on = cpu_has_avx512f();
-  return on;
+// Which row loop the pool uses (maxpool_force): pinned, or by default the AVX-512 one above for 3x3/2 pad 1 when the
+// GEMM kernels are AVX-512's (so that pinning an AVX2 GEMM kernel, PIPNET_GEMM, runs this machine as an AVX2 one).
+enum class PoolRows { kAuto, kSse, kAvx512 };
+static PoolRows& pool_rows_pin() {
+  static PoolRows p = PoolRows::kAuto;
+  return p;
+}
+static bool pool_avx512() {
+  const PoolRows p = pool_rows_pin();
+  return p == PoolRows::kAuto ? std::strcmp(gemm_active().isa, "avx512") == 0 : p == PoolRows::kAvx512;
 }
 bool maxpool_force(const char* name) {
-  if (!name || !std::strcmp(name, "auto")) return pool_avx512() = cpu_has_avx512f(), true;
-  if (!std::strcmp(name, "sse")) return pool_avx512() = false, true;
-  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return pool_avx512() = true, true;
+  if (!name || !std::strcmp(name, "auto")) return pool_rows_pin() = PoolRows::kAuto, true;
+  if (!std::strcmp(name, "sse")) return pool_rows_pin() = PoolRows::kSse, true;
+  if (!std::strcmp(name, "avx512") && cpu_has_avx512f()) return pool_rows_pin() = PoolRows::kAvx512, true;
   return false;
 }
 
