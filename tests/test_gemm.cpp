@@ -100,16 +100,18 @@ void sweep(const char* kernel) {
   check_gemm(300, 33, 520, false, true, 1.0f, 1.0f, 3);
   check_gemm(6, 4100, 9, false, false, 1.0f, 0.0f, 4);
   check_gemm(64, 64, 1152, false, false, 1.0f, 0.0f, 5);
-  // Both drivers (sgemm picks the small-M one for M <= 256, or an A block M x min(K, KC) of at most 128K floats)
-  // at 1 and 3 threads, so that the panel slices, the row blocks and the K blocks all split unevenly: small M with
-  // packed A whole (64 x 300) and per K block (200 x 520), and many rows of a shallow A (700 x 40); large M with two
-  // column blocks of B (N > NC) and a ragged last row block (600 x 240).
+  // Both drivers (sgemm picks the small-M one for M <= 256, an A block M x min(K, KC) of at most 128K floats, or a
+  // whole A of at most 256K) at 1 and 3 threads, so that the panel slices, the row blocks and the K blocks all split
+  // unevenly: small M with packed A whole (64 x 300) and per K block (200 x 520), many rows of a shallow A (700 x
+  // 40) and of an A that fits L2 whole (1000 x 256); large M with two column blocks of B (N > NC) and a ragged last
+  // row block (600 x 480).
   for (int threads : {1, 3}) {
     ThreadCount tc(threads);
     check_gemm(64, 1000, 300, false, false, 1.0f, 0.5f, 6);
     check_gemm(200, 129, 520, true, false, 1.0f, 0.0f, 7);
-    check_gemm(600, 1100, 240, false, true, 1.0f, 0.0f, 8);
+    check_gemm(600, 1100, 480, false, true, 1.0f, 0.0f, 8);
     check_gemm(700, 200, 40, false, false, 1.0f, 0.0f, 10);
+    check_gemm(1000, 150, 256, false, false, 1.0f, 0.5f, 11);
     check_gemm(301, 77, 700, true, true, 0.5f, -1.0f, 9);
   }
 }

@@ -289,6 +289,10 @@ static constexpr int kSmallM = 256;  // rows of A the small-M path takes (an A b
 // whose B the general path would pack whole and hand across the cores; measured on Zen 5 at batch 1, 0.90x their
 // time, and ResNet-50 0.98x)
 static constexpr int64_t kSmallA = 131072;
+// and when the whole of A is at most 256K floats (1 MB, the L2): ResNet-50's 256-to-1024 1x1 layers at batch 1 (M =
+// 1024, K = 256) 0.82-0.86x alone, 0.93x in the network, where each core now streams all of A; its 512-to-1024
+// (K = 512) measured no better, hence the bound
+static constexpr int64_t kSmallWhole = 262144;
 static constexpr int kGroup = 4;     // B micro-panels packed at once: rows of B are read 4 * NR floats at a time
 
 static void sgemm_small_m(const GemmKernel& uk, int M, int N, int K, int KC, float alpha, const float* A, int64_t rsA,
@@ -417,7 +421,8 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
   const int nthreads = (2.0 * M * N * K > 2e6 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
   // (on one thread, whatever N: with the 64-wide kernel, Winograd's 64-column GEMMs would otherwise take the general
   // path, and a heap block for B, 36 times a chunk)
-  if ((M <= kSmallM || (int64_t)M * std::min(K, KC) <= kSmallA) && (nthreads == 1 || N >= 2 * NR * nthreads)) {
+  if ((M <= kSmallM || (int64_t)M * std::min(K, KC) <= kSmallA || (int64_t)M * K <= kSmallWhole) &&
+      (nthreads == 1 || N >= 2 * NR * nthreads)) {
     sgemm_small_m(uk, M, N, K, KC, alpha, A, rsA, csA, pre, B, beta, C, ldc, epi, nthreads);
     return;
   }
