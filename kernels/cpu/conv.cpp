@@ -282,10 +282,14 @@ __attribute__((target("avx512f"))) static void stride2_copy_avx512(const float* 
     _mm512_mask_storeu_ps(out + i, (__mmask16)((1u << k) - 1), _mm512_permutex2var_ps(a, evens, b));
   }
 }
-// The deinterleave of the GEMM kernels' ISA: AVX-512 with theirs, SSE with the others (so that the tests, which pin
-// each kernel in turn, run both on an AVX-512 machine).
+// The deinterleave of the GEMM kernels' ISA: AVX-512 with theirs, SSE with their builds without AVX-512 (the "emul"
+// kernels, which only the tests pin: so image_pack's logic is tested on every machine).
 using RunCopy = void (*)(const float*, int, float*);
 static RunCopy stride2_run() { return std::strcmp(gemm_active().isa, "avx512") == 0 ? stride2_copy_avx512 : stride2_copy; }
+static bool image_pack_isa() {
+  const char* isa = gemm_active().isa;
+  return !std::strcmp(isa, "avx512") || !std::strcmp(isa, "emul");
+}
 
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of image x's column matrix, for a convolution of stride 2 or more,
 // read straight from x into the GEMM's micro-panels: each run along an output row is a strided copy of one input
@@ -293,9 +297,11 @@ static RunCopy stride2_run() { return std::strcmp(gemm_active().isa, "avx512") =
 // (j_off: the GEMM's column 0 is the matrix's column j_off, for a band of output rows.) Measured against the phase
 // planes at batch 1 (2 threads, Zen 5): ResNet's stride-2 3x3 layers of 32 and 16 output columns 0.82-0.85x, alone
 // (the planes cost a pass over the image, written out and read back); its layer4 one of 8 columns 1.13x, whose runs
-// are too short for the deinterleave, hence the floor of 16.
+// are too short for the deinterleave, hence the floor of 16. With the AVX2 kernels (pinned on the same CPU) and the
+// SSE deinterleave, no gain: stride-2 3x3 layers 1.00-1.04x, and conv2d_relu_maxpool's GEMM path 1.21x the time of
+// the two ops; so only with the AVX-512 kernels (and, for the tests, their builds without AVX-512).
 struct ImageTaps { const ConvGeom* g; const float* x; int j_off = 0; };
-static bool image_packs(const ConvGeom& g) { return g.stride >= 2 && g.Q >= 16; }
+static bool image_packs(const ConvGeom& g) { return g.stride >= 2 && g.Q >= 16 && image_pack_isa(); }
 static void image_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) {
   const ImageTaps& it = *static_cast<const ImageTaps*>(ctx);
   const ConvGeom& g = *it.g;

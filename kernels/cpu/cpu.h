@@ -47,8 +47,9 @@ struct StemBand {
 // Pin the path ("avx512", "emul": the direct one built for AVX-512 or for any CPU; "gemm": im2col + GEMM a band at a
 // time; "auto": AVX-512's when the GEMM kernels are AVX-512's, else the GEMM); false if the CPU lacks it.
 bool stem_force(const char* name);
-// Whether conv2d_relu_maxpool takes this convolution (else the caller runs the two ops): its column matrix read
-// straight from the image (stride 2 or more, output rows of 16 or more), the pool's input its output.
+// Whether conv2d_relu_maxpool takes this convolution (else the caller runs the two ops): the direct stem's shape
+// (stem_rows.h), or its column matrix read straight from the image (stride 2 or more, output rows of 16 or more,
+// AVX-512 GEMM kernels), and the pool's input its output.
 bool conv_relu_maxpool_fits(const ConvGeom& g, const PoolGeom& pg);
 
 // Depthwise convolution (depthwise.cpp): one (n, c) plane at a time, the plane loops of depthwise_planes.h built for
