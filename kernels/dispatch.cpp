@@ -113,7 +113,7 @@ const auto conv_fwd_fused = row("conv2d_forward_fused",
     "ref direct loops, then the epilogue", ref::conv2d_forward_fused<double>,
     CUDA_IMPL("im2col + cuBLAS, epilogue kernel", cudak::conv2d_forward_fused));
 const auto conv_relu_pool = row("conv2d_relu_maxpool",
-    "im2col + sgemm a band of rows at a time, pooled in cache", cpu::conv2d_relu_maxpool,
+    "direct stem (AVX-512) or im2col + sgemm, a band of rows at a time, pooled in cache", cpu::conv2d_relu_maxpool,
     "ref conv, ReLU, then max pool", ref::conv2d_relu_maxpool<double>, nullptr, nullptr);  // CUDA: the two ops
 const auto conv_bwd_in = row("conv2d_backward_input",
     "sgemm + col2im (stride 1: dy convolved with the turned-around weights)", cpu::conv2d_backward_input,

@@ -285,11 +285,8 @@ __attribute__((target("avx512f"))) static void stride2_copy_avx512(const float* 
 // The deinterleave of the GEMM kernels' ISA: AVX-512 with theirs, SSE with their builds without AVX-512 (the "emul"
 // kernels, which only the tests pin: so image_pack's logic is tested on every machine).
 using RunCopy = void (*)(const float*, int, float*);
-static RunCopy stride2_run() { return std::strcmp(gemm_active().isa, "avx512") == 0 ? stride2_copy_avx512 : stride2_copy; }
-static bool image_pack_isa() {
-  const char* isa = gemm_active().isa;
-  return !std::strcmp(isa, "avx512") || !std::strcmp(isa, "emul");
-}
+static RunCopy stride2_run() { return gemm_avx512() ? stride2_copy_avx512 : stride2_copy; }
+static bool image_pack_isa() { return gemm_avx512() || !std::strcmp(gemm_active().isa, "emul"); }
 
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of image x's column matrix, for a convolution of stride 2 or more,
 // read straight from x into the GEMM's micro-panels: each run along an output row is a strided copy of one input
@@ -423,12 +420,10 @@ StemPath& stem_pin() {
   static StemPath p = StemPath::kAuto;
   return p;
 }
-// pinned, or by default the direct stem when the GEMM kernels are AVX-512's (so that pinning an AVX2 GEMM kernel,
-// PIPNET_GEMM, runs this machine as an AVX2 one)
+// pinned, or by default the direct stem when the GEMM kernels are AVX-512's (gemm.h: gemm_avx512)
 StemPath stem_path() {
   const StemPath p = stem_pin();
-  if (p != StemPath::kAuto) return p;
-  return std::strcmp(gemm_active().isa, "avx512") == 0 ? StemPath::kAvx512 : StemPath::kGemm;
+  return p != StemPath::kAuto ? p : gemm_avx512() ? StemPath::kAvx512 : StemPath::kGemm;
 }
 }  // namespace
 bool stem_force(const char* name) {

@@ -25,7 +25,7 @@ void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col
 
 // Max pooling of output rows [p0, p1) of one plane (elementwise.cpp), input row h at xrows + (h - h0) * ld, with a
 // row buffer rm of maxpool_row_floats(g) floats: maxpool_forward's loop, and the pooling half of
-// conv2d_relu_maxpool, which pools the convolution's rows a band at a time while they are in cache.
+// conv2d_relu_maxpool's GEMM path, which pools the convolution's rows a band at a time while they are in cache.
 int maxpool_row_floats(const PoolGeom& g);
 void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t ld, int p0, int p1, float* y, float* rm);
 // The 3x3/2 pad-1 pool's row loop: "avx512" (16 outputs at a time; the default when the GEMM kernels are

@@ -61,12 +61,7 @@ void axpy(int64_t n, double a, const float* x, float* y) {
   for (int64_t i = 0; i < n; i++) y[i] += af * x[i];
 }
 
-// ResNet's 3x3/2 pool with padding 1, one output row from its (up to) three input rows (null: a padding row), 16
-// outputs at a time with AVX-512: the rows' max down each column (masked loads past W give -inf), split into even
-// and odd columns by two permutes, and output q = max(column 2q - 1, 2q, 2q + 1), column 2q - 1 being the odd
-// column before (the last one of the previous 16, -inf before the first). Maxima in the order of the code below,
-// v > m ? v : m, so the result is the same bit for bit, NaN included.
-// max over the rows of columns c .. c + 15, -inf past W
+// max over the rows of columns c .. c + 15, -inf past W (rows[r] null: a padding row)
 __attribute__((target("avx512f"), always_inline)) static inline __m512 column_max(const float* const* rows, int W, int c,
                                                                                    __m512 low) {
   const int left = W - c;
@@ -76,6 +71,11 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 column_ma
     if (rows[r]) v = _mm512_max_ps(_mm512_mask_loadu_ps(low, m, rows[r] + c), v);
   return v;
 }
+// ResNet's 3x3/2 pool with padding 1, one output row from its (up to) three input rows, 16 outputs at a time with
+// AVX-512: the rows' max down each column (masked loads past W give -inf), split into even and odd columns by two
+// permutes, and output q = max(column 2q - 1, 2q, 2q + 1), column 2q - 1 being the odd column before (the last one
+// of the previous 16, -inf before the first). Maxima in the order of the code below, v > m ? v : m, so the result is
+// the same bit for bit, NaN included.
 __attribute__((target("avx512f"))) static void pool_row_3x3s2_avx512(const float* const* rows, int W, int Q, float* y) {
   const __m512 low = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -92,7 +92,7 @@ __attribute__((target("avx512f"))) static void pool_row_3x3s2_avx512(const float
   }
 }
 // Which row loop the pool uses (maxpool_force): pinned, or by default the AVX-512 one above for 3x3/2 pad 1 when the
-// GEMM kernels are AVX-512's (so that pinning an AVX2 GEMM kernel, PIPNET_GEMM, runs this machine as an AVX2 one).
+// GEMM kernels are AVX-512's (gemm.h: gemm_avx512).
 enum class PoolRows { kAuto, kSse, kAvx512 };
 static PoolRows& pool_rows_pin() {
   static PoolRows p = PoolRows::kAuto;
@@ -100,7 +100,7 @@ static PoolRows& pool_rows_pin() {
 }
 static bool pool_avx512() {
   const PoolRows p = pool_rows_pin();
-  return p == PoolRows::kAuto ? std::strcmp(gemm_active().isa, "avx512") == 0 : p == PoolRows::kAvx512;
+  return p == PoolRows::kAuto ? gemm_avx512() : p == PoolRows::kAvx512;
 }
 bool maxpool_force(const char* name) {
   if (!name || !std::strcmp(name, "auto")) return pool_rows_pin() = PoolRows::kAuto, true;
@@ -117,9 +117,10 @@ bool maxpool_force(const char* name) {
 int maxpool_row_floats(const PoolGeom& g) { return g.W + 2 * g.pad + g.k + 8; }  // + 8: the 3x3/2 pass reads 6 past
 void maxpool_plane_rows(const PoolGeom& g, const float* xrows, int h0, int64_t ld, int p0, int p1, float* y, float* rm) {
   constexpr float kLow = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < maxpool_row_floats(g); i++) rm[i] = kLow;
-  float* row = rm + g.pad;  // row[w] for input column w, -inf outside [0, W)
   const bool avx512 = g.k == 3 && g.stride == 2 && g.pad == 1 && pool_avx512();
+  if (!avx512)  // (the row loop below reads rm's padding; the AVX-512 one masks it)
+    for (int i = 0; i < maxpool_row_floats(g); i++) rm[i] = kLow;
+  float* row = rm + g.pad;  // row[w] for input column w, -inf outside [0, W)
   for (int p = p0; p < p1; p++) {
     if (avx512) {
       const float* rows[3];

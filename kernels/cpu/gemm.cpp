@@ -182,6 +182,8 @@ const GemmKernel& gemm_active() {
   return *g_active;
 }
 
+bool gemm_avx512() { return std::strcmp(gemm_active().isa, "avx512") == 0; }
+
 static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }  // keeps carved buffers 64-byte aligned
 
 // Per-thread buffer for packed A blocks, B panels and made B windows; each OpenMP thread owns one, grown on demand

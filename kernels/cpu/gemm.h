@@ -50,6 +50,9 @@ struct GemmKernel {
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order (v4, v5, v6 each followed by its build without AVX-512)
 const GemmKernel& gemm_active();             // the pinned kernel, or the automatic choice's default
+// Whether the active kernels are AVX-512's: the other AVX-512 loops (the stride-2 deinterleave, the direct stem, the
+// pool's row loop) follow it, so that pinning an AVX2 kernel (PIPNET_GEMM) runs an AVX-512 machine as an AVX2 one.
+bool gemm_avx512();
 const GemmKernel& gemm_for(int M, int N);    // what sgemm uses for an M x N result
 // Pin a kernel by name ("generic", "avx2", "avx2_4x24", "avx512", "avx512_emul", "avx512_8x32", "avx512_8x32_emul",
 // "avx512_6x64", "avx512_6x64_emul");
