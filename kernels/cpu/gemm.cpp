@@ -35,6 +35,14 @@ void tile_avx512_8x32(int, const float*, const float*, float*, int64_t, float, f
 void tile_avx512_6x64(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx512_emul_6x64(int, const float*, const float*, float*, int64_t, float, float);
 void tile_avx512_emul_8x32(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx2_6x16_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx2_4x24_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_12x32_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_emul_12x32_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_8x32_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_6x64_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_emul_6x64_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_emul_8x32_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
 
 static bool always() { return true; }
 
@@ -124,18 +132,26 @@ static void pack_B(int kc, int nc, int jp0, int jp1, const float* B, int64_t rs,
 // measured on AMD Zen 3 (512 KB L2), a B panel that stays in L2 matters most when M is small (ResNet's 64-row
 // GEMMs use each element of B only 64 times).
 static const GemmKernel kKernels[] = {
-    {"generic", "generic", 4, 8, 128, 256, 1024, tile_generic_4x8, always, pack_A<4>, pack_B<8>, 1.0},
-    {"avx2", "avx2", 6, 16, 96, 384, 1024, tile_avx2_6x16, cpu_has_avx2_fma, pack_A<6>, pack_B<16>, 1.0},
-    {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, cpu_has_avx2_fma, pack_A<4>, pack_B<24>, 1.0},
-    {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, cpu_has_avx512f, pack_A<12>, pack_B<32>, 1.0},
+    {"generic", "generic", 4, 8, 128, 256, 1024, tile_generic_4x8, nullptr, always, pack_A<4>, pack_B<8>, 1.0},
+    {"avx2", "avx2", 6, 16, 96, 384, 1024, tile_avx2_6x16, tile_avx2_6x16_epi,
+     cpu_has_avx2_fma, pack_A<6>, pack_B<16>, 1.0},
+    {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, tile_avx2_4x24_epi,
+     cpu_has_avx2_fma, pack_A<4>, pack_B<24>, 1.0},
+    {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, tile_avx512_12x32_epi,
+     cpu_has_avx512f, pack_A<12>, pack_B<32>, 1.0},
     // v4's source built without AVX-512 (gemm_12x32.h): the tests run it on any CPU; never chosen automatically
-    {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, always, pack_A<12>, pack_B<32>, 1.0},
+    {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, tile_avx512_emul_12x32_epi,
+     always, pack_A<12>, pack_B<32>, 1.0},
     // v5: v4's source with 8 rows (16 accumulators), for M = 8k that 12 does not divide well (64: 72 rows computed)
-    {"avx512_8x32", "avx512", 8, 32, 144, 256, 1024, tile_avx512_8x32, cpu_has_avx512f, pack_A<8>, pack_B<32>, 0.92},
-    {"avx512_8x32_emul", "emul", 8, 32, 144, 256, 1024, tile_avx512_emul_8x32, always, pack_A<8>, pack_B<32>, 0.92},
+    {"avx512_8x32", "avx512", 8, 32, 144, 256, 1024, tile_avx512_8x32, tile_avx512_8x32_epi,
+     cpu_has_avx512f, pack_A<8>, pack_B<32>, 0.92},
+    {"avx512_8x32_emul", "emul", 8, 32, 144, 256, 1024, tile_avx512_emul_8x32, tile_avx512_emul_8x32_epi,
+     always, pack_A<8>, pack_B<32>, 0.92},
     // v6: 6 rows of 4 vectors: 4 loads of B and 6 broadcasts per 24 FMAs (v4: 2 and 12)
-    {"avx512_6x64", "avx512", 6, 64, 144, 256, 1024, tile_avx512_6x64, cpu_has_avx512f, pack_A<6>, pack_B<64>, 1.05},
-    {"avx512_6x64_emul", "emul", 6, 64, 144, 256, 1024, tile_avx512_emul_6x64, always, pack_A<6>, pack_B<64>, 1.05},
+    {"avx512_6x64", "avx512", 6, 64, 144, 256, 1024, tile_avx512_6x64, tile_avx512_6x64_epi,
+     cpu_has_avx512f, pack_A<6>, pack_B<64>, 1.05},
+    {"avx512_6x64_emul", "emul", 6, 64, 144, 256, 1024, tile_avx512_emul_6x64, tile_avx512_emul_6x64_epi,
+     always, pack_A<6>, pack_B<64>, 1.05},
 };
 static constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -211,9 +227,12 @@ static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, 
   uk.pack_B(kc, nc, 0, (nc + uk.NR - 1) / uk.NR, w, rs, cs, Bp);
 }
 
-// A tile's way out when there is an epilogue (gemm.h: GemmEpilogue): the micro-kernel writes the tile to a small
-// contiguous buffer t (row stride NR, in L1), and this writes C[i][j] = relu?((alpha t + beta C + bias) + res) in one
-// pass. (Running the epilogue on C after the micro-kernel had stored it there measured a third slower on ResNet-50's
+// A tile's way out when there is an epilogue (gemm.h: GemmEpilogue) and the kernel cannot apply it in its registers
+// (tile_epi: every kernel but the generic one, on full tiles): the micro-kernel writes the tile to a small contiguous
+// buffer t (row stride NR, in L1), and this writes C[i][j] = relu?((alpha t + beta C + bias) + res) in one pass.
+// (The kernels' own epilogue measured 0.94-0.95x the time of ResNet-50's 1x1 layers with a shortcut at batch 1,
+// 2 threads, Zen 5.)
+// (Running the epilogue on C after the micro-kernel had stored it there measured a third slower on ResNet-50's
 // 64-deep 1x1 layers: C's rows are a channel apart, a multiple of 4 KB, so reading them back waited on the stores to
 // rows that alias them in L1.) Built for AVX-512, AVX2 and the baseline; the loader picks one for the CPU.
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -254,6 +273,13 @@ static void column_of_tiles(const GemmKernel& uk, int mc, int nr, int kc, const 
       if (epi->res)
         for (int i = 0; i < mr; i++)
           for (int j = 0; j < nr; j += 16) _mm_prefetch((const char*)(epi->res + (ir + i) * epi->ldr + j), _MM_HINT_T1);
+      if (uk.tile_epi && mr == MR && nr == NR) {  // in the kernel's registers
+        GemmEpilogue e = *epi;
+        if (e.bias) e.bias += ir;
+        if (e.res) e.res += ir * e.ldr;
+        uk.tile_epi(kc, ap, bp, c, ldc, alpha, beta, e);
+        continue;
+      }
       uk.tile(kc, ap, bp, edge, NR, 1.0f, 0.0f);
       finish_tile(mr, nr, edge, NR, c, ldc, alpha, beta, epi->bias ? epi->bias + ir : nullptr,
                   epi->res ? epi->res + ir * epi->ldr : nullptr, epi->ldr, epi->relu);

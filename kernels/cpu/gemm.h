@@ -28,6 +28,17 @@
 
 namespace cpu {
 
+// What the driver does to each tile of C after its last K block, while the tile is still in L1: a convolution's
+// bias, shortcut and ReLU, without a second pass over C (which at batch 1 was a serial pass over the whole output
+// after a parallel GEMM: a quarter of the time of ResNet-50's 64-deep 1x1 convolutions).
+//   C[i][j] = relu?((C[i][j] + bias[i]) + res[i * ldr + j])        (bias and res optional)
+struct GemmEpilogue {
+  const float* bias = nullptr;  // one value per row of C
+  const float* res = nullptr;   // [M x N], row stride ldr
+  int64_t ldr = 0;
+  bool relu = false;
+  bool empty() const { return !bias && !res && !relu; }
+};
 // One micro-kernel and its block sizes (the only place block sizes live). It computes a full MR x NR tile:
 //   C[0:MR, 0:NR] = alpha * sum_k Ap[k*MR + i] * Bp[k*NR + j] + beta * C     (C is not read when beta == 0)
 // from packed panels Ap [kc][MR] and Bp [kc][NR]. Ragged edges never reach it: the driver pads the panels with
@@ -38,6 +49,12 @@ struct GemmKernel {
   int MR, NR;       // register tile
   int MC, KC, NC;   // cache blocks: A block MC x KC (L2), B panel KC x NC (L3), micro-panels in L1
   void (*tile)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta);
+  // The same full tile with the epilogue applied in registers before the one store (e's bias and res moved to the
+  // tile's first row and column):  C = relu?(((alpha * sum + beta * C) + bias) + res), the operations and their order
+  // as tile() and then the epilogue on C would give. Null where a kernel has none: the driver then goes through a
+  // buffer (finish_tile).
+  void (*tile_epi)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta,
+                   const GemmEpilogue& e);
   bool (*supported)();
   // Packing for this tile shape: A block [mc x kc] into MR-tall micro-panels; B panels jp0..jp1-1 of [kc x nc].
   void (*pack_A)(int mc, int kc, const float* A, int64_t rs, int64_t cs, float* Ap);
@@ -84,17 +101,6 @@ struct BWindow {
 void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_t csA, const BWindow& B, float beta,
            float* C, int64_t ldc);
 
-// What the driver does to each tile of C after its last K block, while the tile is still in L1: a convolution's
-// bias, shortcut and ReLU, without a second pass over C (which at batch 1 was a serial pass over the whole output
-// after a parallel GEMM: a quarter of the time of ResNet-50's 64-deep 1x1 convolutions).
-//   C[i][j] = relu?((C[i][j] + bias[i]) + res[i * ldr + j])        (bias and res optional)
-struct GemmEpilogue {
-  const float* bias = nullptr;  // one value per row of C
-  const float* res = nullptr;   // [M x N], row stride ldr
-  int64_t ldr = 0;
-  bool relu = false;
-  bool empty() const { return !bias && !res && !relu; }
-};
 // The epilogue on its own, over C [M x N] in place (what a convolution runs as a pass when the GEMM did not).
 void apply_epilogue(int M, int N, float* C, int64_t ldc, const GemmEpilogue& e);
 

@@ -1,5 +1,5 @@
-// gemm_12x32.h: the 12x32 micro-kernel (and its 8x32 and 6x64 siblings: one template, tile<MR, NV>), written once with GCC's generic vectors of 16 floats (64 bytes, one zmm
-// register) and compiled twice:
+// gemm_12x32.h: the 12x32 micro-kernel (and its 8x32 and 6x64 siblings: one template, tile<MR, NV>), written once
+// with GCC's generic vectors of 16 floats (64 bytes, one zmm register) and compiled twice:
 //   gemm_avx512.cpp       with -mavx512f: each v16 operation is one AVX-512 instruction (v4, "avx512")
 //   gemm_avx512_emul.cpp  with the baseline x86-64 flags: GCC splits each v16 operation into SSE instructions, so
 //                         the very same source runs, slowly, on any CPU ("avx512_emul"). The tests run it where
@@ -28,10 +28,10 @@ static inline v16 load16(const float* p) {  // unaligned load, one vmovups
 }
 static inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-// An MR x (16 NV) tile: NV vectors of B per step, MR broadcasts of A. tile<12, 2> is v4, tile<8, 2> v5, tile<6, 4> v6.
+// The sums of an MR x (16 NV) tile: NV vectors of B per step, MR broadcasts of A. tile<12, 2> is v4, tile<8, 2> v5,
+// tile<6, 4> v6.
 template <int MR, int NV>
-static inline void tile(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
-  v16 c[MR][NV];
+__attribute__((always_inline)) static inline void tile_sums(int kc, const float* A, const float* B, v16 (&c)[MR][NV]) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
@@ -53,14 +53,54 @@ static inline void tile(int kc, const float* A, const float* B, float* C, int64_
       for (int v = 0; v < NV; v++) c[i][v] += a * b[v];  // contracted to one FMA (GCC's -ffp-contract=fast)
     }
   }
+}
+
+// One row of the finished tile: alpha * sums + beta * C (C not read when beta == 0).
+template <int NV>
+__attribute__((always_inline)) static inline void scaled_row(const v16 (&c)[NV], const float* row, float alpha,
+                                                             float beta, v16 (&r)[NV]) {
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) {
+    r[v] = alpha * c[v];
+    if (beta != 0.0f) r[v] += beta * load16(row + 16 * v);
+  }
+}
+
+template <int MR, int NV>
+static inline void tile(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  v16 c[MR][NV];
+  tile_sums<MR, NV>(kc, A, B, c);
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) {
     float* row = C + i * ldc;
+    v16 r[NV];
+    scaled_row<NV>(c[i], row, alpha, beta, r);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) store16(row + 16 * v, r[v]);
+  }
+}
+
+// The tile with a convolution's epilogue in registers (gemm.h: GemmKernel::tile_epi): the tile is stored once, as
+// C = relu?(((alpha * sums + beta * C) + bias) + res). Before it, the sums went to a buffer and finish_tile read them
+// back: 24 stores and loads a tile, and the pass's own loop.
+template <int MR, int NV>
+static inline void tile_epilogue(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha,
+                                 float beta, const GemmEpilogue& e) {
+  v16 c[MR][NV];
+  tile_sums<MR, NV>(kc, A, B, c);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    float* row = C + i * ldc;
+    v16 r[NV];
+    scaled_row<NV>(c[i], row, alpha, beta, r);
+    const float bias = e.bias ? e.bias[i] : 0.0f;
+    const float* res = e.res ? e.res + i * e.ldr : nullptr;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
-      v16 r = alpha * c[i][v];
-      if (beta != 0.0f) r += beta * load16(row + 16 * v);
-      store16(row + 16 * v, r);
+      if (e.bias) r[v] += bias;
+      if (res) r[v] += load16(res + 16 * v);
+      if (e.relu) r[v] = r[v] < v16{} ? v16{} : r[v];  // std::max(v, 0.0f): -0 and NaN pass through
+      store16(row + 16 * v, r[v]);
     }
   }
 }

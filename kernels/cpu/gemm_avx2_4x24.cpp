@@ -10,7 +10,10 @@
 
 namespace cpu {
 
-void tile_avx2_4x24(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+// The tile; with e, the convolution's epilogue applied in registers before the store (gemm.h: tile_epi).
+__attribute__((always_inline)) static inline void tile_avx2_4x24_body(int kc, const float* A, const float* B, float* C,
+                                                       int64_t ldc, float alpha, float beta,
+                                                       const GemmEpilogue* e) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
@@ -40,15 +43,31 @@ void tile_avx2_4x24(int kc, const float* A, const float* B, float* C, int64_t ld
   }
   for (; k < kc; k++, A += 4, B += 24) STEP(0)
 #undef STEP
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
   __m256 rows[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 4; i++) {
+    const __m256 bias = _mm256_set1_ps(e && e->bias ? e->bias[i] : 0.0f);
+    const float* res = e && e->res ? e->res + i * e->ldr : nullptr;
     for (int j = 0; j < 3; j++) {
       float* c = C + i * ldc + 8 * j;
       __m256 r = _mm256_mul_ps(va, rows[i][j]);
       if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), r);
+      if (e) {  // ((r + bias) + res), then max(0, r): std::max(r, 0.0f), -0 and NaN passing through
+        if (e->bias) r = _mm256_add_ps(r, bias);
+        if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + 8 * j));
+        if (e->relu) r = _mm256_max_ps(zero, r);
+      }
       _mm256_storeu_ps(c, r);
     }
+  }
+}
+
+void tile_avx2_4x24(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  tile_avx2_4x24_body(kc, A, B, C, ldc, alpha, beta, nullptr);
+}
+void tile_avx2_4x24_epi(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta,
+                        const GemmEpilogue& e) {
+  tile_avx2_4x24_body(kc, A, B, C, ldc, alpha, beta, &e);
 }
 
 }  // namespace cpu

@@ -7,12 +7,24 @@ namespace cpu {
 void tile_avx512_12x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
   tile<12, 2>(kc, A, B, C, ldc, alpha, beta);
 }
+void tile_avx512_12x32_epi(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta,
+                           const GemmEpilogue& e) {
+  tile_epilogue<12, 2>(kc, A, B, C, ldc, alpha, beta, e);
+}
 void tile_avx512_8x32(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
   tile<8, 2>(kc, A, B, C, ldc, alpha, beta);
+}
+void tile_avx512_8x32_epi(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta,
+                          const GemmEpilogue& e) {
+  tile_epilogue<8, 2>(kc, A, B, C, ldc, alpha, beta, e);
 }
 
 void tile_avx512_6x64(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
   tile<6, 4>(kc, A, B, C, ldc, alpha, beta);
+}
+void tile_avx512_6x64_epi(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta,
+                          const GemmEpilogue& e) {
+  tile_epilogue<6, 4>(kc, A, B, C, ldc, alpha, beta, e);
 }
 
 }  // namespace cpu
