@@ -86,14 +86,18 @@ const char* winograd_active() { return active().name; }
 //   layer2 (C = 128, 32x32):             F(4x4) 2.18 / 2.42, F(2x2) 1.65 / 1.78
 //   layer3 (C = 256, 16x16):             F(4x4) 1.64 / 1.93, F(2x2) 1.77 / -
 //   layer4 (C = 512, 8x8):               F(4x4) 0.59 / 3.31, F(2x2) 1.14 / 2.17
-// F(4x4) where it is fastest at both batch sizes; F(2x2) from 256 channels on, where its error stays at direct
-// convolution's (F(4x4)'s grows with the channels, to about 5e-5 of the values' scale at 256) and its weights take
-// 16 instead of 36 copies of each filter's 9 values. Too few tiles run im2col (winograd_worth). (The layer4 figures
-// at batch 1 are from before the weights were packed ahead for the GEMM; F(2x2) now runs it, kMinTiles.)
+// F(4x4) up to 256 channels; F(2x2) above, where F(4x4)'s weights (36 instead of 16 copies of each filter's 9
+// values, 38 MB for 512 channels) make layer4 at batch 1 (4 tiles of F(4x4)) wait on memory. Too few tiles run
+// im2col (winograd_worth). (The layer4 figures at batch 1 are from before the weights were packed ahead for the
+// GEMM; F(2x2) now runs it, kMinTiles.)
+// Layer3 (256 channels) used F(2x2) until F(4x4) measured 0.60x its time in ResNet-50 at batch 16 (2 threads, Zen 5;
+// 0.96-1.02x at batch 1, where its 9.4 MB of weights come from memory). F(4x4)'s error grows with the channels (in
+// the tests' bound, to about 5e-5 of the values' scale at 256), but on a whole ResNet-50 PIP Net the outputs moved
+// no further from im2col's than F(2x2)'s: 1.5e-6 and 1.4e-6 of their largest value.
 int winograd_choice(int K, int C) {
   if (const char* env = std::getenv("PIPNET_WINOGRAD_M")) return std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
   (void)K;
-  return C <= 128 ? 4 : 2;
+  return C <= 256 ? 4 : 2;
 }
 
 bool winograd_worth(const ConvGeom& g, int m) {
