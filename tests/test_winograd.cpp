@@ -58,12 +58,14 @@ void winograd_sweep(const char* version) {
           cases++;
         }
   // ResNet-like layers, on every thread count up to 2: one chunk split over the threads (small), many chunks of
-  // whole tile rows (large: the last chunk short, chunks that cross from one image into the next)
+  // whole tile rows (large: the last chunk short, chunks that cross from one image into the next; at batch 1 each
+  // chunk stages its own band of rows, which overlap their neighbours')
   const int threads = omp_get_max_threads();
   for (int t = 1; t <= std::max(2, threads); t++) {
     omp_set_num_threads(t);
     for (int m : {2, 4})
-      for (auto [N, C, H] : {std::tuple{1, 64, 32}, {2, 64, 19}, {3, 128, 8}, {3, 16, 61}, {2, 24, 130}}) {
+      for (auto [N, C, H] : {std::tuple{1, 64, 32}, {2, 64, 19}, {3, 128, 8}, {3, 16, 61}, {2, 24, 130},
+                                   {1, 24, 61}, {1, 20, 130}}) {
         ConvGeom g = ConvGeom::make(N, C, H, H, C, 3, 3, 1, 1);
         INFO(version << " F(" << m << "x" << m << ",3x3) N=" << N << " C=K=" << C << " H=W=" << H << " threads " << t);
         fused_case(g, m, seed, true, true, true);

@@ -189,16 +189,23 @@ struct Winograd {
   // step 0, per (image, channel block): x -> xs [N][CB][Hs][Ws][16], zero-padded; 16 channel rows read in step,
   // each sequentially, into one contiguous run of 16-float columns
   void stage(const float* x, int64_t nb, float* xs_out) const {
-    const int n = (int)(nb / CB), cb = (int)(nb % CB), nl = std::min(16, g.C - cb * 16);
+    stage_rows(x, (int)(nb / CB), (int)(nb % CB), 0, Hs, xs_out + nb * plane);
+  }
+  // The same for the staged rows [i0, i1) of image n's channel block cb only, into o [i1 - i0][Ws][16] (staged row
+  // i is image row i - pad)
+  void stage_rows(const float* x, int n, int cb, int i0, int i1, float* o) const {
+    const int nl = std::min(16, g.C - cb * 16);
     const int64_t HW = (int64_t)g.H * g.W;
-    float* o = xs_out + nb * plane;
-    // zeros: the rows above and below the image, and each image row's columns left and right of it
-    std::memset(o, 0, sizeof(float) * g.pad * Ws * 16);
-    std::memset(o + (int64_t)(g.pad + g.H) * Ws * 16, 0, sizeof(float) * (Hs - g.pad - g.H) * Ws * 16);
     const float* xr[16];
     for (int l = 0; l < 16; l++) xr[l] = x + ((int64_t)n * g.C + cb * 16 + std::min(l, nl - 1)) * HW;
-    for (int h = 0; h < g.H; h++) {
-      float* line = o + (int64_t)(h + g.pad) * Ws * 16;
+    for (int i = i0; i < i1; i++) {
+      float* line = o + (int64_t)(i - i0) * Ws * 16;
+      const int h = i - g.pad;
+      if (h < 0 || h >= g.H) {  // the zero rows above and below the image
+        std::memset(line, 0, sizeof(float) * Ws * 16);
+        continue;
+      }
+      // zeros: each image row's columns left and right of it
       std::memset(line, 0, sizeof(float) * g.pad * 16);
       std::memset(line + (int64_t)(g.pad + g.W) * 16, 0, sizeof(float) * (Ws - g.pad - g.W) * 16);
       float* row = line + g.pad * 16;
@@ -226,12 +233,16 @@ struct Winograd {
     }
   }
   // step 1: tiles [t0, t1) of the chunk starting at tile row r0 -> V [Tc][A2][Cp]
-  void transform_in(int64_t r0, int64_t t0, int64_t t1, float* V) const {
+  // (from xs, staged as stage() does, or from a band of it: planes of band_plane floats starting at staged row row0)
+  void transform_in(int64_t r0, int64_t t0, int64_t t1, float* V, const float* band = nullptr, int64_t band_plane = 0,
+                    int row0 = 0) const {
+    const float* from = band ? band : xs;
+    const int64_t pl = band ? band_plane : plane;
     for (int64_t t = t0; t < t1; t++) {
       const int64_t r = r0 + t / TW;
       const int n = (int)(r / TH), ty = (int)(r % TH), tx = (int)(t % TW);
       for (int cb = 0; cb < CB; cb++)
-        in_tile(xs + ((int64_t)n * CB + cb) * plane + ((int64_t)ty * m * Ws + tx * m) * 16, (int64_t)Ws * 16,
+        in_tile(from + ((int64_t)n * CB + cb) * pl + ((int64_t)(ty * m - row0) * Ws + tx * m) * 16, (int64_t)Ws * 16,
                 V + t * A2 * Cp + cb * 16, Cp);
     }
   }
@@ -301,11 +312,6 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t rows = (int64_t)g.N * w.TH, nbs = (int64_t)g.N * w.CB;
 
-  Workspace staged(nbs * w.plane);
-  w.xs = staged.p;
-#pragma omp parallel for schedule(static) num_threads(threads) if (nbs > 1)
-  for (int64_t nb = 0; nb < nbs; nb++) w.stage(x, nb, staged.p);
-
   // Chunks of about kChunkTiles tiles, one per thread at a time. When that would leave a thread fewer than half
   // of them (batch 1, small images), the whole call is one chunk instead, each step split over the threads.
   // Chunk c is tile rows [rows * c / chunks, rows * (c + 1) / chunks), their number a multiple of the threads, so
@@ -319,6 +325,17 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
   rows_per = (rows + chunks - 1) / chunks;  // the largest chunk
   const int64_t Tc = rows_per * w.TW;
   const int64_t vfloats = w.A2 * Tc * w.Cp, mfloats = w.A2 * Tc * w.Kp;
+  // One image in chunks (batch 1 on a large map): each chunk stages only the rows its tiles read, on its own thread,
+  // into its own band (the rows its neighbours also read, twice). The image's rows then stay with the thread that
+  // wrote them in the layer before (whose output rows were split the same way), and nothing staged crosses cores.
+  const bool bands = g.N == 1 && threads > 1 && !split;
+  Workspace staged(bands ? 0 : nbs * w.plane);
+  w.xs = staged.p;
+  if (!bands) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (nbs > 1)
+    for (int64_t nb = 0; nb < nbs; nb++) w.stage(x, nb, staged.p);
+  }
+
   if (split) {
     Workspace vm(vfloats + mfloats), outs(threads * w.out_scratch());
     float *V = vm.p, *M = vm.p + vfloats;
@@ -339,14 +356,22 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
     }
     return;
   }
-  const int64_t per_thread = vfloats + mfloats + w.out_scratch();
+  const int band_rows = (int)rows_per * m + 2;  // staged rows a chunk's tiles read
+  const int64_t band_plane = bands ? (int64_t)band_rows * w.Ws * 16 : 0;
+  const int64_t per_thread = vfloats + mfloats + w.out_scratch() + w.CB * band_plane;
   Workspace scratch(threads * per_thread);
 #pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
   for (int64_t ch = 0; ch < chunks; ch++) {
     float* V = scratch.p + (int64_t)omp_get_thread_num() * per_thread;
-    float *M = V + vfloats, *rb = M + mfloats;
+    float *M = V + vfloats, *rb = M + mfloats, *band = rb + w.out_scratch();
     const int64_t r0 = rows * ch / chunks, nr = rows * (ch + 1) / chunks - r0, tc = nr * w.TW;
-    w.transform_in(r0, 0, tc, V);
+    if (bands) {
+      const int i0 = (int)r0 * m, i1 = (int)(r0 + nr) * m + 2;
+      for (int cb = 0; cb < w.CB; cb++) w.stage_rows(x, 0, cb, i0, i1, band + cb * band_plane);
+      w.transform_in(r0, 0, tc, V, band, band_plane, i0);
+    } else {
+      w.transform_in(r0, 0, tc, V);
+    }
     w.multiply(0, w.A2, V, M, tc);
     w.transform_out(r0, 0, nr, M, rb, rb + (int64_t)m * w.Kp * w.Qt);
   }
