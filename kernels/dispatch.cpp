@@ -242,8 +242,12 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
                           const Tensor* b, const Tensor* residual, bool relu, Tensor& y) {
   ConvPrep prep;
   if (prepared && backend_of(x) == kCpuF32) {
-    if (prepared->wino.defined())
-      prep.wino_m = prepared->wino_m, prep.wino = prepared->wino.data<float>(), prep.wino_kernel = prepared->wino_kernel;
+    if (prepared->wino)
+      // F(2x2) only where it was made ahead: a layer that makes F(4x4) ahead runs im2col on maps too small for it
+      if (const int m = cpu::winograd_pick(g); m == 4 || (m == 2 && prepared->wino->has(2))) {
+        const Tensor& U = prepared->wino->get(m, w);
+        prep.wino_m = m, prep.wino = U.data<float>(), prep.wino_kernel = prepared->wino->kernel[m == 4];
+      }
     if (prepared->packed.defined()) prep.gemm_kernel = prepared->gemm_kernel, prep.packed = prepared->packed.data<float>();
   }
   run(conv_fwd_fused, x, [&](auto fn, auto p) {
@@ -278,14 +282,23 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   out.packed = Tensor::empty({cpu::packed_a_floats(uk, K, CRS)});
   cpu::pack_a(uk, K, CRS, w.data<float>(), CRS, 1, out.packed.data<float>());
   out.gemm_kernel = cpu::gemm_kernel_index(uk);
-  if (w.size(2) == 3 && w.size(3) == 3 && stride == 1 && (out.wino_m = cpu::winograd_choice(K, C)) > 0) {
-    const int a = out.wino_m + 2;
-    const cpu::GemmKernel& wk = cpu::winograd_gemm(K);
-    out.wino = Tensor::empty({a * a, cpu::winograd_weight_floats(out.wino_m, K, C, wk) / (a * a)});
-    cpu::winograd_weights(out.wino_m, w.data<float>(), K, C, wk, out.wino.data<float>());
-    out.wino_kernel = cpu::gemm_kernel_index(wk);
+  if (w.size(2) == 3 && w.size(3) == 3 && stride == 1) {
+    out.wino = std::make_shared<WinogradForms>();
+    if (const int m = cpu::winograd_choice(K, C)) out.wino->get(m, w);
   }
   return out;
+}
+const Tensor& WinogradForms::get(int m, const Tensor& w) {
+  const int i = m == 4;
+  std::call_once(made[i], [&] {
+    const int K = (int)w.size(0), C = (int)w.size(1), a = m + 2;
+    const cpu::GemmKernel& wk = cpu::winograd_gemm(K);
+    Tensor u = Tensor::empty({a * a, cpu::winograd_weight_floats(m, K, C, wk) / (a * a)});
+    cpu::winograd_weights(m, w.data<float>(), K, C, wk, u.data<float>());
+    U[i] = u;
+    kernel[i] = cpu::gemm_kernel_index(wk);
+  });
+  return U[i];
 }
 void conv2d_backward_input(const ConvGeom& g, const Tensor& dy, const Tensor& w, Tensor& dx) {
   run(conv_bwd_in, dy, [&](auto fn, auto p) { fn(g, p(dy), p(w), p(dx)); }, &w);

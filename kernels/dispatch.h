@@ -6,6 +6,8 @@
 // A missing entry is a loud error naming the op and the backend, never a silent fallback.
 // All tensors are contiguous; shapes follow the kernels' geometry records (kernels/geom.h).
 #pragma once
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "kernels/adam_params.h"
@@ -17,13 +19,25 @@ namespace kern {
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y);
 // The weights of a convolution made ready for conv2d_forward_fused, once, when a network is prepared for inference
 // (after its weights stop changing). On the CPU: packed for the GEMM, and for 3x3 stride-1 layers transformed for
-// Winograd F(m x m, 3x3) (cpu::winograd_choice picks m); nothing (empty) on the other backends.
+// Winograd F(m x m, 3x3); nothing (empty) on the other backends.
+// Winograd's two forms: each call takes F(4x4) when it has enough of F(4x4)'s tiles for its GEMMs to pay, else
+// F(2x2) (cpu::winograd_pick). The form cpu::winograd_choice names for the layer's channels is made here: F(4x4) up
+// to 256 channels (a map too small for it then runs im2col), F(2x2) above, and their F(4x4) (38 MB for 512
+// channels) on the first call that wants it: once a batch of 4 or more reaches layer4's 8x8 maps.
+struct WinogradForms {
+  Tensor U[2];                   // F(2x2) at [0], F(4x4) at [1]: [(m+2)^2, Cp * Kp'], each packed for the GEMM
+  int kernel[2] = {-1, -1};      // micro-kernel kernel[i] (Kp' rounded up to its NR)
+  std::once_flag made[2];
+  // form m of w's transform (w the layer's weights, unchanged since the preparation), made on first use (has(2) is
+  // only ever set by the preparation, so it may be read without the once_flag)
+  const Tensor& get(int m, const Tensor& w);
+  bool has(int m) const { return U[m == 4].defined(); }
+};
 struct ConvPrepared {
-  Tensor wino;  // [(m+2)^2, Cp * Kp'], each packed for the GEMM micro-kernel wino_kernel (Kp' rounded up to its NR)
-  int wino_m = 0, wino_kernel = -1;
+  std::shared_ptr<WinogradForms> wino;  // 3x3 stride 1 only; shared by copies
   Tensor packed;  // cpu::pack_a's panels
   int gemm_kernel = -1;
-  bool empty() const { return !wino.defined() && !packed.defined(); }
+  bool empty() const { return !wino && !packed.defined(); }
 };
 ConvPrepared conv2d_prepare(const Tensor& w, int stride);
 // Inference's convolution: y = conv(x, w) + b (+ residual) (ReLU, if relu) in one pass over y, with w's prepared

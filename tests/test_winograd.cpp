@@ -131,7 +131,8 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
       Tensor want = ag::add(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad), r.to(DType::F64));
       if (relu) want = ag::relu(want);
       const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
-      CHECK(u.wino.defined() == (k == 3 && stride == 1));  // only 3x3 stride 1 (at these small widths: m = 4)
+      CHECK((u.wino != nullptr) == (k == 3 && stride == 1));  // only 3x3 stride 1 (at these small widths: m = 4)
+      if (u.wino) CHECK((u.wino->has(4) && !u.wino->has(2)));
       CHECK(u.packed.defined());
       for (const kern::ConvPrepared* prepared : {(const kern::ConvPrepared*)nullptr, &u}) {
         Tensor y = Tensor::empty({N, K, g.P, g.Q});
@@ -146,7 +147,7 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
 }
 
 // The whole inference path: a PIP Net whose BatchNorms are folded runs every 3x3 stride-1 convolution through
-// Winograd (F(4x4) up to 128 channels, F(2x2) above) and every convolution with its bias, shortcut and ReLU
+// Winograd (winograd_pick: F(4x4) or F(2x2) by the tiles of each call) and every convolution with its bias, shortcut and ReLU
 // fused; its five maps must equal the unfolded network's, which runs the plain ops.
 TEST_CASE("folded PIP Net (Winograd, fused epilogues, packed weights) equals the unfolded one", "[kernels]") {
   for (auto [bb, width, batch] : {std::tuple{"resnet18", 32, 2}, {"resnet50", 16, 1}}) {
@@ -170,4 +171,39 @@ TEST_CASE("folded PIP Net (Winograd, fused epilogues, packed weights) equals the
     check_close("x", after.x, before.x, 1e-4 * scale, 1e-4);
     check_close("nb_y", after.nb_y, before.nb_y, 1e-4 * scale, 1e-4);
   }
+}
+
+// A layer of more than 256 channels is prepared with F(2x2)'s weights only. A call with enough tiles for F(4x4)
+// (a batch of 4 on 8x8 maps) makes F(4x4)'s on first use and runs it; batch 1 keeps F(2x2); a map too small for
+// either runs im2col. Every call against the direct convolution in double.
+TEST_CASE("winograd: each call picks F(4x4) or F(2x2) by its tiles, the other form made on first use", "[kernels]") {
+  const int C = 272, K = 24;
+  Tensor w = random_tensor({K, C, 3, 3}, 8100), b = random_tensor({K}, 8101);
+  const kern::ConvPrepared u = kern::conv2d_prepare(w, 1);
+  REQUIRE(u.wino);
+  CHECK((u.wino->has(2) && !u.wino->has(4)));
+  uint64_t seed = 8200;
+  for (auto [N, H, m] : {std::tuple{1, 8, 2}, {4, 8, 4}, {1, 8, 2}, {1, 4, 0}, {2, 9, 4}}) {
+    INFO("N=" << N << " H=W=" << H << " expected m=" << m);
+    ConvGeom g = ConvGeom::make(N, C, H, H, K, 3, 3, 1, 1);
+    CHECK(cpu::winograd_pick(g) == m);
+    Tensor x = random_tensor({N, C, H, H}, seed++);
+    Tensor y = Tensor::full({N, K, H, H}, NAN);
+    kern::conv2d_forward_fused(g, x, w, &u, &b, nullptr, true, y);
+    Tensor want = ag::relu(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), 1, 1));
+    check_close("picked", y, want, winograd_atol(4) * std::sqrt(9.0 * C), 1e-5);
+    if (m == 4) CHECK(u.wino->has(4));
+  }
+  CHECK((u.wino->has(2) && u.wino->has(4)));
+  // A layer of up to 256 channels makes F(4x4) ahead and never F(2x2): a map too small for F(4x4) runs im2col,
+  // which equals the unprepared convolution bit for bit.
+  Tensor w2 = random_tensor({K, 40, 3, 3}, 8300), x2 = random_tensor({1, 40, 9, 9}, 8301);
+  const kern::ConvPrepared u2 = kern::conv2d_prepare(w2, 1);
+  const ConvGeom g2 = ConvGeom::make(1, 40, 9, 9, K, 3, 3, 1, 1);
+  CHECK(cpu::winograd_pick(g2) == 2);
+  Tensor y2 = Tensor::empty({1, K, 9, 9}), y3 = Tensor::empty({1, K, 9, 9});
+  kern::conv2d_forward_fused(g2, x2, w2, &u2, &b, nullptr, false, y2);
+  kern::conv2d_forward_fused(g2, x2, w2, nullptr, &b, nullptr, false, y3);
+  CHECK(y2.to_vector() == y3.to_vector());
+  CHECK((u2.wino->has(4) && !u2.wino->has(2)));
 }

@@ -78,10 +78,13 @@ struct WinogradTiles {
 bool winograd_force(const char* name);  // as depthwise_force; PIPNET_WINOGRAD at start-up
 const char* winograd_active();
 bool winograd_fits(const ConvGeom& g);  // 3x3, stride 1
-// m (2 or 4) for a 3x3 stride-1 layer of K outputs and C inputs, or 0 where im2col + GEMM is faster (measured with
-// bench_conv --winograd); PIPNET_WINOGRAD_M=0|2|4 overrides it for every layer.
+// m (2 or 4) of the transformed weights to make ahead for a 3x3 stride-1 layer of K outputs and C inputs, or 0 for
+// none; PIPNET_WINOGRAD_M=0|2|4 overrides it for every layer.
 int winograd_choice(int K, int C);
 bool winograd_worth(const ConvGeom& g, int m);  // enough tiles in this call for the GEMMs to pay
+// What this call runs: F(4x4) where it has enough tiles (winograd_worth), else F(2x2) where that has, else 0
+// (im2col + GEMM); PIPNET_WINOGRAD_M pins m (or none) here too.
+int winograd_pick(const ConvGeom& g);
 // U holds each U[xi] packed for the GEMM micro-kernel uk (gemm.h: pack_b), winograd_gemm(K) unless a test pins
 // another; conv2d_winograd must be given the same uk.
 const GemmKernel& winograd_gemm(int K);
