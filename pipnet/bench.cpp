@@ -139,6 +139,7 @@ int cmd_bench(int argc, char** argv) {
       {"device", "cpu|cuda", "where to run (default cpu)"},
       {"threads", "N", "compute threads (0: all cores)"},
       {"no_peers", nullptr, "skip the peers (PyTorch eager, PyTorch channels_last + freeze, ONNX Runtime)"},
+      {"rounds", "N", "inference timed N times in turn with the peers, medians reported (default 3; 1 without peers)"},
       {"no_torch", nullptr, "the old name of --no-peers"},
       {"detector", nullptr, "time the face detector instead (FaceBoxesV2, decoding and NMS) on one --frame"},
       {"frame", "WxH", "the detector's frame size (default 640x480)"},
@@ -155,7 +156,9 @@ int cmd_bench(int argc, char** argv) {
                                 "  captured graph replayed), inference and training images/s at each of --batches, per backbone;\n"
                                 "  beside the peers (tools/bench_peers.py: PyTorch eager, PyTorch channels_last + TorchScript\n"
                                 "  freeze, ONNX Runtime), run on the same weights, shapes and threads after their outputs on one\n"
-                                "  image are checked against ours; tools/install_deps.sh --ref installs them.\n", opts).c_str());
+                                "  image are checked against ours, in --rounds rounds (3) that time ours and then theirs, in turn;\n"
+                                "  medians over the rounds, and each ratio's range; tools/install_deps.sh --ref installs them.\n",
+                                opts).c_str());
     return 0;
   }
   set_threads(a);
@@ -200,6 +203,7 @@ int cmd_bench(int argc, char** argv) {
   std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
               device.c_str(), threads, cpu::gemm_active().name);
   const bool peers = !a.has("no_peers") && !a.has("no_torch");
+  const int rounds = a.get_int("rounds", peers ? 3 : 1, 1, 20);
   // --profile: `runs` more calls of `work`, timed per op (kernels/dispatch.h), printed under `title`
   auto profile = [&](const std::string& title, int runs, const std::function<void()>& work) {
     if (!a.has("profile")) return;
@@ -325,16 +329,7 @@ int cmd_bench(int argc, char** argv) {
     Replay replay(dev, [&] { out1 = net.run(x1); });
     decode(out1, nbr, S, pc.net_stride);
     const std::vector<float> ref1 = out1.cls.to_vector();  // the batch-1 path's score maps, to check the batches by
-    const bench::Timing t1 = bench::time_for([&] {
-      replay.run();
-      decode(out1, nbr, S, pc.net_stride);
-    }, dev == Device::CUDA ? 1.0 : 2.0);
-    const double s1 = t1.median_s();
-    profile(strf("%s inference, batch 1", bb.c_str()), 20, [&] {
-      replay.run();
-      decode(out1, nbr, S, pc.net_stride);
-    });
-    spread1 = t1.spread();
+    std::vector<Tensor> xbs;
     for (int B : batches) {
       Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
       // validate before timing: every image of the batch (all the same) scores as the batch-1 path does
@@ -343,21 +338,35 @@ int cmd_bench(int argc, char** argv) {
       for (int b = 0; b < B; b++) want.insert(want.end(), ref1.begin(), ref1.end());
       if (!bench::validate(strf("%s score maps, b=%d vs b=1", bb.c_str(), B), cls.data(), want.data(), want.size(), 1e-5, 1e-3))
         throw Error(strf("pipnet bench: %s at batch %d disagrees with batch 1: not timed", bb.c_str(), B));
-      const bench::Timing t = bench::time_it([&] { decode(net.run(xb), nbr, S, pc.net_stride); }, 0,
-                                             dev == Device::CUDA ? 20 : 3);
-      ips.push_back(B / t.median_s());
-      profile(strf("%s inference, batch %d", bb.c_str(), B), 2, [&] { decode(net.run(xb), nbr, S, pc.net_stride); });
+      xbs.push_back(xb);
     }
-    std::vector<double> v = {1e3 * s1, 1 / s1};
-    v.insert(v.end(), ips.begin(), ips.end());
-    v.insert(v.end(), train_ips.begin(), train_ips.end());
-    std::printf("%s   (b=1 min-max %s ms)\n", row(bb, "pipnet", v).c_str(), spread1.c_str());
-    std::printf("ROW %s/pip %.2fM %.2f %.1f\n", bb.c_str(), parameter_count(net) / 1e6, 1e3 * s1, 1 / s1);
-    if (peers) {
+    // Rounds: our inference timings, then the peers' (tools/bench_peers.py, inference; training in the last round
+    // only), `rounds` times in turn, so that a slow spell of this shared machine falls on every engine alike rather
+    // than on whichever ran in it. Each figure is the median over the rounds; the ratios' spread is over the rounds.
+    struct Engine {
+      std::string name, agree;
+      std::vector<std::vector<double>> v;  // per round: ms, min, max, ips..., train...
+    };
+    std::vector<Engine> engines = {{"pipnet", "", {}}};
+    std::vector<std::string> notes;  // peers that disagree or are unavailable
+    for (int r = 0; r < rounds; r++) {
+      const bench::Timing t1 = bench::time_for([&] {
+        replay.run();
+        decode(out1, nbr, S, pc.net_stride);
+      }, dev == Device::CUDA ? 1.0 : 2.0);
+      std::vector<double> v = {t1.median_ms, t1.min_ms, t1.max_ms};
+      for (size_t i = 0; i < batches.size(); i++) {
+        const bench::Timing t = bench::time_it([&] { decode(net.run(xbs[i]), nbr, S, pc.net_stride); }, 0,
+                                               dev == Device::CUDA ? 20 : 3);
+        v.push_back(batches[i] / t.median_s());
+      }
+      v.insert(v.end(), train_ips.begin(), train_ips.end());
+      engines[0].v.push_back(v);
+      if (!peers) continue;
+      const bool last = r + 1 == rounds;
       const std::string cmd = strf("/usr/bin/python3 %s/tools/bench_peers.py --dir %s --backbone %s --input %d --threads %d "
-                                   "--device %s --batches %s 2>&1", PIPNET_SOURCE_DIR, peer_dir.c_str(), bb.c_str(), S,
-                                   threads, device.c_str(), a.get("batches", "16").c_str());
-      bool any = false;
+                                   "--device %s --batches %s --reps 3%s 2>&1", PIPNET_SOURCE_DIR, peer_dir.c_str(), bb.c_str(), S,
+                                   threads, device.c_str(), a.get("batches", "16").c_str(), last ? "" : " --no-train");
       if (FILE* p = popen(cmd.c_str(), "r")) {
         char buf[4096];
         while (std::fgets(buf, sizeof buf, p)) {
@@ -365,26 +374,89 @@ int cmd_bench(int argc, char** argv) {
           std::string tag, name, first;
           ls >> tag >> name >> first;
           if (tag != "PEER") continue;
-          any = true;
           if (first == "disagrees" || first == "unavailable") {
             std::string why;
             std::getline(ls, why);
-            std::printf("%-12s %-18s (%s:%s)\n", bb.c_str(), name.c_str(), first.c_str(), why.c_str());
+            const std::string note = strf("%-12s %-18s (%s:%s)", bb.c_str(), name.c_str(), first.c_str(), why.c_str());
+            if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
             continue;
           }
           std::vector<double> tv;  // ms, min, max, ips..., train...
           for (std::string t; ls >> t;) tv.push_back(t == "nan" ? NAN : std::atof(t.c_str()));
           if (tv.size() != 3 + 2 * batches.size()) continue;
-          std::vector<double> pv = {tv[0], 1e3 / tv[0]};
-          pv.insert(pv.end(), tv.begin() + 3, tv.end());
-          std::string ratio = "   (ours / peer:";
-          for (size_t i = 1; i < v.size(); i++) ratio += std::isnan(pv[i]) ? " -" : strf(" %.2fx", v[i] / pv[i]);
-          std::printf("%s%s; b=1 min-max %.2f-%.2f ms; outputs agree to %s)\n", row(bb, name.c_str(), pv).c_str(),
-                      ratio.c_str(), tv[1], tv[2], first.c_str());
+          auto it = std::find_if(engines.begin(), engines.end(), [&](const Engine& e) { return e.name == name; });
+          if (it == engines.end()) it = engines.insert(engines.end(), Engine{name, first, {}});
+          it->v.push_back(tv);
         }
         pclose(p);
       }
-      if (!any) std::printf("%-12s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");
+      // each round's ratios, as they come
+      std::string line = strf("%-12s round %d of %d: ours b=1 %.2f ms", bb.c_str(), r + 1, rounds, v[0]);
+      for (size_t e = 1; e < engines.size(); e++)
+        if ((int)engines[e].v.size() == r + 1)
+          line += strf("; %s %.2f ms (ours / it %.2fx, b=%d %.2fx)", engines[e].name.c_str(), engines[e].v[r][0],
+                       engines[e].v[r][0] / v[0], batches[0], v[3] / engines[e].v[r][3]);
+      std::printf("%s\n", line.c_str());
+    }
+    profile(strf("%s inference, batch 1", bb.c_str()), 20, [&] {
+      replay.run();
+      decode(out1, nbr, S, pc.net_stride);
+    });
+    for (size_t i = 0; i < batches.size(); i++)
+      profile(strf("%s inference, batch %d", bb.c_str(), batches[i]), 2,
+              [&] { decode(net.run(xbs[i]), nbr, S, pc.net_stride); });
+    // medians over the rounds: ms, fps, ips..., train... (training: the last round's)
+    auto median = [](std::vector<double> x) {
+      std::sort(x.begin(), x.end());
+      return x.empty() ? NAN : x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
+    };
+    auto summary_of = [&](const Engine& e) {
+      std::vector<double> col;
+      for (const auto& rv : e.v) col.push_back(rv[0]);
+      const double ms = median(col);
+      std::vector<double> out = {ms, 1e3 / ms};
+      for (size_t i = 0; i < 2 * batches.size(); i++) {
+        if (i >= batches.size()) {  // training: from the round that ran it
+          out.push_back(e.v.back()[3 + i]);
+          continue;
+        }
+        col.clear();
+        for (const auto& rv : e.v) col.push_back(rv[3 + i]);
+        out.push_back(median(col));
+      }
+      return out;
+    };
+    auto spread_of = [&](const Engine& e) {  // min-max of batch 1 over all rounds
+      double lo = INFINITY, hi = 0;
+      for (const auto& rv : e.v) lo = std::min(lo, rv[1]), hi = std::max(hi, rv[2]);
+      return strf("%.3g-%.3g", lo, hi);
+    };
+    const std::vector<double> v = summary_of(engines[0]);
+    spread1 = spread_of(engines[0]);
+    std::printf("%s   (b=1 min-max %s ms%s)\n", row(bb, "pipnet", v).c_str(), spread1.c_str(),
+                rounds > 1 ? strf("; medians of %d rounds", rounds).c_str() : "");
+    std::printf("ROW %s/pip %.2fM %.2f %.1f\n", bb.c_str(), parameter_count(net) / 1e6, v[0], v[1]);
+    for (size_t e = 1; e < engines.size(); e++) {
+      const std::vector<double> pv = summary_of(engines[e]);
+      std::string ratio = "   (ours / peer:";
+      for (size_t i = 1; i < v.size(); i++) {
+        ratio += std::isnan(pv[i]) ? std::string(" -") : strf(" %.2fx", v[i] / pv[i]);
+        if (i < 2 + batches.size() && engines[e].v.size() == engines[0].v.size() && rounds > 1) {  // over the rounds
+          double lo = INFINITY, hi = 0;
+          for (size_t r = 0; r < engines[e].v.size(); r++) {
+            const double q = i == 1 ? engines[e].v[r][0] / engines[0].v[r][0] : engines[0].v[r][2 + i - 1] / engines[e].v[r][2 + i - 1];
+            lo = std::min(lo, q), hi = std::max(hi, q);
+          }
+          ratio += strf(" [%.2f-%.2f]", lo, hi);
+        }
+      }
+      std::printf("%s%s; b=1 min-max %s ms; outputs agree to %s)\n", row(bb, engines[e].name.c_str(), pv).c_str(),
+                  ratio.c_str(), spread_of(engines[e]).c_str(), engines[e].agree.c_str());
+    }
+    for (const std::string& n : notes) std::printf("%s\n", n.c_str());
+    if (peers && engines.size() == 1 && notes.empty())
+      std::printf("%-12s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");
+    if (peers) {
       std::error_code ec;
       std::filesystem::remove_all(peer_dir, ec);
     }

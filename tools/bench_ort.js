@@ -1,14 +1,15 @@
 // ONNX Runtime's side of `pipnet bench` (called by tools/bench_peers.py; reference only).
-//   node bench_ort.js MODEL.onnx INPUT.f32 SIZE THREADS B1,B2,...
+//   node bench_ort.js MODEL.onnx INPUT.f32 SIZE THREADS B1,B2,... [REPS]
 // Runs the model once on INPUT (raw float32, [1,3,SIZE,SIZE]) and writes each output beside INPUT as ort_<name>.f32,
-// for the caller to check against pipnet's; then times batch 1 for 2 s (at least 10 calls) and each batch size 5
-// times, after a warm-up. Prints {"b1_ms": [median, min, max], "ips": [images/s per batch size]}.
+// for the caller to check against pipnet's; then times batch 1 for 2 s (at least 10 calls) and each batch size REPS
+// (5) times, after a warm-up. Prints {"b1_ms": [median, min, max], "ips": [images/s per batch size]}.
 const fs = require('fs');
 const path = require('path');
 const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
 
 async function main() {
-  const [model, input, sizeArg, threadsArg, batchesArg] = process.argv.slice(2);
+  const [model, input, sizeArg, threadsArg, batchesArg, repsArg] = process.argv.slice(2);
+  const reps = repsArg ? parseInt(repsArg, 10) : 5;
   const S = parseInt(sizeArg, 10), threads = parseInt(threadsArg, 10);
   const batches = batchesArg.split(',').map((b) => parseInt(b, 10));
   const session = await ort.InferenceSession.create(model, {
@@ -47,7 +48,7 @@ async function main() {
   const ips = [];
   for (const B of batches) {
     const xb = new ort.Tensor('float32', new Float32Array(B * 3 * S * S).map(() => Math.random() - 0.5), [B, 3, S, S]);
-    ips.push(B / ((await timed(xb, B, 0, 5))[0] / 1e3));
+    ips.push(B / ((await timed(xb, B, 0, reps))[0] / 1e3));
   }
   process.stdout.write(JSON.stringify({b1_ms: b1, ips}) + '\n');
 }

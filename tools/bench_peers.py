@@ -14,8 +14,9 @@ not timed. Engines:
                       its training row is eager channels_last
   onnxruntime         torch.onnx export, run by onnxruntime-node (tools/bench_ort.js; its CPU library ships inside the
                       npm package), graph optimisation 'all', intra-op threads = --threads
-Timing: batch 1 repeated for 2 s (at least 10 calls), each batch size 5 times, training 3 steps, after a warm-up;
-medians with min-max. One line per engine on stdout:
+Timing: batch 1 repeated for 2 s (at least 10 calls), each batch size --reps times (5), training 3 steps (none with
+--no-train), after three warm-up calls; medians with min-max. pipnet bench runs this once per round, between its own
+timings, and reports medians over the rounds. One line per engine on stdout:
   PEER NAME MAXREL MS_B1 MS_B1_MIN MS_B1_MAX IPS_B... TRAIN_IPS_B...       (nan where an engine has no figure)
 or  PEER NAME disagrees|unavailable REASON
 """
@@ -61,7 +62,10 @@ def max_rel(outs, want):
 
 
 def timed(fn, seconds=None, reps=None):
-    fn()  # warm-up
+    # warm-up: TorchScript's profiling executor optimises for a new input shape only after its first calls (with 3
+    # timed calls and one warm-up, frozen ResNet-50's batch 16 measured at a third of its speed)
+    for _ in range(3):
+        fn()
     ts = []
     t_end = time.perf_counter() + (seconds or 0)
     while (reps and len(ts) < reps) or (seconds and (time.perf_counter() < t_end or len(ts) < 10)):
@@ -85,6 +89,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batches", default="16")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--reps", type=int, default=5, help="timed calls per batch size")
+    ap.add_argument("--no-train", action="store_true", help="inference only (training columns nan)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     batches = [int(b) for b in a.batches.split(",")]
@@ -102,9 +108,9 @@ def main():
             raise SystemExit("bench_peers: weights.safetensors lacks %s" % bad[:3])
         return net.to(dev)
 
-    def train_ips(net, B, channels_last):
+    def train_ips(net, B, channels_last):  # B None: one untimed step at the largest batch (see --no-train below)
         opt = torch.optim.Adam(net.parameters(), 1e-4)
-        xb = torch.randn(B, 3, S, S, device=dev)
+        xb = torch.randn(B or max(batches), 3, S, S, device=dev)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         net.train()
@@ -115,6 +121,9 @@ def main():
             loss.backward()
             opt.step()
             sync()
+        if B is None:
+            step()
+            return None
         return B / timed(step, reps=3)[0]
 
     def infer_row(run, name, train_net, channels_last):
@@ -135,8 +144,16 @@ def main():
                 xb = torch.randn(B, 3, S, S, device=dev)
                 if channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                ips.append(B / timed(call(xb), reps=5)[0])
-        train = [train_ips(train_net, B, channels_last) for B in batches]
+                ips.append(B / timed(call(xb), reps=a.reps)[0])
+        if a.no_train:
+            # One untimed training step all the same: the engines after it are then timed in a process that holds
+            # the memory a training step leaves, as in a run with training (without it, channels_last + freeze at
+            # batch 16 measured 2.5x slower, in every round).
+            train = [None] * len(batches)
+            if name == "pytorch-eager":
+                train_ips(train_net, None, channels_last)
+        else:
+            train = [train_ips(train_net, B, channels_last) for B in batches]
         line(name, err, b1, ips, train)
 
     # PyTorch eager
@@ -169,7 +186,7 @@ def main():
     x1.numpy().astype(np.float32).tofile(os.path.join(a.dir, "check_input.f32"))
     try:
         r = subprocess.run(["node", os.path.join(here, "bench_ort.js"), onnx, os.path.join(a.dir, "check_input.f32"),
-                            str(S), str(a.threads), a.batches], capture_output=True, text=True, timeout=1800)
+                            str(S), str(a.threads), a.batches, str(a.reps)], capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.TimeoutExpired) as e:
         print("PEER onnxruntime unavailable", str(e).splitlines()[0], flush=True)
         return
