@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_avx2_store.h"
 
 namespace cpu {
 
@@ -43,23 +44,8 @@ __attribute__((always_inline)) static inline void tile_avx2_4x24_body(int kc, co
   }
   for (; k < kc; k++, A += 4, B += 24) STEP(0)
 #undef STEP
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
-  __m256 rows[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
-  for (int i = 0; i < 4; i++) {
-    const __m256 bias = _mm256_set1_ps(e && e->bias ? e->bias[i] : 0.0f);
-    const float* res = e && e->res ? e->res + i * e->ldr : nullptr;
-    for (int j = 0; j < 3; j++) {
-      float* c = C + i * ldc + 8 * j;
-      __m256 r = _mm256_mul_ps(va, rows[i][j]);
-      if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), r);
-      if (e) {  // ((r + bias) + res), then max(0, r): std::max(r, 0.0f), -0 and NaN passing through
-        if (e->bias) r = _mm256_add_ps(r, bias);
-        if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + 8 * j));
-        if (e->relu) r = _mm256_max_ps(zero, r);
-      }
-      _mm256_storeu_ps(c, r);
-    }
-  }
+  const __m256 rows[4][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};
+  store_tile_avx2<4, 3>(rows, C, ldc, alpha, beta, e);
 }
 
 void tile_avx2_4x24(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
