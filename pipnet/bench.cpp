@@ -200,10 +200,10 @@ int cmd_bench(int argc, char** argv) {
       heads.push_back(t);
     }
   }
-  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
-              device.c_str(), threads, cpu::gemm_active().name);
   const bool peers = !a.has("no_peers") && !a.has("no_torch");
   const int rounds = a.get_int("rounds", peers ? 3 : 1, 1, 20);
+  std::printf("pipnet bench: %dx%d input, 68 landmarks, nb 10, stride 32, %s, %d threads, sgemm %s\n", S, S,
+              device.c_str(), threads, cpu::gemm_active().name);
   // --profile: `runs` more calls of `work`, timed per op (kernels/dispatch.h), printed under `title`
   auto profile = [&](const std::string& title, int runs, const std::function<void()>& work) {
     if (!a.has("profile")) return;

@@ -23,6 +23,8 @@ expect_error "ced bad run" "$dir/nothing" "$pipnet" ced --runs "$dir/nothing" --
 "$pipnet" ced --runs "$dir/run,$dir/run" --labels a,b --out "$dir/c.png" >/dev/null 2>&1 && [[ -s "$dir/c.png" ]] ||
   fail "ced on two runs drew no chart"
 expect_error "bench --heads" "--heads 'heat4'" "$pipnet" bench --heads heat4 --no-peers
+expect_error "bench --rounds 0" "--rounds: expected an integer in [1, 20], got 0" "$pipnet" bench --rounds 0 --no-peers
+expect_error "bench --rounds x" "--rounds: expected an integer in [1, 20], got 'x'" "$pipnet" bench --rounds x --no-peers
 expect_error "synth --n 16x" "--n: expected an integer" "$pipnet" synth --n 16x --out "$dir/s.png"
 expect_error "demo --minutes soon" "--minutes" "$pipnet" demo --minutes soon
 expect_error "train --epochs 3.5" "epochs: expected an integer" "$pipnet" train "${tiny[@]}" --epochs 3.5 --out "$dir/z"
