@@ -87,27 +87,31 @@ const char* winograd_active() { return active().name; }
 //   layer3 (C = 256, 16x16):             F(4x4) 1.64 / 1.93, F(2x2) 1.77 / -
 //   layer4 (C = 512, 8x8):               F(4x4) 0.59 / 3.31, F(2x2) 1.14 / 2.17
 // Each call takes F(4x4) where it has at least kMinTiles of F(4x4)'s tiles, else F(2x2) where it has as many of
-// those, else im2col (winograd_pick). Layer4 (512 channels, 8x8) has 4 tiles of F(4x4) at batch 1, and F(2x2) runs
-// it (F(4x4) 1.70x F(2x2)'s time at batch 2, 0.83x at 4, 0.71x at 8, 0.63x at 16: 2 threads, Zen 5). The form made
-// ahead (winograd_choice) is F(4x4) up to 256 channels, F(2x2) above: F(4x4)'s weights take 36 instead of 16 copies
-// of each filter's 9 values, 38 MB for 512 channels, made only when a batch asks for them. (The layer4 figures at batch 1 are from before the weights were packed ahead for the
-// GEMM; F(2x2) now runs it, kMinTiles.)
+// those and that form was made ahead, else im2col (winograd_pick; kern::conv2d_forward_fused). Layer4 (512 channels,
+// 8x8) has 4 tiles of F(4x4) at batch 1, and F(2x2) runs it (F(4x4) 1.70x F(2x2)'s time at batch 2, 0.83x at 4,
+// 0.71x at 8, 0.63x at 16: 2 threads, Zen 5). The form made ahead (winograd_choice) is F(4x4) up to 256 channels,
+// F(2x2) above: F(4x4)'s weights take 36 instead of 16 copies of each filter's 9 values, 38 MB for 512 channels,
+// made only when a batch asks for them. (The layer4 figures at batch 1 in the table are from before the weights were
+// packed ahead for the GEMM.)
 // Layer3 (256 channels) used F(2x2) until F(4x4) measured 0.60x its time in ResNet-50 at batch 16 (2 threads, Zen 5;
 // 0.96-1.02x at batch 1, where its 9.4 MB of weights come from memory). F(4x4)'s error grows with the channels (in
 // the tests' bound, to about 5e-5 of the values' scale at 256), but on a whole ResNet-50 PIP Net the outputs moved
 // no further from im2col's than F(2x2)'s: 1.5e-6 and 1.4e-6 of their largest value.
+// PIPNET_WINOGRAD_M=0|2|4 where set (-1 where not)
+static int pinned_m() {
+  const char* env = std::getenv("PIPNET_WINOGRAD_M");
+  return !env ? -1 : std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
+}
+
 int winograd_choice(int K, int C) {
-  if (const char* env = std::getenv("PIPNET_WINOGRAD_M")) return std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
+  if (const int m = pinned_m(); m >= 0) return m;
   (void)K;
   return C <= 256 ? 4 : 2;
 }
 
 int winograd_pick(const ConvGeom& g) {
   if (!winograd_fits(g)) return 0;
-  if (const char* env = std::getenv("PIPNET_WINOGRAD_M")) {
-    const int m = std::atoi(env) == 2 ? 2 : std::atoi(env) == 4 ? 4 : 0;
-    return m && winograd_worth(g, m) ? m : 0;
-  }
+  if (const int m = pinned_m(); m >= 0) return m && winograd_worth(g, m) ? m : 0;
   return winograd_worth(g, 4) ? 4 : winograd_worth(g, 2) ? 2 : 0;
 }
 
