@@ -249,6 +249,10 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
         prep.wino_m = m, prep.wino = U.data<float>(), prep.wino_kernel = prepared->wino->kernel[m == 4];
       }
     if (prepared->packed.defined()) prep.gemm_kernel = prepared->gemm_kernel, prep.packed = prepared->packed.data<float>();
+    if (prepared->narrow && !prep.wino && cpu::conv_narrow(g)) {
+      prep.narrow = prepared->narrow->get(w, g.P * g.Q).data<float>();
+      prep.narrow_kernel = prepared->narrow->kernel;
+    }
   }
   run(conv_fwd_fused, x, [&](auto fn, auto p) {
     fn(g, p(x), p(w), prepared ? &prep : nullptr, p(b), p(residual), relu, p(y));
@@ -282,11 +286,23 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   out.packed = Tensor::empty({cpu::packed_a_floats(uk, K, CRS)});
   cpu::pack_a(uk, K, CRS, w.data<float>(), CRS, 1, out.packed.data<float>());
   out.gemm_kernel = cpu::gemm_kernel_index(uk);
+  out.narrow = std::make_shared<NarrowForm>();
   if (w.size(2) == 3 && w.size(3) == 3 && stride == 1) {
     out.wino = std::make_shared<WinogradForms>();
     if (const int m = cpu::winograd_choice(K, C)) out.wino->get(m, w);
   }
   return out;
+}
+const Tensor& NarrowForm::get(const Tensor& w, int PQ) {
+  std::call_once(made, [&] {
+    const int K = (int)w.size(0), CRS = (int)(w.numel() / K);
+    const cpu::GemmKernel& uk = cpu::narrow_gemm(PQ, K);  // the first call's; later ones use the same
+    Tensor b = Tensor::empty({cpu::packed_b_floats(uk, CRS, K)});
+    cpu::narrow_weights(uk, w.data<float>(), K, CRS, b.data<float>());
+    B = b;
+    kernel = cpu::gemm_kernel_index(uk);
+  });
+  return B;
 }
 const Tensor& WinogradForms::get(int m, const Tensor& w) {
   const int i = m == 4;

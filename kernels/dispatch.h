@@ -33,8 +33,16 @@ struct WinogradForms {
   const Tensor& get(int m, const Tensor& w);
   bool has(int m) const { return U[m == 4].defined(); }
 };
+// The weights packed as B for maps narrower than the GEMM's tile (cpu::conv_narrow), made on the first such call.
+struct NarrowForm {
+  Tensor B;
+  int kernel = -1;
+  std::once_flag made;
+  const Tensor& get(const Tensor& w, int PQ);
+};
 struct ConvPrepared {
   std::shared_ptr<WinogradForms> wino;  // 3x3 stride 1 only; shared by copies
+  std::shared_ptr<NarrowForm> narrow;
   Tensor packed;  // cpu::pack_a's panels
   int gemm_kernel = -1;
   bool empty() const { return !wino && !packed.defined(); }

@@ -14,6 +14,8 @@ struct ConvPrep {
   int wino_kernel = -1;  // the GEMM micro-kernel wino was packed for
   int gemm_kernel = -1;
   const float* packed = nullptr;
+  const float* narrow = nullptr;  // the weights packed as B for cpu::conv_narrow's calls (or null)
+  int narrow_kernel = -1;         // the micro-kernel they were packed for
 };
 
 struct ConvGeom {

@@ -146,6 +146,41 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
     }
 }
 
+// Maps narrower than the GEMM kernel's tile (cpu::conv_narrow) run transposed, the pixels as the GEMM's rows and the
+// weights packed as B on the first such call. Each kernel family pinned (the emulated AVX-512 ones on every CPU):
+// 3x3 and 1x1, strides 1 and 2, output channels that are not a multiple of the kernel's NR, single pixels, and
+// batches larger than one group of images (192 pixels), with bias, shortcut and ReLU; against the plain ops in
+// double, every element written.
+TEST_CASE("fused inference convolution: narrow maps run transposed, every kernel", "[kernels]") {
+  int narrow = 0;
+  for (const char* kernel : {"avx512_6x64_emul", "avx512_emul", "avx512_8x32_emul", "avx2", "generic", "auto"}) {
+    if (!cpu::gemm_force(kernel)) continue;
+    uint64_t seed = 8500;
+    for (auto [N, C, H, W, K, k, stride, pad] :
+         {std::tuple{1, 40, 2, 2, 70, 3, 1, 1}, {3, 24, 4, 4, 33, 3, 2, 1}, {2, 50, 3, 3, 130, 1, 1, 0},
+          {1, 16, 1, 1, 20, 1, 1, 0}, {5, 8, 5, 5, 17, 3, 2, 0}, {13, 6, 4, 4, 9, 3, 1, 1}, {200, 5, 1, 1, 7, 1, 1, 0},
+          {2, 9, 6, 6, 40, 1, 2, 0}})
+      for (bool relu : {false, true}) {
+        ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
+        INFO(kernel << " N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k
+                    << " stride=" << stride << " relu=" << relu << " narrow=" << cpu::conv_narrow(g));
+        Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1);
+        Tensor b = random_tensor({K}, seed + 2), r = random_tensor({N, K, g.P, g.Q}, seed + 3);
+        seed += 4;
+        Tensor want = ag::add(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad), r.to(DType::F64));
+        if (relu) want = ag::relu(want);
+        const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
+        Tensor y = Tensor::full({N, K, g.P, g.Q}, NAN);
+        kern::conv2d_forward_fused(g, x, w, &u, &b, &r, relu, y);
+        check_close("narrow", y, want, 1e-5, 1e-5);
+        CHECK(u.narrow->B.defined() == cpu::conv_narrow(g));  // the path the call took: its weights were made
+        narrow += cpu::conv_narrow(g);
+      }
+  }
+  cpu::gemm_force("auto");
+  CHECK(narrow >= 24);  // most of the cases, under each of the three emulated kernels at least
+}
+
 // The whole inference path: a PIP Net whose BatchNorms are folded runs every 3x3 stride-1 convolution through
 // Winograd (winograd_pick: F(4x4) or F(2x2) by the tiles of each call) and every convolution with its bias, shortcut and ReLU
 // fused; its five maps must equal the unfolded network's, which runs the plain ops.

@@ -391,6 +391,62 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
   });
 }
 
+// A map narrower than the GEMM kernel's tile: for ResNet-18 at 64x64, whose layer4 runs on 2x2 maps, every 6x64
+// tile computed 64 columns for 4 pixels (layer4's 3x3 convolutions took 0.96 ms a call, for 19 MFLOP). Transposed,
+// the pixels are the GEMM's rows: y[n]^T [PQ x K] = col^T [PQ x CRS] * (w packed as B), and the threads split the
+// output channels, each streaming its share of the weights once.
+bool conv_narrow(const ConvGeom& g) {
+  return 2 * g.P * g.Q <= gemm_for_rows(g.K).NR;
+}
+const GemmKernel& narrow_gemm(int PQ, int K) { return gemm_for(PQ, K); }
+void narrow_weights(const GemmKernel& uk, const float* w, int K, int CRS, float* out) {
+  pack_b(uk, CRS, K, w, 1, CRS, out);
+}
+static void forward_narrow(const ConvGeom& g, const float* x, const float* Wb, const GemmKernel& uk, const float* b,
+                           const float* residual, bool relu, float* y) {
+  const int CRS = g.C * g.R * g.S, RS = g.R * g.S, PQ = g.P * g.Q, panels = (g.K + uk.NR - 1) / uk.NR;
+  const int T = omp_in_parallel() ? 1 : std::min(omp_get_max_threads(), panels);
+  // images in groups of up to 192 pixels: the GEMM's rows, so that the weights are read once per group
+  const int G = std::max(1, std::min(g.N, 192 / PQ));
+  Workspace ws((int64_t)G * PQ * (CRS + g.K));
+  float *colT = ws.p, *yt = ws.p + (int64_t)G * PQ * CRS;  // col^T [G*PQ x CRS], y^T [G*PQ x K]
+  // where tap (r, s) of pixel (p, q) reads in its channel's plane, or -1 in the padding
+  std::vector<int> from((size_t)PQ * RS);
+  for (int pq = 0; pq < PQ; pq++)
+    for (int rs = 0; rs < RS; rs++) {
+      const int h = pq / g.Q * g.stride - g.pad + rs / g.S, w = pq % g.Q * g.stride - g.pad + rs % g.S;
+      from[pq * RS + rs] = h >= 0 && h < g.H && w >= 0 && w < g.W ? h * g.W + w : -1;
+    }
+  for (int n0 = 0; n0 < g.N; n0 += G) {
+    const int ng = std::min(G, g.N - n0), M = ng * PQ;
+    for (int i = 0; i < ng; i++)
+      for (int c = 0; c < g.C; c++) {
+        const float* xc = x + ((int64_t)(n0 + i) * g.C + c) * g.H * g.W;
+        float* o = colT + (int64_t)i * PQ * CRS + c * RS;
+        for (int pq = 0; pq < PQ; pq++, o += CRS)
+          for (int rs = 0; rs < RS; rs++) {
+            const int f = from[pq * RS + rs];
+            o[rs] = f >= 0 ? xc[f] : 0.0f;
+          }
+      }
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
+      sgemm_packed_b(uk, M, g.K, CRS, colT, CRS, 1, Wb, yt, g.K, jp0, jp1);
+      for (int i = 0; i < ng; i++) {  // y[n][k][p] = y^T[n, p][k], then the epilogue
+        const int64_t at = (int64_t)(n0 + i) * g.K * PQ;
+        for (int k = jp0 * uk.NR; k < std::min(g.K, jp1 * uk.NR); k++)
+          for (int p = 0; p < PQ; p++) {
+            float v = yt[(int64_t)(i * PQ + p) * g.K + k] + (b ? b[k] : 0.0f);
+            if (residual) v += residual[at + (int64_t)k * PQ + p];
+            y[at + (int64_t)k * PQ + p] = relu ? std::max(v, 0.0f) : v;
+          }
+      }
+    }
+  }
+}
+
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   forward_gemm(g, x, w, nullptr, b, nullptr, false, y);
 }
@@ -399,6 +455,10 @@ void conv2d_forward_fused(const ConvGeom& g, const float* x, const float* w, con
                           const float* residual, bool relu, float* y) {
   if (prep && prep->wino && winograd_fits(g) && winograd_worth(g, prep->wino_m)) {
     conv2d_winograd(g, prep->wino_m, x, prep->wino, gemm_kernel(prep->wino_kernel), b, residual, relu, y);
+    return;
+  }
+  if (prep && prep->narrow && conv_narrow(g)) {
+    forward_narrow(g, x, prep->narrow, gemm_kernel(prep->narrow_kernel), b, residual, relu, y);
     return;
   }
   const int CRS = g.C * g.R * g.S;

@@ -23,6 +23,15 @@ namespace cpu {
 void im2col_window(const ConvGeom& g, const float* x, int row0, int rows, int j0, int cols, float* out, int64_t ld);
 void col2im(const ConvGeom& g, const float* col, float* x);  // x += scatter(col)
 
+// Narrow maps (a few output pixels: ResNet's layer4 at inputs of 128 and below, 2x2 at 64): the GEMM's N, the
+// pixels, is narrower than the kernels' NR (16 to 64), so that most of each tile would be padding. Such a call runs
+// transposed instead, y^T [PQ x K] = col^T w^T, with the weights packed ahead as B for narrow_gemm(PQ, K): its rows
+// are the pixels (MR of 6 to 12), its NR the output channels. conv_narrow: whether a call takes that path.
+bool conv_narrow(const ConvGeom& g);
+const GemmKernel& narrow_gemm(int PQ, int K);
+// w [K x CRS] as B [CRS x K] packed for uk (packed_b_floats(uk, CRS, K) floats)
+void narrow_weights(const GemmKernel& uk, const float* w, int K, int CRS, float* out);
+
 // Max pooling of output rows [p0, p1) of one plane (elementwise.cpp), input row h at xrows + (h - h0) * ld, with a
 // row buffer rm of maxpool_row_floats(g) floats: maxpool_forward's loop, and the pooling half of
 // conv2d_relu_maxpool's GEMM path, which pools the convolution's rows a band at a time while they are in cache.

@@ -408,14 +408,15 @@ void pack_b(const GemmKernel& uk, int K, int N, const float* B, int64_t rs, int6
 }
 
 void sgemm_packed_b(const GemmKernel& uk, int M, int N, int K, const float* A, int64_t rsA, int64_t csA,
-                    const float* Bp, float* C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
+                    const float* Bp, float* C, int64_t ldc, int jp0, int jp1) {
   const int KC = k_block(uk, K), NR = uk.NR, panels = (N + NR - 1) / NR;
+  if (jp1 < 0 || jp1 > panels) jp1 = panels;
+  if (M <= 0 || N <= 0 || jp0 >= jp1) return;
   float* Ap = thread_buffer(round16((size_t)(M + uk.MR - 1) / uk.MR * uk.MR * std::min(K, KC)));
   for (int pc = 0; pc < K; pc += KC) {
     const int kc = std::min(KC, K - pc);
     uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
-    for (int jp = 0; jp < panels; jp++)
+    for (int jp = jp0; jp < jp1; jp++)
       column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bp + (int64_t)pc * panels * NR + (int64_t)jp * NR * kc,
                       C + jp * NR, ldc, 1.0f, pc == 0 ? 0.0f : 1.0f, nullptr);
   }

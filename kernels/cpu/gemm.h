@@ -137,8 +137,9 @@ void sgemm(int M, int N, int K, float alpha, const float* A, int64_t rsA, int64_
 // The packed B must start on a 64-byte boundary, as the drivers' own buffers do (the AVX2 kernels load B aligned).
 int64_t packed_b_floats(const GemmKernel& uk, int K, int N);
 void pack_b(const GemmKernel& uk, int K, int N, const float* B, int64_t rs, int64_t cs, float* out);
+// (Only C's columns of B's panels [jp0, jp1), where given: a thread's share.)
 void sgemm_packed_b(const GemmKernel& uk, int M, int N, int K, const float* A, int64_t rsA, int64_t csA,
-                    const float* Bp, float* C, int64_t ldc);
+                    const float* Bp, float* C, int64_t ldc, int jp0 = 0, int jp1 = -1);
 
 // The BLAS-like form: op(A) is A [M,K] (lda = its row stride) or, if ta, the transpose of A stored as [K,M].
 inline void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int64_t lda, const float* B,
