@@ -243,8 +243,9 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
   ConvPrep prep;
   if (prepared && backend_of(x) == kCpuF32) {
     if (prepared->wino)
-      // F(2x2) only where it was made ahead: a layer that makes F(4x4) ahead runs im2col on maps too small for it
-      if (const int m = cpu::winograd_pick(g); m == 4 || (m == 2 && prepared->wino->has(2))) {
+      // F(2x2) where it was made ahead, or may be made now (cpu::winograd_late_f2; has(2) is read only where it
+      // cannot be being made); else a layer that makes F(4x4) ahead runs im2col on maps too small for it
+      if (const int m = cpu::winograd_pick(g); m == 4 || (m == 2 && (cpu::winograd_late_f2(g) || prepared->wino->has(2)))) {
         const Tensor& U = prepared->wino->get(m, w);
         prep.wino_m = m, prep.wino = U.data<float>(), prep.wino_kernel = prepared->wino->kernel[m == 4];
       }

@@ -22,14 +22,15 @@ void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 // Winograd F(m x m, 3x3); nothing (empty) on the other backends.
 // Winograd's two forms: each call takes F(4x4) when it has enough of F(4x4)'s tiles for its GEMMs to pay, else
 // F(2x2) (cpu::winograd_pick). The form cpu::winograd_choice names for the layer's channels is made here: F(4x4) up
-// to 256 channels (a map too small for it then runs im2col), F(2x2) above, and their F(4x4) (38 MB for 512
-// channels) on the first call that wants it: once a batch of 4 or more reaches layer4's 8x8 maps.
+// to 256 channels, F(2x2) above; the other on the first call that wants it: F(4x4) (38 MB for 512 channels) once a
+// batch of 4 or more reaches layer4's 8x8 maps, F(2x2) for a map too small for F(4x4) in a layer of 64 channels or
+// more (cpu::winograd_late_f2; narrower ones run im2col there).
 struct WinogradForms {
   Tensor U[2];                   // F(2x2) at [0], F(4x4) at [1]: [(m+2)^2, Cp * Kp'], each packed for the GEMM
   int kernel[2] = {-1, -1};      // micro-kernel kernel[i] (Kp' rounded up to its NR)
   std::once_flag made[2];
-  // form m of w's transform (w the layer's weights, unchanged since the preparation), made on first use (has(2) is
-  // only ever set by the preparation, so it may be read without the once_flag)
+  // form m of w's transform (w the layer's weights, unchanged since the preparation), made on first use (has(m) reads
+  // without the once_flag: only for a form no call can be making, see conv2d_forward_fused)
   const Tensor& get(int m, const Tensor& w);
   bool has(int m) const { return U[m == 4].defined(); }
 };

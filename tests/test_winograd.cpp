@@ -241,4 +241,16 @@ TEST_CASE("winograd: each call picks F(4x4) or F(2x2) by its tiles, the other fo
   kern::conv2d_forward_fused(g2, x2, w2, nullptr, &b, nullptr, false, y3);
   CHECK(y2.to_vector() == y3.to_vector());
   CHECK((u2.wino->has(4) && !u2.wino->has(2)));
+  // One of 64 channels or more makes F(2x2) on such a map, on the first call that wants it.
+  for (int C3 : {64, 100}) {
+    Tensor w3 = random_tensor({K, C3, 3, 3}, 8400 + C3), x3 = random_tensor({1, C3, 8, 8}, 8401 + C3);
+    const kern::ConvPrepared u3 = kern::conv2d_prepare(w3, 1);
+    const ConvGeom g3 = ConvGeom::make(1, C3, 8, 8, K, 3, 3, 1, 1);
+    CHECK((u3.wino->has(4) && !u3.wino->has(2)));
+    Tensor y4 = Tensor::full({1, K, 8, 8}, NAN);
+    kern::conv2d_forward_fused(g3, x3, w3, &u3, &b, nullptr, true, y4);
+    CHECK(u3.wino->has(2));
+    Tensor want = ag::relu(ag::conv2d(x3.to(DType::F64), w3.to(DType::F64), b.to(DType::F64), 1, 1));
+    check_close("F(2x2) made late", y4, want, winograd_atol(2) * std::sqrt(9.0 * C3), 1e-5);
+  }
 }

@@ -419,8 +419,12 @@ static void forward_narrow(const ConvGeom& g, const float* x, const float* Wb, c
     }
   for (int n0 = 0; n0 < g.N; n0 += G) {
     const int ng = std::min(G, g.N - n0), M = ng * PQ;
-    for (int i = 0; i < ng; i++)
-      for (int c = 0; c < g.C; c++) {
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#pragma omp for schedule(static)
+      for (int ic = 0; ic < ng * g.C; ic++) {  // col^T, by (image, channel)
+        const int i = ic / g.C, c = ic % g.C;
         const float* xc = x + ((int64_t)(n0 + i) * g.C + c) * g.H * g.W;
         float* o = colT + (int64_t)i * PQ * CRS + c * RS;
         for (int pq = 0; pq < PQ; pq++, o += CRS)
@@ -428,10 +432,7 @@ static void forward_narrow(const ConvGeom& g, const float* x, const float* Wb, c
             const int f = from[pq * RS + rs];
             o[rs] = f >= 0 ? xc[f] : 0.0f;
           }
-      }
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      }  // (and the threads wait for the whole of it)
       const int jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
       sgemm_packed_b(uk, M, g.K, CRS, colT, CRS, 1, Wb, yt, g.K, jp0, jp1);
       for (int i = 0; i < ng; i++) {  // y[n][k][p] = y^T[n, p][k], then the epilogue

@@ -94,6 +94,10 @@ bool winograd_worth(const ConvGeom& g, int m);  // enough tiles in this call for
 // What this call runs: F(4x4) where it has enough tiles (winograd_worth), else F(2x2) where that has, else 0
 // (im2col + GEMM); PIPNET_WINOGRAD_M pins m (or none) here too.
 int winograd_pick(const ConvGeom& g);
+// Whether a call that picks F(2x2) makes that form when its layer was prepared with F(4x4) only: layers of 64 input
+// channels or more (ResNet's layer2 and layer3 on 8x8 maps, at inputs of 64 and 128: F(2x2) measured 0.5-0.6x of
+// im2col's time at batch 1); narrower ones keep im2col.
+bool winograd_late_f2(const ConvGeom& g);
 // U holds each U[xi] packed for the GEMM micro-kernel uk (gemm.h: pack_b), winograd_gemm(K) unless a test pins
 // another; conv2d_winograd must be given the same uk.
 const GemmKernel& winograd_gemm(int K);

@@ -115,6 +115,8 @@ int winograd_pick(const ConvGeom& g) {
   return winograd_worth(g, 4) ? 4 : winograd_worth(g, 2) ? 2 : 0;
 }
 
+bool winograd_late_f2(const ConvGeom& g) { return g.C >= 64; }
+
 bool winograd_worth(const ConvGeom& g, int m) {
   return (int64_t)g.N * ((g.P + m - 1) / m) * ((g.Q + m - 1) / m) >= kMinTiles;
 }
