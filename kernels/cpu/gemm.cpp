@@ -43,6 +43,12 @@ void tile_avx512_8x32_epi(int, const float*, const float*, float*, int64_t, floa
 void tile_avx512_6x64_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
 void tile_avx512_emul_6x64_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
 void tile_avx512_emul_8x32_epi(int, const float*, const float*, float*, int64_t, float, float, const GemmEpilogue&);
+void tile_avx512_12x32_stream(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_emul_12x32_stream(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_8x32_stream(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_emul_8x32_stream(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_6x64_stream(int, const float*, const float*, float*, int64_t, float, float);
+void tile_avx512_emul_6x64_stream(int, const float*, const float*, float*, int64_t, float, float);
 
 static bool always() { return true; }
 
@@ -138,20 +144,20 @@ static const GemmKernel kKernels[] = {
     {"avx2_4x24", "avx2", 4, 24, 96, 256, 1032, tile_avx2_4x24, tile_avx2_4x24_epi,
      cpu_has_avx2_fma, pack_A<4>, pack_B<24>, 1.0},
     {"avx512", "avx512", 12, 32, 144, 256, 1024, tile_avx512_12x32, tile_avx512_12x32_epi,
-     cpu_has_avx512f, pack_A<12>, pack_B<32>, 1.0},
+     cpu_has_avx512f, pack_A<12>, pack_B<32>, 1.0, tile_avx512_12x32_stream},
     // v4's source built without AVX-512 (gemm_12x32.h): the tests run it on any CPU; never chosen automatically
     {"avx512_emul", "emul", 12, 32, 144, 256, 1024, tile_avx512_emul_12x32, tile_avx512_emul_12x32_epi,
-     always, pack_A<12>, pack_B<32>, 1.0},
+     always, pack_A<12>, pack_B<32>, 1.0, tile_avx512_emul_12x32_stream},
     // v5: v4's source with 8 rows (16 accumulators), for M = 8k that 12 does not divide well (64: 72 rows computed)
     {"avx512_8x32", "avx512", 8, 32, 144, 256, 1024, tile_avx512_8x32, tile_avx512_8x32_epi,
-     cpu_has_avx512f, pack_A<8>, pack_B<32>, 0.92},
+     cpu_has_avx512f, pack_A<8>, pack_B<32>, 0.92, tile_avx512_8x32_stream},
     {"avx512_8x32_emul", "emul", 8, 32, 144, 256, 1024, tile_avx512_emul_8x32, tile_avx512_emul_8x32_epi,
-     always, pack_A<8>, pack_B<32>, 0.92},
+     always, pack_A<8>, pack_B<32>, 0.92, tile_avx512_emul_8x32_stream},
     // v6: 6 rows of 4 vectors: 4 loads of B and 6 broadcasts per 24 FMAs (v4: 2 and 12)
     {"avx512_6x64", "avx512", 6, 64, 144, 256, 1024, tile_avx512_6x64, tile_avx512_6x64_epi,
-     cpu_has_avx512f, pack_A<6>, pack_B<64>, 1.05},
+     cpu_has_avx512f, pack_A<6>, pack_B<64>, 1.05, tile_avx512_6x64_stream},
     {"avx512_6x64_emul", "emul", 6, 64, 144, 256, 1024, tile_avx512_emul_6x64, tile_avx512_emul_6x64_epi,
-     always, pack_A<6>, pack_B<64>, 1.05},
+     always, pack_A<6>, pack_B<64>, 1.05, tile_avx512_emul_6x64_stream},
 };
 static constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
@@ -413,11 +419,13 @@ void sgemm_packed_b(const GemmKernel& uk, int M, int N, int K, const float* A, i
   if (jp1 < 0 || jp1 > panels) jp1 = panels;
   if (M <= 0 || N <= 0 || jp0 >= jp1) return;
   float* Ap = thread_buffer(round16((size_t)(M + uk.MR - 1) / uk.MR * uk.MR * std::min(K, KC)));
+  GemmKernel k = uk;  // B is read from memory once: the tile that asks for it ahead
+  if (uk.tile_stream) k.tile = uk.tile_stream;
   for (int pc = 0; pc < K; pc += KC) {
     const int kc = std::min(KC, K - pc);
     uk.pack_A(M, kc, A + (int64_t)pc * csA, rsA, csA, Ap);
     for (int jp = jp0; jp < jp1; jp++)
-      column_of_tiles(uk, M, std::min(NR, N - jp * NR), kc, Ap, Bp + (int64_t)pc * panels * NR + (int64_t)jp * NR * kc,
+      column_of_tiles(k, M, std::min(NR, N - jp * NR), kc, Ap, Bp + (int64_t)pc * panels * NR + (int64_t)jp * NR * kc,
                       C + jp * NR, ldc, 1.0f, pc == 0 ? 0.0f : 1.0f, nullptr);
   }
 }

@@ -62,7 +62,16 @@ struct GemmKernel {
   // Throughput relative to the ISA's other kernels on a shape that pads neither (measured: bench_gemm --kernel, the
   // 8x32 at 0.91-0.94 of the 12x32 on M = 72 and 960): sgemm's choice weighs the padding against it.
   double speed;
+  // The same tile, with B's panel asked for kStreamAhead steps ahead: for B packed ahead and read once from memory
+  // (sgemm_packed_b: Winograd's and narrow maps' weights). Null: tile. (In every kernel, A's panel is asked for
+  // ahead: weights are A in the other paths.)
+  void (*tile_stream)(int kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha, float beta) = nullptr;
 };
+// Steps of B that tile_stream asks for ahead: 8 KB for the 6x64 kernel, 4 KB for the 12x32 and 8x32. Measured on
+// ResNet-18 at 64x64 (its layer4 on 2x2 maps, the weights read once a call): 0.83x the network's time at batch 1
+// (8 steps: 0.90x); asked for in every tile, the prefetches cost ResNet-50 at 256x256 1.7% (its 1x1 layers' B is
+// in cache).
+constexpr int kStreamAhead = 32;
 
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order (v4, v5, v6 each followed by its build without AVX-512)

@@ -28,4 +28,14 @@ void tile_avx512_emul_6x64_epi(int kc, const float* A, const float* B, float* C,
   tile_epilogue<6, 4>(kc, A, B, C, ldc, alpha, beta, e);
 }
 
+void tile_avx512_emul_12x32_stream(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  tile<12, 2, kStreamAhead>(kc, A, B, C, ldc, alpha, beta);
+}
+void tile_avx512_emul_8x32_stream(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  tile<8, 2, kStreamAhead>(kc, A, B, C, ldc, alpha, beta);
+}
+void tile_avx512_emul_6x64_stream(int kc, const float* A, const float* B, float* C, int64_t ldc, float alpha, float beta) {
+  tile<6, 4, kStreamAhead>(kc, A, B, C, ldc, alpha, beta);
+}
+
 }  // namespace cpu
