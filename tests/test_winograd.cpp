@@ -112,6 +112,19 @@ TEST_CASE("winograd, avx512 build: F(2x2) and F(4x4) match the direct convolutio
   winograd_sweep("avx512");
 }
 
+namespace {
+// A fused convolution's inputs (seeds seed .. seed + 3) and what it must equal: the unfused ops, in double.
+struct FusedInputs { Tensor x, w, b, r, want; };
+FusedInputs fused_inputs(const ConvGeom& g, bool relu, uint64_t seed) {
+  FusedInputs f{random_tensor({g.N, g.C, g.H, g.W}, seed), random_tensor({g.K, g.C, g.R, g.S}, seed + 1),
+                random_tensor({g.K}, seed + 2), random_tensor({g.N, g.K, g.P, g.Q}, seed + 3), Tensor()};
+  f.want = ag::add(ag::conv2d(f.x.to(DType::F64), f.w.to(DType::F64), f.b.to(DType::F64), g.stride, g.pad),
+                   f.r.to(DType::F64));
+  if (relu) f.want = ag::relu(f.want);
+  return f;
+}
+}  // namespace
+
 TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + add + relu, every backend", "[kernels]") {
   CHECK_FALSE(cpu::winograd_force("sse9"));
   uint64_t seed = 7000;
@@ -124,12 +137,8 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
       INFO("N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k << " stride=" << stride
                 << " relu=" << relu);
       ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
-      Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1);
-      Tensor b = random_tensor({K}, seed + 2), r = random_tensor({N, K, g.P, g.Q}, seed + 3);
+      const auto [x, w, b, r, want] = fused_inputs(g, relu, seed);
       seed += 4;
-      // the reference: the unfused ops
-      Tensor want = ag::add(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad), r.to(DType::F64));
-      if (relu) want = ag::relu(want);
       const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
       CHECK((u.wino != nullptr) == (k == 3 && stride == 1));  // only 3x3 stride 1 (at these small widths: m = 4)
       if (u.wino) CHECK((u.wino->has(4) && !u.wino->has(2)));
@@ -164,11 +173,8 @@ TEST_CASE("fused inference convolution: narrow maps run transposed, every kernel
         ConvGeom g = ConvGeom::make(N, C, H, W, K, k, k, stride, pad);
         INFO(kernel << " N=" << N << " C=" << C << " H=" << H << " W=" << W << " K=" << K << " k=" << k
                     << " stride=" << stride << " relu=" << relu << " narrow=" << cpu::conv_narrow(g));
-        Tensor x = random_tensor({N, C, H, W}, seed), w = random_tensor({K, C, k, k}, seed + 1);
-        Tensor b = random_tensor({K}, seed + 2), r = random_tensor({N, K, g.P, g.Q}, seed + 3);
+        const auto [x, w, b, r, want] = fused_inputs(g, relu, seed);
         seed += 4;
-        Tensor want = ag::add(ag::conv2d(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64), stride, pad), r.to(DType::F64));
-        if (relu) want = ag::relu(want);
         const kern::ConvPrepared u = kern::conv2d_prepare(w, stride);
         Tensor y = Tensor::full({N, K, g.P, g.Q}, NAN);
         kern::conv2d_forward_fused(g, x, w, &u, &b, &r, relu, y);
