@@ -63,11 +63,6 @@ static ConvGeom backward_geom(const ConvGeom& g) {  // the convolution of dy tha
   return ConvGeom::make(g.N, g.K, g.P, g.Q, g.C, g.R, g.S, 1, g.R - 1 - g.pad);
 }
 
-// The input gradient's workspace: the turned-around weights, or one column matrix per thread.
-static int64_t col_workspace_floats(const ConvGeom& g) {
-  if (backward_as_forward(g)) return (int64_t)g.K * g.C * g.R * g.S;
-  return conv_threads(g) * col_floats(g);
-}
 // The weight gradient's: one dw per thread when the batch is split across threads.
 static int64_t partial_workspace_floats(const ConvGeom& g) {
   const int t = conv_threads(g);
@@ -298,7 +293,11 @@ static bool image_pack_isa() { return gemm_avx512() || !std::strcmp(gemm_active(
 // SSE deinterleave, no gain: stride-2 3x3 layers 1.00-1.04x, and conv2d_relu_maxpool's GEMM path 1.21x the time of
 // the two ops; so only with the AVX-512 kernels (and, for the tests, their builds without AVX-512).
 struct ImageTaps { const ConvGeom* g; const float* x; int j_off = 0; };
-static bool image_packs(const ConvGeom& g) { return g.stride >= 2 && g.Q >= 16 && image_pack_isa(); }
+// With AVX-512, stride 2 has its own (image_pack_s2_avx512, below), whatever the width.
+static bool image_pack_s2(const ConvGeom& g) { return g.stride == 2 && gemm_avx512(); }
+static bool image_packs(const ConvGeom& g) {
+  return image_pack_s2(g) || (g.stride >= 2 && g.Q >= 16 && image_pack_isa());
+}
 static void image_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, float* Bp) {
   const ImageTaps& it = *static_cast<const ImageTaps*>(ctx);
   const ConvGeom& g = *it.g;
@@ -339,6 +338,66 @@ static void image_pack(const void* ctx, int k0, int kc, int j0, int nc, int NR, 
   }
 }
 
+// image_pack for stride 2 with AVX-512, each run along an output row 16 columns at a time: two loads of the input
+// row masked to the columns inside the image (the padding's lanes load as zeros, and nothing outside the image is
+// read), one two-source permute to take the even ones, one store. image_pack spent its time in the runs' edges and
+// calls rather than in copying (24% of ResNet's layer2.0 3x3 at batch 1). Measured on ResNet-50's stride-2 3x3
+// layers at batch 1 (2 threads, Zen 5), against image_pack: 32 output columns 0.92x, 16 columns 0.75x; against the
+// phase planes, which the 8-column one used: 0.93x.
+__attribute__((target("avx512f"))) static void image_pack_s2_avx512(const void* ctx, int k0, int kc, int j0, int nc,
+                                                                      int NR, float* Bp) {
+  const ImageTaps& it = *static_cast<const ImageTaps*>(ctx);
+  const ConvGeom& g = *it.g;
+  j0 += it.j_off;
+  const int Q = g.Q, W = g.W, panels = (nc + NR - 1) / NR;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // The input rows these columns read, in each channel: [h_lo, h_hi). The next channel's are asked for while this
+  // one's are packed, a ninth of them (with 3x3 taps) at each of its rows of the column matrix: channels are a
+  // plane apart, too far for the hardware prefetchers.
+  const int taps = g.R * g.S, h_lo = std::max(0, 2 * (j0 / Q) - g.pad);
+  const int h_hi = std::min(g.H, 2 * ((j0 + nc - 1) / Q) - g.pad + g.R);
+  const int64_t ahead = h_hi > h_lo ? (int64_t)(h_hi - h_lo) * W : 0;  // floats of a channel's rows
+  for (int row = k0; row < k0 + kc; row++) {
+    const int c = row / taps, r = row / g.S % g.R, t = row % g.S, tap = row % taps;
+    const float* xc = it.x + (int64_t)c * g.H * W;
+    if ((c + 1) * taps < k0 + kc) {
+      const char* next = (const char*)(xc + (int64_t)g.H * W + (int64_t)h_lo * W);
+      for (int64_t b = ahead * 4 * tap / taps / 64 * 64; b < ahead * 4 * (tap + 1) / taps; b += 64)
+        _mm_prefetch(next + b, _MM_HINT_T0);
+    }
+    float* o = Bp + (int64_t)(row - k0) * NR;
+    for (int jp = 0, j = j0, p = j0 / Q, qa = j0 % Q; jp < panels; jp++, o += (int64_t)NR * kc) {
+      const int end = std::min(j0 + nc, j + NR);
+      int filled = 0;
+      while (j < end) {  // runs along output rows: out[q] = x[c][2p - pad + r][2q - pad + t], q in [qa, qb)
+        const int n = std::min(Q - qa, end - j), qb = qa + n, h = 2 * p - g.pad + r;
+        float* out = o + filled - qa;
+        if (h < 0 || h >= g.H) {
+          zero_run(out + qa, n);
+        } else {
+          const float* xr = xc + (int64_t)h * W;
+          for (int q = qa; q < qb; q += 16) {
+            const int k = std::min(16, qb - q), w0 = 2 * q - g.pad + t;  // lane l holds input column w0 + l
+            const int lo = std::max(0, -w0), hi = std::min(2 * k - 1, W - w0);  // the lanes inside the image
+            const uint32_t lanes = hi > lo ? (uint32_t)((1ull << hi) - (1ull << lo)) : 0u;
+            const __m512 a = _mm512_maskz_loadu_ps((__mmask16)lanes, xr + w0);
+            const __m512 b = _mm512_maskz_loadu_ps((__mmask16)(lanes >> 16), xr + w0 + 16);
+            _mm512_mask_storeu_ps(out + q, (__mmask16)((1u << k) - 1), _mm512_permutex2var_ps(a, evens, b));
+          }
+        }
+        filled += n;
+        j += n;
+        qa = qb;
+        if (qa == Q) { qa = 0; p++; }
+      }
+      zero_run(o + filled, NR - filled);
+    }
+  }
+}
+// The image's packing function for this convolution and kernel ISA.
+using PackFn = void (*)(const void*, int, int, int, int, int, float*);
+static PackFn image_pack_for(const ConvGeom& g) { return image_pack_s2(g) ? image_pack_s2_avx512 : image_pack; }
+
 // A 1x1 unpadded convolution of stride > 1 reads only x[c][p * stride][q * stride]: those, as the matrix [C x PQ]
 // that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes).
 static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
@@ -358,23 +417,23 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q, T = conv_threads(g);
   const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
   // The column matrix straight from the image when the GEMM runs on all threads (T == 1) and image_packs; with the
-  // images split across threads, the planes measured faster (stride-2 3x3 layers at batch 16, 0.90x).
-  const bool direct = !g.is_pointwise() && !strided_1x1 && image_packs(g) && T == 1;
+  // images split across threads, the planes measured faster (stride-2 3x3 layers at batch 16, 0.90x). Stride 2 with
+  // AVX-512 always: against the planes, ResNet's stride-2 3x3 layers at batch 16 measured 0.94-0.97x.
+  const bool direct = !g.is_pointwise() && !strided_1x1 && (image_pack_s2(g) || (image_packs(g) && T == 1));
   const int64_t phase_floats = g.is_pointwise() || direct ? 0 : strided_1x1 ? (int64_t)g.C * PQ : PhasePlanes::floats(g);
-  Workspace ws(T * phase_floats);
   // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
   // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
   // pass over each y[n] right after its GEMM streams the shortcut in order, which the hardware prefetches better
   // than a tile's rows a channel apart. Measured on ResNet-50's 64-to-256 1x1 layer (2 threads): batch 1, 0.49 ms
   // in the tiles vs 0.59 with a pass on one thread (0.52 on both); batch 16, 12.7 ms in the tiles vs 9.3 ms.
   const bool tiles = T == 1;
-  for_each_image(g.N, T, [&](int n, int t) {
+  for_each_image(g.N, T, [&](int n, int) {
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
     const GemmEpilogue epi{b, residual ? residual + (int64_t)n * g.K * PQ : nullptr, PQ, relu};
     if (g.is_pointwise() || strided_1x1) {
       if (strided_1x1) {
-        float* xs = ws.p + t * phase_floats;
+        float* xs = thread_scratch(Scratch::kConv, phase_floats);
         subsample(g, xn, xs, T);
         xn = xs;
       }
@@ -382,9 +441,9 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{matrix_window, &im}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else if (direct) {
       const ImageTaps taps{&g, xn};
-      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &taps, image_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
+      sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &taps, image_pack_for(g)}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     } else {
-      const PhasePlanes pp = split_planes(g, xn, ws.p + t * phase_floats, T);
+      const PhasePlanes pp = split_planes(g, xn, thread_scratch(Scratch::kConv, phase_floats), T);
       sgemm(g.K, PQ, CRS, 1.0f, w, CRS, 1, pre, BWindow{nullptr, &pp, planes_pack}, 0.0f, yn, PQ, tiles ? &epi : nullptr);
     }
     if (!tiles && !epi.empty()) apply_epilogue(g.K, PQ, yn, PQ, epi);  // a pass over y[n], channel by channel
@@ -526,8 +585,8 @@ void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, 
   const int64_t buf_floats = (int64_t)K * rows_max * Q, rm_floats = (maxpool_row_floats(pg) + 15) / 16 * 16;
   const int64_t row_floats = direct ? (int64_t)(pg.W + pg.Q) * K : 0, copy_floats = direct ? (g.C * plane + 15) / 16 * 16 : 0;
   const int64_t per = buf_floats + rm_floats + row_floats + copy_floats;
-  Workspace ws(T * per + (direct ? (int64_t)CRS * K : 0));
-  float* wt = ws.p + T * per;  // the direct path's weights [CRS][K], and its taps' offsets
+  Workspace ws(direct ? (int64_t)CRS * K : 0);
+  float* wt = ws.p;  // the direct path's weights [CRS][K], and its taps' offsets
   std::vector<int> taps(direct ? CRS : 0);
   if (direct) {
     for (int k = 0; k < K; k++)
@@ -537,9 +596,9 @@ void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, 
   const GemmEpilogue epi{b, nullptr, 0, true};
 #pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
   for (int item = 0; item < g.N * shares; item++) {
-    const int n = item / shares, share = item % shares, t = omp_get_thread_num();
+    const int n = item / shares, share = item % shares;
     // convolution rows [lo, hi) in buf: [K][rows_max][Q] (GEMM) or [rows_max][Q][K] (direct)
-    float* buf = ws.p + t * per;
+    float* buf = thread_scratch(Scratch::kConv, per);
     float *rm = buf + buf_floats, *prow = rm + rm_floats, *xp = prow + row_floats;
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * K * pg.P * pg.Q;
@@ -574,7 +633,7 @@ void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, 
         else stem_rows_emul(a);
       } else if (need_hi > from) {
         const ImageTaps it{&g, xn, from * Q};
-        sgemm(K, (need_hi - from) * Q, CRS, 1.0f, w, CRS, 1, packed ? &pa : nullptr, BWindow{nullptr, &it, image_pack},
+        sgemm(K, (need_hi - from) * Q, CRS, 1.0f, w, CRS, 1, packed ? &pa : nullptr, BWindow{nullptr, &it, image_pack_for(g)},
               0.0f, buf + (int64_t)keep * Q, ldb, &epi);
       }
       lo = need_lo;
@@ -589,33 +648,30 @@ void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const float* x, 
 
 void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const int CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
-  Workspace ws(col_workspace_floats(g));
-  float* col = ws.p;
   if (backward_as_forward(g)) {
     const ConvGeom gb = backward_geom(g);
     const int RS = g.R * g.S, KRS = g.K * RS;
-    float* wt = col;  // w' [C][K][R][S]
+    Workspace ws((int64_t)g.K * CRS);
+    float* wt = ws.p;  // w' [C][K][R][S]
 #pragma omp parallel for schedule(static) if ((int64_t)g.K * CRS > 32768)
     for (int c = 0; c < g.C; c++)
       for (int k = 0; k < g.K; k++)
         for (int rs = 0; rs < RS; rs++) wt[(int64_t)c * KRS + k * RS + rs] = w[((int64_t)k * g.C + c) * RS + RS - 1 - rs];
     const int T = conv_threads(g);
-    const int64_t plane_floats = PhasePlanes::floats(gb);
-    Workspace pws(T * plane_floats);  // dy padded, per thread
-    for_each_image(g.N, T, [&](int n, int t) {
-      const PhasePlanes pp = split_planes(gb, dy + (int64_t)n * g.K * PQ, pws.p + t * plane_floats, T);
+    for_each_image(g.N, T, [&](int n, int) {  // dy padded, in the thread's scratch
+      const PhasePlanes pp = split_planes(gb, dy + (int64_t)n * g.K * PQ, thread_scratch(Scratch::kConv, PhasePlanes::floats(gb)), T);
       sgemm(g.C, g.H * g.W, KRS, 1.0f, wt, KRS, 1, BWindow{nullptr, &pp, planes_pack}, 1.0f,
             dx + (int64_t)n * g.C * g.H * g.W, g.H * g.W);  // dx += w' * im2col(dy)
     });
     return;
   }
-  for_each_image(g.N, conv_threads(g), [&](int n, int t) {
+  for_each_image(g.N, conv_threads(g), [&](int n, int) {
     const float* dyn = dy + (int64_t)n * g.K * PQ;
     float* dxn = dx + (int64_t)n * g.C * g.H * g.W;
     if (g.is_pointwise()) {
       sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 1.0f, dxn, PQ);  // dx += w^T dy
     } else {
-      float* mycol = col + t * col_floats(g);
+      float* mycol = thread_scratch(Scratch::kConv, col_floats(g));  // the image's column matrix
       sgemm(true, false, CRS, PQ, g.K, 1.0f, w, CRS, dyn, PQ, 0.0f, mycol, PQ);
       col2im(g, mycol, dxn);
     }

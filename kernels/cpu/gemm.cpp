@@ -23,6 +23,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/allocator.h"
+#include "tensor/check.h"
 
 namespace cpu {
 
@@ -208,18 +209,20 @@ bool gemm_avx512() { return std::strcmp(gemm_active().isa, "avx512") == 0; }
 
 static size_t round16(size_t floats) { return (floats + 15) / 16 * 16; }  // keeps carved buffers 64-byte aligned
 
-// Per-thread buffer for packed A blocks, B panels and made B windows; each OpenMP thread owns one, grown on demand
-// and kept.
-static float* thread_buffer(size_t floats) {
-  thread_local float* buf = nullptr;
-  thread_local size_t cap = 0;
-  if (cap < floats) {
-    std::free(buf);
-    buf = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
-    cap = floats;
+float* thread_scratch(Scratch slot, size_t floats) {
+  thread_local float* buf[kScratchSlots] = {};
+  thread_local size_t cap[kScratchSlots] = {};
+  const int i = static_cast<int>(slot);
+  if (cap[i] < floats) {
+    std::free(buf[i]);
+    buf[i] = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    if (!buf[i]) fail(__FILE__, __LINE__, strf("out of host memory allocating %zu floats of scratch", floats));
+    cap[i] = floats;
   }
-  return buf;
+  return buf[i];
 }
+// The GEMM's: packed A blocks, B panels and made B windows.
+static float* thread_buffer(size_t floats) { return thread_scratch(Scratch::kGemm, floats); }
 
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of B into NR-wide micro-panels at Bp.
 static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, int j0, int nc, float* scratch,

@@ -354,7 +354,7 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
   }
 
   if (split) {
-    Workspace vm(vfloats + mfloats), outs(threads * w.out_scratch());
+    Workspace vm(vfloats + mfloats);
     float *V = vm.p, *M = vm.p + vfloats;
 #pragma omp parallel num_threads(threads)
     {
@@ -368,7 +368,7 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
       w.multiply((int)lo, (int)hi, V, M, Tc);
 #pragma omp barrier
       share(rows, lo, hi);
-      float* rb = outs.p + t * w.out_scratch();
+      float* rb = thread_scratch(Scratch::kWinograd, w.out_scratch());
       w.transform_out(0, lo, hi, M, rb, rb + (int64_t)m * w.Kp * w.Qt);
     }
     return;
@@ -376,10 +376,9 @@ void conv2d_winograd(const ConvGeom& g, int m, const float* x, const float* U, c
   const int band_rows = (int)rows_per * m + 2;  // staged rows a chunk's tiles read
   const int64_t band_plane = bands ? (int64_t)band_rows * w.Ws * 16 : 0;
   const int64_t per_thread = vfloats + mfloats + w.out_scratch() + w.CB * band_plane;
-  Workspace scratch(threads * per_thread);
 #pragma omp parallel for schedule(static) num_threads(threads) if (chunks > 1)
   for (int64_t ch = 0; ch < chunks; ch++) {
-    float* V = scratch.p + (int64_t)omp_get_thread_num() * per_thread;
+    float* V = thread_scratch(Scratch::kWinograd, per_thread);
     float *M = V + vfloats, *rb = M + mfloats, *band = rb + w.out_scratch();
     const int64_t r0 = rows * ch / chunks, nr = rows * (ch + 1) / chunks - r0, tc = nr * w.TW;
     if (bands) {
