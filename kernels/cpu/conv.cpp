@@ -399,7 +399,8 @@ using PackFn = void (*)(const void*, int, int, int, int, int, float*);
 static PackFn image_pack_for(const ConvGeom& g) { return image_pack_s2(g) ? image_pack_s2_avx512 : image_pack; }
 
 // A 1x1 unpadded convolution of stride > 1 reads only x[c][p * stride][q * stride]: those, as the matrix [C x PQ]
-// that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes).
+// that the GEMM then reads as a stride-1 one's image (a quarter of the image, not its four parity planes). (Stride
+// 2 with AVX-512 kernels packs them straight from the image instead: image_pack_s2_avx512.)
 static void subsample(const ConvGeom& g, const float* x, float* xs, int T) {
   for_each_channel(g.C, T, (int64_t)g.C * g.P * g.Q, [&](int c) {
     for (int p = 0; p < g.P; p++) {
@@ -418,8 +419,10 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
   const bool strided_1x1 = g.R == 1 && g.S == 1 && g.pad == 0 && g.stride > 1;
   // The column matrix straight from the image when the GEMM runs on all threads (T == 1) and image_packs; with the
   // images split across threads, the planes measured faster (stride-2 3x3 layers at batch 16, 0.90x). Stride 2 with
-  // AVX-512 always: against the planes, ResNet's stride-2 3x3 layers at batch 16 measured 0.94-0.97x.
-  const bool direct = !g.is_pointwise() && !strided_1x1 && (image_pack_s2(g) || (image_packs(g) && T == 1));
+  // AVX-512 always, 1x1 included: against the planes, ResNet's stride-2 3x3 layers at batch 16 measured 0.94-0.97x;
+  // against the subsampled image, ResNet-50's 1x1/2 downsamples at batch 1 0.93x, 0.96x and 1.0x (64, 32 and 16
+  // input columns), at batch 16 0.95x.
+  const bool direct = !g.is_pointwise() && (image_pack_s2(g) || (!strided_1x1 && image_packs(g) && T == 1));
   const int64_t phase_floats = g.is_pointwise() || direct ? 0 : strided_1x1 ? (int64_t)g.C * PQ : PhasePlanes::floats(g);
   // Where bias, shortcut and ReLU are applied: one image at a time (T == 1), the GEMM is parallel, and applies them
   // to each tile as it finishes it (gemm.h: GemmEpilogue), on all threads; with the images split across threads, a
@@ -431,7 +434,7 @@ static void forward_gemm(const ConvGeom& g, const float* x, const float* w, cons
     const float* xn = x + (int64_t)n * g.C * g.H * g.W;
     float* yn = y + (int64_t)n * g.K * PQ;
     const GemmEpilogue epi{b, residual ? residual + (int64_t)n * g.K * PQ : nullptr, PQ, relu};
-    if (g.is_pointwise() || strided_1x1) {
+    if (g.is_pointwise() || (strided_1x1 && !direct)) {
       if (strided_1x1) {
         float* xs = thread_scratch(Scratch::kConv, phase_floats);
         subsample(g, xn, xs, T);
