@@ -23,7 +23,6 @@
 
 #include "kernels/cpu/gemm.h"
 #include "tensor/allocator.h"
-#include "tensor/check.h"
 
 namespace cpu {
 
@@ -213,10 +212,9 @@ float* thread_scratch(Scratch slot, size_t floats) {
   thread_local float* buf[kScratchSlots] = {};
   thread_local size_t cap[kScratchSlots] = {};
   const int i = static_cast<int>(slot);
-  if (cap[i] < floats) {
-    std::free(buf[i]);
-    buf[i] = static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
-    if (!buf[i]) fail(__FILE__, __LINE__, strf("out of host memory allocating %zu floats of scratch", floats));
+  if (cap[i] < floats) {  // from the allocator: 64-byte aligned, and huge pages for 2 MB and more
+    device_free(Device::CPU, buf[i], cap[i] * sizeof(float));
+    buf[i] = static_cast<float*>(device_alloc(Device::CPU, floats * sizeof(float)));
     cap[i] = floats;
   }
   return buf[i];
