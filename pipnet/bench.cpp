@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "bench/protocol.h"
@@ -157,7 +158,8 @@ int cmd_bench(int argc, char** argv) {
                                 "  beside the peers (tools/bench_peers.py: PyTorch eager, PyTorch channels_last + TorchScript\n"
                                 "  freeze, ONNX Runtime), run on the same weights, shapes and threads after their outputs on one\n"
                                 "  image are checked against ours, in --rounds rounds (3) that time ours and then theirs, in turn;\n"
-                                "  medians over the rounds, and each ratio's range; tools/install_deps.sh --ref installs them.\n",
+                                "  medians over the rounds (the peers' training: the last round's), and each ratio's range;\n"
+                                "  tools/install_deps.sh --ref installs them.\n",
                                 opts).c_str());
     return 0;
   }
@@ -306,24 +308,36 @@ int cmd_bench(int argc, char** argv) {
     twin.to(dev);
     twin.train();
     Adam opt(twin.parameters(), 1e-4);
+    // Each batch's training step, timed in every round below (three steps a round, after one step here to warm
+    // up), so that its figure is a median over the rounds like inference's rather than one round's.
+    std::vector<Tensor> train_x;
+    std::vector<PipTargets> train_t;
     for (int B : batches) {
-      Tensor xb = Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev);
-      std::vector<std::vector<float>> lms(B, mf.xy);
-      PipTargets t = make_targets(lms, nbr, pc.grid());
-      auto train_step = [&] {
-        opt.zero_grad();
-        PipLoss L = pip_loss(twin.run(xb), t, PipLossConfig{});
-        ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
-        opt.step();
-      };
-      const bench::Timing tt = bench::time_it(train_step, /*warmup=*/1, /*reps=*/3);
-      train_ips.push_back(B / tt.median_s());
-      profile(strf("%s training step, batch %d", bb.c_str(), B), 2, train_step);
+      train_x.push_back(Tensor::full({B, 3, S, S}, 0.1, DType::F32, dev));
+      train_t.push_back(make_targets(std::vector<std::vector<float>>(B, mf.xy), nbr, pc.grid()));
+    }
+    auto train_step = [&](size_t i) {
+      opt.zero_grad();
+      PipLoss L = pip_loss(twin.run(train_x[i]), train_t[i], PipLossConfig{});
+      ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
+      opt.step();
+    };
+    auto time_training = [&](std::optional<ag::NoGradGuard>& ng) {
+      ng.reset();
+      train_ips.clear();
+      for (size_t i = 0; i < batches.size(); i++)
+        train_ips.push_back(batches[i] / bench::time_it([&] { train_step(i); }, /*warmup=*/0, /*reps=*/3).median_s());
+      ng.emplace();
+    };
+    for (size_t i = 0; i < batches.size(); i++) {
+      train_step(i);
+      profile(strf("%s training step, batch %d", bb.c_str(), batches[i]), 2, [&] { train_step(i); });
     }
     // inference: batch 1 through Replay (a CUDA graph on the GPU), the batches eagerly
     net.eval();
     net.fold_batchnorms();
-    ag::NoGradGuard ng;
+    std::optional<ag::NoGradGuard> ng;  // inference from here on, but for the training steps in the rounds
+    ng.emplace();
     Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
     PipOutput out1;
     Replay replay(dev, [&] { out1 = net.run(x1); });
@@ -340,9 +354,10 @@ int cmd_bench(int argc, char** argv) {
         throw Error(strf("pipnet bench: %s at batch %d disagrees with batch 1: not timed", bb.c_str(), B));
       xbs.push_back(xb);
     }
-    // Rounds: our inference timings, then the peers' (tools/bench_peers.py, inference; training in the last round
-    // only), `rounds` times in turn, so that a slow spell of this shared machine falls on every engine alike rather
-    // than on whichever ran in it. Each figure is the median over the rounds; the ratios' spread is over the rounds.
+    // Rounds: our inference and training timings, then the peers' (tools/bench_peers.py, inference; their training,
+    // minutes for PyTorch eager's ResNet-50, in the last round only), `rounds` times in turn, so that a slow spell of
+    // this shared machine falls on every engine alike rather than on whichever ran in it. Each figure is the median
+    // over the rounds; the ratios' spread is over the rounds.
     struct Engine {
       std::string name, agree;
       std::vector<std::vector<double>> v;  // per round: ms, min, max, ips..., train...
@@ -360,6 +375,7 @@ int cmd_bench(int argc, char** argv) {
                                                dev == Device::CUDA ? 20 : 3);
         v.push_back(batches[i] / t.median_s());
       }
+      time_training(ng);
       v.insert(v.end(), train_ips.begin(), train_ips.end());
       engines[0].v.push_back(v);
       if (!peers) continue;
@@ -405,7 +421,7 @@ int cmd_bench(int argc, char** argv) {
     for (size_t i = 0; i < batches.size(); i++)
       profile(strf("%s inference, batch %d", bb.c_str(), batches[i]), 2,
               [&] { decode(net.run(xbs[i]), nbr, S, pc.net_stride); });
-    // medians over the rounds: ms, fps, ips..., train... (training: the last round's)
+    // medians over the rounds: ms, fps, ips..., train... (the peers' training: the last round's, the one that ran it)
     auto median = [](std::vector<double> x) {
       std::sort(x.begin(), x.end());
       return x.empty() ? NAN : x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
@@ -416,7 +432,7 @@ int cmd_bench(int argc, char** argv) {
       const double ms = median(col);
       std::vector<double> out = {ms, 1e3 / ms};
       for (size_t i = 0; i < 2 * batches.size(); i++) {
-        if (i >= batches.size()) {  // training: from the round that ran it
+        if (i >= batches.size() && &e != &engines[0]) {  // a peer's training: from the round that ran it
           out.push_back(e.v.back()[3 + i]);
           continue;
         }
