@@ -299,7 +299,6 @@ int cmd_bench(int argc, char** argv) {
       write_safetensors(peer_dir + "/check.safetensors", {{"input", x}, {"out.cls", o.cls}, {"out.x", o.x}, {"out.y", o.y},
                                                           {"out.nb_x", o.nb_x}, {"out.nb_y", o.nb_y}});
     }
-    std::vector<double> ips, train_ips;
     // training images/s at each batch size, on a twin of the network (the same seed: the same weights), so that
     // inference below runs the weights the peers run (after training, eval-mode BatchNorm would map these constant
     // images to about zero: not what a trained network sees)
@@ -322,13 +321,6 @@ int cmd_bench(int argc, char** argv) {
       ag::backward(L.total);  // reads the loss back: the step's device work is done when this returns
       opt.step();
     };
-    auto time_training = [&](std::optional<ag::NoGradGuard>& ng) {
-      ng.reset();
-      train_ips.clear();
-      for (size_t i = 0; i < batches.size(); i++)
-        train_ips.push_back(batches[i] / bench::time_it([&] { train_step(i); }, /*warmup=*/0, /*reps=*/3).median_s());
-      ng.emplace();
-    };
     for (size_t i = 0; i < batches.size(); i++) {
       train_step(i);
       profile(strf("%s training step, batch %d", bb.c_str(), batches[i]), 2, [&] { train_step(i); });
@@ -338,6 +330,14 @@ int cmd_bench(int argc, char** argv) {
     net.fold_batchnorms();
     std::optional<ag::NoGradGuard> ng;  // inference from here on, but for the training steps in the rounds
     ng.emplace();
+    auto time_training = [&] {  // images/s of each batch's training step, with gradients on for it
+      ng.reset();
+      std::vector<double> ips;
+      for (size_t i = 0; i < batches.size(); i++)
+        ips.push_back(batches[i] / bench::time_it([&] { train_step(i); }, /*warmup=*/0, /*reps=*/3).median_s());
+      ng.emplace();
+      return ips;
+    };
     Tensor x1 = Tensor::full({1, 3, S, S}, 0.1, DType::F32, dev);
     PipOutput out1;
     Replay replay(dev, [&] { out1 = net.run(x1); });
@@ -375,7 +375,7 @@ int cmd_bench(int argc, char** argv) {
                                                dev == Device::CUDA ? 20 : 3);
         v.push_back(batches[i] / t.median_s());
       }
-      time_training(ng);
+      const std::vector<double> train_ips = time_training();
       v.insert(v.end(), train_ips.begin(), train_ips.end());
       engines[0].v.push_back(v);
       if (!peers) continue;
