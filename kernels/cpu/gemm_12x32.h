@@ -50,9 +50,12 @@ __attribute__((always_inline)) static inline void tile_sums(int kc, const float*
     for (int v = 0; v < NV; v++) b[v] = load16(B + 16 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      // broadcast: GCC makes this an add of 0.0f and a broadcast from a register; written as {x, x, ..., x} it is
-      // one vbroadcastss from memory, which measured 8% slower on the 2048^3 GEMM on AMD Zen 5 (load ports)
-      const v16 a = v16{} + A[i];
+      // broadcast, written as {x, x, ..., x}: one vbroadcastss from memory. (Written as v16{} + A[i], GCC makes it
+      // an add of 0.0f and a broadcast from a register, two more operations on the FP pipes the FMAs need: on AMD
+      // Zen 5, one thread, bench_gemm, that form ran square 2048 at 141-146 GFLOP/s against 168-174 for this one
+      // in the 12x32 kernel, and square 1024 at 162-171 against 176-187 in the 6x64.)
+      const float x = A[i];
+      const v16 a = v16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 #pragma GCC unroll 4
       for (int v = 0; v < NV; v++) c[i][v] += a * b[v];  // contracted to one FMA (GCC's -ffp-contract=fast)
     }
