@@ -157,8 +157,9 @@ int cmd_bench(int argc, char** argv) {
                                 "  captured graph replayed), inference and training images/s at each of --batches, per backbone;\n"
                                 "  beside the peers (tools/bench_peers.py: PyTorch eager, PyTorch channels_last + TorchScript\n"
                                 "  freeze, ONNX Runtime), run on the same weights, shapes and threads after their outputs on one\n"
-                                "  image are checked against ours, in --rounds rounds (3) that time ours and then theirs, in turn;\n"
-                                "  medians over the rounds (the peers' training: the last round's), and each ratio's range;\n"
+                                "  image are checked against ours, in --rounds rounds (3) that time ours, then theirs, then our\n"
+                                "  batch 1 again (a round's batch 1: the mean of before and after the peers); medians over the\n"
+                                "  rounds (the peers' training: the last round's), and each ratio's range;\n"
                                 "  tools/install_deps.sh --ref installs them.\n",
                                 opts).c_str());
     return 0;
@@ -355,20 +356,23 @@ int cmd_bench(int argc, char** argv) {
       xbs.push_back(xb);
     }
     // Rounds: our inference and training timings, then the peers' (tools/bench_peers.py, inference; their training,
-    // minutes for PyTorch eager's ResNet-50, in the last round only), `rounds` times in turn, so that a slow spell of
-    // this shared machine falls on every engine alike rather than on whichever ran in it. Each figure is the median
-    // over the rounds; the ratios' spread is over the rounds.
+    // minutes for PyTorch eager's ResNet-50, in the last round only), then our batch 1 again, `rounds` times in turn,
+    // so that a slow spell of this shared machine falls on every engine alike rather than on whichever ran in it. Each
+    // figure is the median over the rounds; the ratios' spread is over the rounds.
     struct Engine {
       std::string name, agree;
       std::vector<std::vector<double>> v;  // per round: ms, min, max, ips..., train...
     };
     std::vector<Engine> engines = {{"pipnet", "", {}}};
     std::vector<std::string> notes;  // peers that disagree or are unavailable
-    for (int r = 0; r < rounds; r++) {
-      const bench::Timing t1 = bench::time_for([&] {
+    auto time_b1 = [&] {
+      return bench::time_for([&] {
         replay.run();
         decode(out1, nbr, S, pc.net_stride);
       }, dev == Device::CUDA ? 1.0 : 2.0);
+    };
+    for (int r = 0; r < rounds; r++) {
+      const bench::Timing t1 = time_b1();
       std::vector<double> v = {t1.median_ms, t1.min_ms, t1.max_ms};
       for (size_t i = 0; i < batches.size(); i++) {
         const bench::Timing t = bench::time_it([&] { decode(net.run(xbs[i]), nbr, S, pc.net_stride); }, 0,
@@ -406,6 +410,12 @@ int cmd_bench(int argc, char** argv) {
         }
         pclose(p);
       }
+      // Our batch 1 once more, now, right after the peers (ONNX Runtime, the last of them, a few seconds ago): the
+      // round's figure is the mean of the two medians, before and after the peers, so that a slow or fast spell of
+      // the machine while they ran weighs on ours as well. (Our batch 1 and theirs were otherwise a minute apart.)
+      const bench::Timing t1b = time_b1();
+      v[0] = 0.5 * (t1.median_ms + t1b.median_ms), v[1] = std::min(t1.min_ms, t1b.min_ms), v[2] = std::max(t1.max_ms, t1b.max_ms);
+      engines[0].v.back() = v;
       // each round's ratios, as they come
       std::string line = strf("%-12s round %d of %d: ours b=1 %.2f ms", bb.c_str(), r + 1, rounds, v[0]);
       for (size_t e = 1; e < engines.size(); e++)
