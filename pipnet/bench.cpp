@@ -414,7 +414,8 @@ int cmd_bench(int argc, char** argv) {
       // round's figure is the mean of the two medians, before and after the peers, so that a slow or fast spell of
       // the machine while they ran weighs on ours as well. (Our batch 1 and theirs were otherwise a minute apart.)
       const bench::Timing t1b = time_b1();
-      v[0] = 0.5 * (t1.median_ms + t1b.median_ms), v[1] = std::min(t1.min_ms, t1b.min_ms), v[2] = std::max(t1.max_ms, t1b.max_ms);
+      v[0] = 0.5 * (t1.median_ms + t1b.median_ms);
+      v[1] = std::min(t1.min_ms, t1b.min_ms), v[2] = std::max(t1.max_ms, t1b.max_ms);
       engines[0].v.back() = v;
       // each round's ratios, as they come
       std::string line = strf("%-12s round %d of %d: ours b=1 %.2f ms", bb.c_str(), r + 1, rounds, v[0]);
