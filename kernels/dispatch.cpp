@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -238,6 +239,25 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b) {
 void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* b, Tensor& y) {
   run(conv_fwd, x, [&](auto fn, auto p) { fn(g, p(x), p(w), p(b), p(y)); }, &w);
 }
+// Learns the order of the calls (AheadLink) and names the next call's weights to the GEMM (cpu::ahead_set): this
+// call's weights are the form it is about to read (Winograd's, the narrow maps', the packed, or w itself).
+static std::mutex g_ahead_lock;
+static thread_local std::weak_ptr<AheadLink> t_last;  // the last prepared convolution run on this thread
+static void weights_ahead(const ConvPrepared& c, const ConvPrep& prep, const Tensor& w) {
+  const Tensor& read = prep.wino ? c.wino->get(prep.wino_m, w) : prep.narrow ? c.narrow->B : prep.packed ? c.packed : w;
+  const void* p = read.data<float>();
+  const int64_t bytes = read.numel() * (int64_t)sizeof(float);
+  const void* next_p = nullptr;
+  int64_t next_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lk(g_ahead_lock);
+    c.ahead->p = p, c.ahead->bytes = bytes;
+    if (auto last = t_last.lock(); last && last != c.ahead) last->next = c.ahead;
+    t_last = c.ahead;
+    if (auto nx = c.ahead->next.lock()) next_p = nx->p, next_bytes = nx->bytes;
+  }
+  cpu::ahead_set(next_p, next_bytes);
+}
 void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, const ConvPrepared* prepared,
                           const Tensor* b, const Tensor* residual, bool relu, Tensor& y) {
   ConvPrep prep;
@@ -255,9 +275,11 @@ void conv2d_forward_fused(const ConvGeom& g, const Tensor& x, const Tensor& w, c
       prep.narrow_kernel = prepared->narrow->kernel;
     }
   }
+  if (prepared && prepared->ahead && backend_of(x) == kCpuF32) weights_ahead(*prepared, prep, w);
   run(conv_fwd_fused, x, [&](auto fn, auto p) {
     fn(g, p(x), p(w), prepared ? &prep : nullptr, p(b), p(residual), relu, p(y));
   }, &w);
+  cpu::ahead_set(nullptr, 0);
 }
 void conv2d_relu_maxpool(const ConvGeom& g, const PoolGeom& pg, const Tensor& x, const Tensor& w,
                          const ConvPrepared* prepared, const Tensor* b, Tensor& y) {
@@ -288,6 +310,7 @@ ConvPrepared conv2d_prepare(const Tensor& w, int stride) {
   cpu::pack_a(uk, K, CRS, w.data<float>(), CRS, 1, out.packed.data<float>());
   out.gemm_kernel = cpu::gemm_kernel_index(uk);
   out.narrow = std::make_shared<NarrowForm>();
+  out.ahead = std::make_shared<AheadLink>();
   if (w.size(2) == 3 && w.size(3) == 3 && stride == 1) {
     out.wino = std::make_shared<WinogradForms>();
     if (const int m = cpu::winograd_choice(K, C)) out.wino->get(m, w);

@@ -41,8 +41,17 @@ struct NarrowForm {
   std::once_flag made;
   const Tensor& get(const Tensor& w, int PQ);
 };
+// The order a network's convolutions run in, learned as they run (CPU inference), so that each can have the next one's
+// weights fetched while it computes (cpu::ahead_set): `next` is whichever prepared convolution ran after this one
+// last time on the same thread, `p`/`bytes` the weights this one read last time. Guarded by one lock in dispatch.cpp.
+struct AheadLink {
+  const void* p = nullptr;
+  int64_t bytes = 0;
+  std::weak_ptr<AheadLink> next;
+};
 struct ConvPrepared {
   std::shared_ptr<WinogradForms> wino;  // 3x3 stride 1 only; shared by copies
+  std::shared_ptr<AheadLink> ahead;
   std::shared_ptr<NarrowForm> narrow;
   Tensor packed;  // cpu::pack_a's panels
   int gemm_kernel = -1;

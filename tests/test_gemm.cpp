@@ -147,3 +147,55 @@ TEST_CASE("sgemm: the automatic choice is the widest supported kernel", "[gemm]"
   if (std::getenv("PIPNET_GEMM")) SKIP_TEST("PIPNET_GEMM pins a kernel");
   CHECK(std::string(cpu::gemm_active().name) == want);
 }
+
+TEST_CASE("weights ahead: each thread takes its share, and every kernel asks for them without changing C", "[gemm]") {
+  if (!cpu::ahead_enabled()) SKIP_TEST("PIPNET_AHEAD=0 turns it off");
+  std::vector<char> buf(10000);
+  const char* p = buf.data();
+  cpu::ahead_set(p, (int64_t)buf.size());
+  std::vector<const char*> cur(3), end(3);
+  int nt = 0;
+#pragma omp parallel num_threads(3)
+  {
+    cpu::ahead_claim();
+    const int t = omp_get_thread_num();
+    cur[t] = cpu::t_ahead.cur, end[t] = cpu::t_ahead.end;
+    if (t == 0) nt = omp_get_num_threads();
+  }
+  for (int t = 0; t < nt; t++) {  // whole lines, and together all of the bytes
+    CHECK(cur[t] == p + 10000 * t / nt / 64 * 64);
+    CHECK(end[t] == p + 10000 * (t + 1) / nt);
+  }
+  cpu::ahead_set(p, (int64_t)buf.size());  // named again (a thread keeps its share until then)
+  cpu::ahead_claim();  // outside a parallel region: all of them
+  CHECK(cpu::t_ahead.cur == p);
+  CHECK(cpu::t_ahead.end == p + 10000);
+  cpu::ahead_set(nullptr, 0);
+  cpu::ahead_claim();
+  CHECK(cpu::t_ahead.cur == nullptr);
+
+  ThreadCount one(1);
+  const int M = 29, N = 70, K = 45;
+  const std::vector<float> A = random_vec((size_t)M * K, 5), B = random_vec((size_t)K * N, 6);
+  for (const char* name : {"generic", "avx2", "avx2_4x24", "avx512", "avx512_emul", "avx512_8x32", "avx512_8x32_emul",
+                           "avx512_6x64", "avx512_6x64_emul"}) {
+    KernelPin pin(name);
+    if (!pin.ok) continue;
+    INFO("kernel " << name);
+    std::vector<float> plain((size_t)M * N), with((size_t)M * N), short_run((size_t)M * N);
+    cpu::ahead_set(nullptr, 0);
+    cpu::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, plain.data(), N);
+    cpu::ahead_set(p, (int64_t)buf.size());
+    cpu::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, with.data(), N);
+    CHECK(with == plain);
+    // a line a step (AVX-512's) or every 4 steps (AVX2's), never past the end; the generic kernel asks for none
+    const bool asks = std::string(name) != "generic";
+    CHECK((cpu::t_ahead.cur > p) == asks);
+    CHECK(cpu::t_ahead.cur <= p + buf.size() + 63);
+    cpu::ahead_set(p, 128);  // two lines: far fewer than the steps
+    cpu::sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, short_run.data(), N);
+    CHECK(short_run == plain);
+    CHECK(cpu::t_ahead.cur == (asks ? p + 128 : p));
+  }
+  cpu::ahead_set(nullptr, 0);
+}

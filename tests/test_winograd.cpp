@@ -155,6 +155,43 @@ TEST_CASE("fused inference convolution: im2col and prepared paths equal conv + a
     }
 }
 
+// Prepared convolutions learn the order they run in (kern::AheadLink), so that each can name the next one's weights
+// to the GEMM while it computes: each links to the one run after it, records the form of its weights it read
+// (Winograd's for a 3x3 with enough tiles, the packed ones for a 1x1), and a link to one that is gone is replaced.
+TEST_CASE("fused inference convolution: prepared convolutions learn their order and the weights each reads", "[kernels]") {
+  uint64_t seed = 7700;
+  const ConvGeom g1 = ConvGeom::make(1, 16, 16, 16, 24, 1, 1, 1, 0), g3 = ConvGeom::make(1, 24, 16, 16, 24, 3, 3, 1, 1);
+  const ConvGeom g4 = ConvGeom::make(1, 24, 16, 16, 24, 1, 1, 1, 0);
+  const Tensor x1 = random_tensor({1, 16, 16, 16}, seed), w1 = random_tensor({24, 16, 1, 1}, seed + 1);
+  const Tensor w3 = random_tensor({24, 24, 3, 3}, seed + 2), w4 = random_tensor({24, 24, 1, 1}, seed + 3);
+  const kern::ConvPrepared a = kern::conv2d_prepare(w1, 1), c = kern::conv2d_prepare(w4, 1);
+  Tensor h1 = Tensor::empty({1, 24, 16, 16}), h2 = Tensor::empty({1, 24, 16, 16}), h3 = Tensor::empty({1, 24, 16, 16});
+  {
+    const kern::ConvPrepared b = kern::conv2d_prepare(w3, 1);
+    for (int run = 0; run < 2; run++) {
+      kern::conv2d_forward_fused(g1, x1, w1, &a, nullptr, nullptr, true, h1);
+      kern::conv2d_forward_fused(g3, h1, w3, &b, nullptr, nullptr, true, h2);
+      kern::conv2d_forward_fused(g4, h2, w4, &c, nullptr, nullptr, false, h3);
+    }
+    CHECK(a.ahead->next.lock() == b.ahead);
+    CHECK(b.ahead->next.lock() == c.ahead);
+    CHECK(a.ahead->p == a.packed.data<float>());
+    CHECK(a.ahead->bytes == a.packed.numel() * 4);
+    REQUIRE(b.wino->has(4));  // 16 tiles of F(4x4) at 16x16
+    CHECK(b.ahead->p == b.wino->U[1].data<float>());
+    CHECK(b.ahead->bytes == b.wino->U[1].numel() * 4);
+    // and the results are the plain ops'
+    Tensor want = ag::conv2d(ag::relu(ag::conv2d(ag::relu(ag::conv2d(x1.to(DType::F64), w1.to(DType::F64), Tensor(), 1, 0)),
+                                                 w3.to(DType::F64), Tensor(), 1, 1)),
+                             w4.to(DType::F64), Tensor(), 1, 0);
+    check_close("three prepared convolutions in turn", h3, want, 1e-3, 1e-4);  // (F(4x4)'s rounding; precision: above)
+  }
+  CHECK(a.ahead->next.expired());  // b is gone
+  kern::conv2d_forward_fused(g1, x1, w1, &a, nullptr, nullptr, true, h1);
+  kern::conv2d_forward_fused(g4, h1, w4, &c, nullptr, nullptr, false, h3);
+  CHECK(a.ahead->next.lock() == c.ahead);
+}
+
 // Maps narrower than the GEMM kernel's tile (cpu::conv_narrow) run transposed, the pixels as the GEMM's rows and the
 // weights packed as B on the first such call. Each kernel family pinned (the emulated AVX-512 ones on every CPU):
 // 3x3 and 1x1, strides 1 and 2, output channels that are not a multiple of the kernel's NR, single pixels, and

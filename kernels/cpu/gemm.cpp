@@ -18,6 +18,7 @@
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -234,6 +235,34 @@ static void pack_window(const GemmKernel& uk, const BWindow& B, int k0, int kc, 
   uk.pack_B(kc, nc, 0, (nc + uk.NR - 1) / uk.NR, w, rs, cs, Bp);
 }
 
+// ---- weights ahead (gemm.h: ahead_set) ---------------------------------------------------------------
+thread_local AheadCursor t_ahead;
+static std::atomic<const char*> g_ahead_p{nullptr};
+static std::atomic<int64_t> g_ahead_bytes{0};
+static std::atomic<uint64_t> g_ahead_epoch{1};
+// PIPNET_AHEAD=0 turns it off (to measure it)
+static const bool g_ahead_on = [] { const char* e = std::getenv("PIPNET_AHEAD"); return !e || std::atoi(e) != 0; }();
+
+bool ahead_enabled() { return g_ahead_on; }
+
+void ahead_set(const void* p, int64_t bytes) {
+  if (!g_ahead_on) p = nullptr;
+  g_ahead_p.store(static_cast<const char*>(p), std::memory_order_relaxed);
+  g_ahead_bytes.store(p ? bytes : 0, std::memory_order_relaxed);
+  g_ahead_epoch.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ahead_claim() {
+  const uint64_t e = g_ahead_epoch.load(std::memory_order_relaxed);
+  if (t_ahead.epoch == e) return;
+  const char* p = g_ahead_p.load(std::memory_order_relaxed);
+  const int64_t bytes = g_ahead_bytes.load(std::memory_order_relaxed);
+  const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+  t_ahead.epoch = e;
+  t_ahead.cur = p ? p + bytes * t / nt / 64 * 64 : nullptr;
+  t_ahead.end = p ? p + bytes * (t + 1) / nt : nullptr;
+}
+
 // A tile's way out when there is an epilogue (gemm.h: GemmEpilogue) and the kernel cannot apply it in its registers
 // (tile_epi: every kernel but the generic one, on full tiles): the micro-kernel writes the tile to a small contiguous
 // buffer t (row stride NR, in L1), and this writes C[i][j] = relu?((alpha t + beta C + bias) + res) in one pass.
@@ -268,6 +297,7 @@ void apply_epilogue(int M, int N, float* C, int64_t ldc, const GemmEpilogue& e) 
 static void column_of_tiles(const GemmKernel& uk, int mc, int nr, int kc, const float* Ap, const float* bp, float* C,
                             int64_t ldc, float alpha, float beta, const GemmEpilogue* epi) {
   const int MR = uk.MR, NR = uk.NR;
+  ahead_claim();
   alignas(64) float edge[32 * 64];  // MR x NR <= 32 x 64
   for (int ir = 0; ir < mc; ir += MR) {
     const int mr = std::min(MR, mc - ir);

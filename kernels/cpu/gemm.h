@@ -72,6 +72,26 @@ struct GemmKernel {
 // ResNet-50 at 256x256 0.988x (16 steps: 1.008x of 32's time, 64 steps: 0.98-1.0x). Asked for in every tile, the
 // prefetches cost ResNet-50 1.7% (its 1x1 layers' B is in cache), hence a tile of its own.
 constexpr int kStreamAhead = 32;
+// __builtin_prefetch's locality for the next layer's weights (ahead_set, below): 2, into L2 (and from there, as it is
+// evicted, the L3). Measured on ResNet-50 at batch 1 against none: 0.982x the time with 2, 0.984x with 1, 1.002x with
+// 0 (non-temporal); with 2 lines a step 1.08x, with each thread fetching all of them (not its share) 1.03x.
+constexpr int kAheadLocality = 2;
+
+// ---- weights ahead ----
+// At batch 1 each layer's weights come from memory, and the Winograd layers' (up to 17 MB a call) faster than one
+// core can ask for them. So while one convolution computes, its micro-kernels ask for the next one's weights, one
+// cache line every step, each thread for its share: by the time that convolution runs they wait in this core's L2
+// and L3. ahead_set names the bytes (the host thread, before the call's parallel regions; null: none), and each
+// thread takes its share (the t-th of nt equal slices) at its first column of tiles after that.
+struct AheadCursor {
+  uint64_t epoch = 0;
+  const char* cur = nullptr;  // the next line to ask for
+  const char* end = nullptr;
+};
+extern thread_local AheadCursor t_ahead;
+void ahead_set(const void* p, int64_t bytes);
+void ahead_claim();  // this thread's share of the bytes ahead_set named last, unless it has it already
+bool ahead_enabled();  // false when PIPNET_AHEAD=0 turned it off (to measure it)
 
 int gemm_kernel_count();
 const GemmKernel& gemm_kernel(int i);        // in version order (v4, v5, v6 each followed by its build without AVX-512)

@@ -36,7 +36,13 @@ __attribute__((always_inline)) static inline void tile_sums(int kc, const float*
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) c[i][v] = v16{};
+  const char* ahead = t_ahead.cur;  // the next layer's weights, a line a step (gemm.h: ahead_set)
+  const char* const ahead_end = t_ahead.end;
   for (int k = 0; k < kc; k++, A += MR, B += 16 * NV) {
+    if (ahead < ahead_end) {
+      __builtin_prefetch(ahead, 0, kAheadLocality);
+      ahead += 64;
+    }
     // A's panel is MR floats a step, from L2 or (weights at batch 1, used for only 64-256 columns) from memory:
     // asked for 384 floats ahead. Measured 1.19x on ResNet-18's layer4 3x3 GEMM at batch 1 with its weights out of
     // cache, 1.03x on the whole network.
@@ -60,6 +66,7 @@ __attribute__((always_inline)) static inline void tile_sums(int kc, const float*
       for (int v = 0; v < NV; v++) c[i][v] += a * b[v];  // contracted to one FMA (GCC's -ffp-contract=fast)
     }
   }
+  t_ahead.cur = ahead;
 }
 
 // One row of the finished tile: alpha * sums + beta * C (C not read when beta == 0).

@@ -37,13 +37,20 @@ __attribute__((always_inline)) static inline void tile_avx2_6x16_body(int kc, co
     a = _mm256_broadcast_ss(A + (k) * 6 + 5);                           \
     c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51); \
   }
+  const char* ahead = t_ahead.cur;  // the next layer's weights, a line every 4 steps (gemm.h: ahead_set)
+  const char* const ahead_end = t_ahead.end;
   int k = 0;
   for (; k + 4 <= kc; k += 4, A += 24, B += 64) {
     _mm_prefetch((const char*)(B + 256), _MM_HINT_T0);
+    if (ahead < ahead_end) {
+      _mm_prefetch(ahead, _MM_HINT_T1);
+      ahead += 64;
+    }
     STEP(0) STEP(1) STEP(2) STEP(3)
   }
   for (; k < kc; k++, A += 6, B += 16) STEP(0)
 #undef STEP
+  t_ahead.cur = ahead;
   const __m256 rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   store_tile_avx2<6, 2>(rows, C, ldc, alpha, beta, e);
 }
