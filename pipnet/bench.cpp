@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "bench/peer_process.h"
 #include "bench/protocol.h"
 #include "data/synth.h"
 #include "kernels/cpu/gemm.h"
@@ -43,6 +44,7 @@ int64_t parameter_count(Module& net) {
   for (auto& [name, t] : net.named_parameters()) n += t.numel();
   return n;
 }
+
 
 // The face detector on one frame: FaceBoxesV2 (random weights: the time does not depend on them) plus decoding and
 // NMS, ms per frame. Validated first: the float heads against the same network in double on the reference kernels.
@@ -141,6 +143,7 @@ int cmd_bench(int argc, char** argv) {
       {"threads", "N", "compute threads (0: all cores)"},
       {"no_peers", nullptr, "skip the peers (PyTorch eager, PyTorch channels_last + freeze, ONNX Runtime)"},
       {"rounds", "N", "inference timed N times in turn with the peers, medians reported (default 3; 1 without peers)"},
+      {"pairs", "N", "then ours and ONNX Runtime in N alternated pairs, each side ~0.5 s a pair (default 8; 0: none)"},
       {"no_torch", nullptr, "the old name of --no-peers"},
       {"detector", nullptr, "time the face detector instead (FaceBoxesV2, decoding and NMS) on one --frame"},
       {"frame", "WxH", "the detector's frame size (default 640x480)"},
@@ -159,7 +162,9 @@ int cmd_bench(int argc, char** argv) {
                                 "  freeze, ONNX Runtime), run on the same weights, shapes and threads after their outputs on one\n"
                                 "  image are checked against ours, in --rounds rounds (3) that time ours, then theirs, then our\n"
                                 "  batch 1 again (a round's batch 1: the mean of before and after the peers); medians over the\n"
-                                "  rounds (the peers' training: the last round's), and each ratio's range;\n"
+                                "  rounds (the peers' training: the last round's), and each ratio's range; then ours and ONNX\n"
+                                "  Runtime head to head in --pairs alternated pairs (8), a second or two apart: the ratio's\n"
+                                "  median and range over the pairs;\n"
                                 "  tools/install_deps.sh --ref installs them.\n",
                                 opts).c_str());
     return 0;
@@ -365,12 +370,13 @@ int cmd_bench(int argc, char** argv) {
     };
     std::vector<Engine> engines = {{"pipnet", "", {}}};
     std::vector<std::string> notes;  // peers that disagree or are unavailable
-    auto time_b1 = [&] {
+    auto time_b1_for = [&](double seconds) {
       return bench::time_for([&] {
         replay.run();
         decode(out1, nbr, S, pc.net_stride);
-      }, dev == Device::CUDA ? 1.0 : 2.0);
+      }, seconds);
     };
+    auto time_b1 = [&] { return time_b1_for(dev == Device::CUDA ? 1.0 : 2.0); };
     for (int r = 0; r < rounds; r++) {
       const bench::Timing t1 = time_b1();
       std::vector<double> v = {t1.median_ms, t1.min_ms, t1.max_ms};
@@ -425,6 +431,52 @@ int cmd_bench(int argc, char** argv) {
                        engines[e].v[r][0] / v[0], batches[0], v[3] / engines[e].v[r][3]);
       std::printf("%s\n", line.c_str());
     }
+    auto median = [](std::vector<double> x) {
+      std::sort(x.begin(), x.end());
+      return x.empty() ? NAN : x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
+    };
+    // Head to head with ONNX Runtime (where it ran and agreed): ours and its, in turn, in `pairs` pairs of about half a
+    // second a side (a batch-16 side: 3 calls), the order swapped every pair, its session kept open in a process of
+    // its own (tools/bench_ort.js --serve). The rounds above time the two a minute apart, and this machine's speed
+    // drifts by a third within minutes; here each pair's ratio compares two timings a second or two apart.
+    std::string h2h;
+    const int n_pairs = a.get_int("pairs", 8, 0, 100);
+    const bool ort_agreed = std::any_of(engines.begin(), engines.end(), [](const Engine& e) { return e.name == "onnxruntime"; });
+    if (peers && dev == Device::CPU && n_pairs > 0 && ort_agreed) {
+      bench::PeerProcess ort({"node", std::string(PIPNET_SOURCE_DIR) + "/tools/bench_ort.js", peer_dir + "/model.onnx",
+                       peer_dir + "/check_input.f32", std::to_string(S), std::to_string(threads), "--serve"});
+      std::vector<std::vector<double>> ratio(1 + batches.size()), ours_ms(ratio.size()), its_ms(ratio.size());
+      for (size_t i = 0; i < ratio.size(); i++) ort.ask(strf("%d 0.2", i == 0 ? 1 : batches[i - 1]));  // a warm-up each
+      for (int p = 0; p < n_pairs && !h2h.size(); p++)
+        for (size_t i = 0; i < ratio.size(); i++) {
+          const int B = i == 0 ? 1 : batches[i - 1];
+          auto mine = [&] {
+            return i == 0 ? time_b1_for(0.5).median_ms
+                          : bench::time_it([&] { decode(net.run(xbs[i - 1]), nbr, S, pc.net_stride); }, 0, 3).median_ms;
+          };
+          double m = NAN, t = NAN;
+          if (p % 2 == 0) m = mine();
+          const std::string reply = ort.ask(strf("%d 0.5", B));
+          if (p % 2 == 1) m = mine();
+          if (reply.empty() || !(t = std::atof(reply.c_str())) || !(t > 0)) {
+            h2h = strf("%-12s head to head with onnxruntime stopped: tools/bench_ort.js --serve did not answer", bb.c_str());
+            break;
+          }
+          ratio[i].push_back(t / m), ours_ms[i].push_back(m), its_ms[i].push_back(t);
+        }
+      if (h2h.empty()) {
+        h2h = strf("%-12s head to head with onnxruntime, %d pairs in turn (ours / it, throughput; median [min-max]):",
+                   bb.c_str(), n_pairs);
+        for (size_t i = 0; i < ratio.size(); i++) {
+          const auto [lo, hi] = std::minmax_element(ratio[i].begin(), ratio[i].end());
+          h2h += strf("%s b=%d %.2fx [%.2f-%.2f] (%.2f / %.2f ms)", i ? ";" : "", i == 0 ? 1 : batches[i - 1],
+                      median(ratio[i]), *lo, *hi, median(ours_ms[i]), median(its_ms[i]));
+          json += strf("%s{\"backbone\":\"%s\",\"pairs_with\":\"onnxruntime\",\"batch\":%d,\"pairs\":%d,\"ratio\":%.3f,"
+                       "\"ratio_min\":%.3f,\"ratio_max\":%.3f}", json.size() > 1 ? "," : "", bb.c_str(),
+                       i == 0 ? 1 : batches[i - 1], n_pairs, median(ratio[i]), *lo, *hi);
+        }
+      }
+    }
     profile(strf("%s inference, batch 1", bb.c_str()), 20, [&] {
       replay.run();
       decode(out1, nbr, S, pc.net_stride);
@@ -433,10 +485,6 @@ int cmd_bench(int argc, char** argv) {
       profile(strf("%s inference, batch %d", bb.c_str(), batches[i]), 2,
               [&] { decode(net.run(xbs[i]), nbr, S, pc.net_stride); });
     // medians over the rounds: ms, fps, ips..., train... (the peers' training: the last round's, the one that ran it)
-    auto median = [](std::vector<double> x) {
-      std::sort(x.begin(), x.end());
-      return x.empty() ? NAN : x.size() % 2 ? x[x.size() / 2] : 0.5 * (x[x.size() / 2 - 1] + x[x.size() / 2]);
-    };
     auto summary_of = [&](const Engine& e) {
       std::vector<double> col;
       for (const auto& rv : e.v) col.push_back(rv[0]);
@@ -480,6 +528,7 @@ int cmd_bench(int argc, char** argv) {
       std::printf("%s%s; b=1 min-max %s ms; outputs agree to %s)\n", row(bb, engines[e].name.c_str(), pv).c_str(),
                   ratio.c_str(), spread_of(engines[e]).c_str(), engines[e].agree.c_str());
     }
+    if (!h2h.empty()) std::printf("%s\n", h2h.c_str());
     for (const std::string& n : notes) std::printf("%s\n", n.c_str());
     if (peers && engines.size() == 1 && notes.empty())
       std::printf("%-12s %-18s (unavailable: tools/install_deps.sh --ref installs python3-torch)\n", bb.c_str(), "peers");

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bench/peer_process.h"
 #include "data/dataset.h"
 #include "tensor/half.h"
 #include "tensor/parse.h"
@@ -385,4 +386,21 @@ TEST_CASE("crop_face: points or a box far outside the image are errors naming th
   CHECK_THROWS_WITH(crop_face(im, r, CropRule::LandmarkBox, NAN, 32), Contains("scale"));
   r.box[0] = 10; r.box[1] = 10; r.box[2] = 30000; r.box[3] = 50;
   CHECK_THROWS_WITH(crop_face(im, r, CropRule::WFLW, 1, 32), Contains("list.txt:7") && Contains("box") && Contains("far outside"));
+}
+
+// bench/peer_process.h, as `pipnet bench` speaks to ONNX Runtime's server: a line asked, a line answered; a peer
+// that has gone (or never started) answers nothing and does not take the caller down with SIGPIPE.
+TEST_CASE("bench: a peer process answers each line, one that has gone answers nothing", "[robust]") {
+  {
+    bench::PeerProcess echo({"cat"});
+    CHECK(echo.ask("1 0.5") == "1 0.5\n");
+    CHECK(echo.ask("16 0.5") == "16 0.5\n");
+  }
+  {
+    bench::PeerProcess gone({"true"});
+    CHECK(gone.ask("1 0.5").empty());
+    CHECK(gone.ask("1 0.5").empty());  // a write to a closed pipe: no SIGPIPE
+  }
+  bench::PeerProcess missing({"/nonexistent/peer"});
+  CHECK(missing.ask("1 0.5").empty());
 }
